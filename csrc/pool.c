@@ -1,0 +1,902 @@
+/* Workers, caller slots, fork–join and range jobs.  See pool.h for the
+ * interface, deque.h for the deques, SLEEP.md for when threads park. */
+#if !defined(__APPLE__)
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#endif
+#include "pool.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "atomics.h"
+#include "deque.h"
+#include "injector.h"
+#include "latch.h"
+#include "partition.h"
+#include "sleep.h"
+#include "task.h"
+
+#define SLOT_COUNT (RT_MAX_WORKERS + RT_MAX_CALLERS)
+/* Idle spinning, before parking, is budgeted for the pool as a whole: the
+ * workers together spin at most SPIN_BUDGET_NS after a burst of work
+ * (BENCHMARKS.md: <= 1 ms of CPU in the second after work stops), each at
+ * most MAX_SPIN_NS.  Long enough that back-to-back calls find workers
+ * awake: waking a parked thread costs 10-30 us here, at times milliseconds
+ * (a VM's idle vCPU), far more than a call's gap. */
+#define SPIN_BUDGET_NS 500000
+#define MAX_SPIN_NS 200000
+#define MIN_SPIN_NS 20000
+/* Pure pause-spinning for this long, then yield the CPU on every round, so
+ * that a thread woken onto our CPU (the scheduler likes the waker's CPU)
+ * gets to run instead of waiting for our time slice to end. */
+#define PAUSE_ONLY_NS 10000
+#define DEFAULT_INTERRUPT_PERIOD_NS 20000000
+/* Python chunks run on workers; give them the stack a main thread gets
+ * (macOS gives secondary threads only 512 KiB by default). */
+#define WORKER_STACK_SIZE ((size_t)8 << 20)
+#define INITIAL_DEQUE_CAPACITY 64
+
+enum worker_state { WORKER_RUNNING = 1, WORKER_LEAVING = 2, WORKER_GONE = 3 };
+
+typedef struct rt_job {
+    rt_range_fn body;
+    void *ctx;
+    rt_partition partition;
+    /* 0 while running, then the first RT_STOPPED / RT_INTERRUPTED.  Relaxed
+     * everywhere: it only ever goes from 0 to nonzero, a late observer just
+     * runs a chunk more, and the caller reads it after every chunk has
+     * joined (the latches order that). */
+    _Atomic int status;
+} rt_job;
+
+typedef struct rt_participant {
+    rt_deque deque; /* first: its fields are cache-line aligned */
+    rt_sleep_slot sleep;
+    rt_pool *pool;
+    int slot;
+    bool is_worker;
+    _Atomic int state; /* workers: enum worker_state */
+    bool joinable;     /* workers: a thread was started and not yet joined (resize_mutex) */
+    pthread_t thread;
+    uint64_t rng;
+    /* Set while this thread is a caller with an interrupt hook. */
+    rt_interrupt_fn interrupt;
+    void *interrupt_ctx;
+    rt_job *interrupt_job;
+    int64_t interrupt_period_ns;
+    int64_t next_poll_ns;
+    /* Statistics, written only by this thread (relaxed load + store, no
+     * locked instruction), read by anyone. */
+    _Atomic uint64_t leaves, steals, injected, parks;
+} rt_participant;
+
+struct rt_pool {
+    rt_sleep sleep;
+    rt_injector injector;
+    int64_t spin_ns;
+    void (*on_worker_exit)(void *);
+    void *hook_arg;
+    alignas(RT_CACHE_LINE) _Atomic int num_workers;
+    /* Thieves scan slots [0, worker_limit) and callers [0, caller_limit):
+     * one past the highest slot ever used; both only grow. */
+    _Atomic int worker_limit;
+    _Atomic int caller_limit;
+    _Atomic uint64_t callers_in_use; /* bit k: caller slot k is taken */
+    pthread_mutex_t resize_mutex;    /* serializes resize and destroy */
+    _Atomic(rt_participant *) slots[SLOT_COUNT];
+};
+
+static _Thread_local rt_participant *current;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void stat_add(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static inline uint32_t next_random(rt_participant *self)
+{
+    /* xorshift64*: victim order only needs to differ between threads. */
+    uint64_t x = self->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    self->rng = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* ---- participants ------------------------------------------------------ */
+
+static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
+{
+    size_t size = (sizeof(rt_participant) + RT_CACHE_LINE - 1) / RT_CACHE_LINE * RT_CACHE_LINE;
+    rt_participant *p = aligned_alloc(RT_CACHE_LINE, size);
+    if (p == NULL)
+        return NULL;
+    memset(p, 0, size);
+    if (rt_deque_init(&p->deque, INITIAL_DEQUE_CAPACITY) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (rt_sleep_slot_init(&p->sleep) != 0) {
+        rt_deque_destroy(&p->deque);
+        free(p);
+        return NULL;
+    }
+    p->pool = pool;
+    p->slot = slot;
+    p->is_worker = is_worker;
+    atomic_init(&p->state, WORKER_GONE);
+    p->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(slot + 1);
+    atomic_init(&p->leaves, 0);
+    atomic_init(&p->steals, 0);
+    atomic_init(&p->injected, 0);
+    atomic_init(&p->parks, 0);
+    return p;
+}
+
+static void participant_free(rt_participant *p)
+{
+    rt_sleep_slot_destroy(&p->sleep);
+    rt_deque_destroy(&p->deque);
+    free(p);
+}
+
+static rt_participant *slot_get(rt_pool *pool, int slot)
+{
+    /* Acquire: pairs with the release that published the participant, so
+     * its deque is initialized before we steal from it. */
+    return atomic_load_explicit(&pool->slots[slot], memory_order_acquire);
+}
+
+static void raise_limit(_Atomic int *limit, int value)
+{
+    int seen = atomic_load_explicit(limit, memory_order_relaxed);
+    while (seen < value &&
+           !atomic_compare_exchange_weak_explicit(limit, &seen, value, memory_order_release,
+                                                  memory_order_relaxed)) {
+    }
+}
+
+/* ---- finding work ------------------------------------------------------ */
+
+static void wake_any(rt_pool *pool, uint32_t count)
+{
+    /* Workers first: a caller woken for general work would delay the
+     * return to its own program. */
+    int workers = atomic_load_explicit(&pool->worker_limit, memory_order_acquire);
+    for (int i = 0; i < workers && count > 0; i++) {
+        rt_participant *p = slot_get(pool, i);
+        if (p != NULL && rt_sleep_wake_specific(&pool->sleep, &p->sleep))
+            count--;
+    }
+    int callers = atomic_load_explicit(&pool->caller_limit, memory_order_acquire);
+    for (int i = 0; i < callers && count > 0; i++) {
+        rt_participant *p = slot_get(pool, RT_MAX_WORKERS + i);
+        if (p != NULL && rt_sleep_wake_specific(&pool->sleep, &p->sleep))
+            count--;
+    }
+}
+
+/* P1 is the push; rt_sleep_new_work does P2–P3. */
+static inline bool push_and_notify(rt_participant *self, rt_task *task)
+{
+    if (!rt_deque_push(&self->deque, task))
+        return false;
+    uint32_t to_wake = rt_sleep_new_work(&self->pool->sleep);
+    if (RT_UNLIKELY(to_wake > 0))
+        wake_any(self->pool, to_wake);
+    return true;
+}
+
+static rt_task *steal_work(rt_participant *self)
+{
+    rt_pool *pool = self->pool;
+    int workers = atomic_load_explicit(&pool->worker_limit, memory_order_acquire);
+    int callers = atomic_load_explicit(&pool->caller_limit, memory_order_acquire);
+    int n = workers + callers;
+    if (n <= 1)
+        return NULL;
+    for (;;) {
+        bool lost_race = false;
+        int start = (int)(next_random(self) % (uint32_t)n);
+        for (int k = 0; k < n; k++) {
+            int v = start + k < n ? start + k : start + k - n;
+            int slot = v < workers ? v : RT_MAX_WORKERS + (v - workers);
+            rt_participant *victim = slot_get(pool, slot);
+            if (victim == NULL || victim == self)
+                continue;
+            rt_task *task;
+            rt_steal_result r = rt_deque_steal(&victim->deque, &task);
+            if (r == RT_STEAL_SUCCESS) {
+                stat_add(&self->steals);
+                return task;
+            }
+            if (r == RT_STEAL_RETRY)
+                lost_race = true;
+        }
+        /* A lost race means some deque was not empty: look again rather
+         * than report "no work" to the sleep protocol. */
+        if (!lost_race)
+            return NULL;
+    }
+}
+
+static rt_task *find_work(rt_participant *self)
+{
+    rt_task *task = rt_deque_pop(&self->deque);
+    if (task != NULL)
+        return task;
+    task = steal_work(self);
+    if (task != NULL)
+        return task;
+    task = rt_injector_pop(&self->pool->injector);
+    if (task != NULL)
+        stat_add(&self->injected);
+    return task;
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+static inline bool job_cancelled(rt_job *job)
+{
+    return atomic_load_explicit(&job->status, memory_order_relaxed) != RT_OK;
+}
+
+static void job_cancel(rt_job *job, int status)
+{
+    int expected = RT_OK;
+    atomic_compare_exchange_strong_explicit(&job->status, &expected, status,
+                                            memory_order_relaxed, memory_order_relaxed);
+}
+
+static void poll_interrupt(rt_participant *self)
+{
+    if (self->interrupt == NULL || job_cancelled(self->interrupt_job))
+        return;
+    int64_t now = now_ns();
+    if (now < self->next_poll_ns)
+        return;
+    self->next_poll_ns = now + self->interrupt_period_ns;
+    if (self->interrupt(self->interrupt_ctx) != 0)
+        job_cancel(self->interrupt_job, RT_INTERRUPTED);
+}
+
+/* A worker asked to leave (resize, destroy) claims its exit here, unless
+ * the resize was undone first. */
+static bool worker_leaves(rt_participant *self)
+{
+    int expected = WORKER_LEAVING;
+    return atomic_load_explicit(&self->state, memory_order_acquire) == WORKER_LEAVING &&
+           atomic_compare_exchange_strong_explicit(&self->state, &expected, WORKER_GONE,
+                                                   memory_order_acq_rel, memory_order_acquire);
+}
+
+/* S4 of SLEEP.md: conditions not announced through the jobs counter.
+ * A request to leave matters only to a worker at its top level: inside a
+ * join it must wait for the stolen half first, asleep if need be. */
+static bool stay_awake_top_level(void *arg)
+{
+    rt_participant *self = arg;
+    return atomic_load_explicit(&self->state, memory_order_seq_cst) != WORKER_RUNNING ||
+           !rt_injector_is_empty(&self->pool->injector);
+}
+
+static bool stay_awake_in_join(void *arg)
+{
+    rt_participant *self = arg;
+    return !rt_injector_is_empty(&self->pool->injector);
+}
+
+enum idle_phase { IDLE_SPIN, IDLE_SLEEPY, IDLE_BLOCK };
+
+typedef struct idle_state {
+    enum idle_phase phase;
+    int64_t yield_after_ns;
+    int64_t spin_until_ns;
+    uint32_t jec;
+} idle_state;
+
+static int64_t spin_ns(const rt_pool *pool)
+{
+    if (pool->spin_ns >= 0)
+        return pool->spin_ns;
+    int workers = atomic_load_explicit(&((rt_pool *)pool)->num_workers, memory_order_relaxed);
+    int64_t share = SPIN_BUDGET_NS / (workers > 0 ? workers : 1);
+    return share > MAX_SPIN_NS ? MAX_SPIN_NS : share < MIN_SPIN_NS ? MIN_SPIN_NS : share;
+}
+
+static void idle_reset(rt_participant *self, idle_state *st)
+{
+    int64_t now = now_ns();
+    st->phase = IDLE_SPIN;
+    st->jec = 0;
+    st->yield_after_ns = now + PAUSE_ONLY_NS;
+    st->spin_until_ns = now + spin_ns(self->pool);
+}
+
+/* One step of doing nothing: spin (S0), announce sleepiness (S1, after
+ * which the caller's loop makes the last search, S2), or block (S3–S5). */
+static void idle_step(rt_participant *self, idle_state *st, rt_latch *latch)
+{
+    rt_pool *pool = self->pool;
+    switch (st->phase) {
+    case IDLE_SPIN: {
+        for (int i = 0; i < 32; i++)
+            rt_cpu_relax();
+        int64_t now = now_ns();
+        if (now >= st->spin_until_ns)
+            st->phase = IDLE_SLEEPY;
+        else if (now >= st->yield_after_ns)
+            sched_yield();
+        return;
+    }
+    case IDLE_SLEEPY:
+        st->jec = rt_sleep_announce_sleepy(&pool->sleep);
+        st->phase = IDLE_BLOCK;
+        return;
+    case IDLE_BLOCK: {
+        int64_t timeout = 0;
+        if (self->interrupt != NULL) {
+            timeout = self->next_poll_ns - now_ns();
+            if (timeout < 1000000)
+                timeout = 1000000;
+        }
+        if (rt_sleep_try_block(&pool->sleep, &self->sleep, st->jec, latch,
+                               latch == NULL ? stay_awake_top_level : stay_awake_in_join, self,
+                               timeout)) {
+            stat_add(&self->parks);
+            idle_reset(self, st);
+        } else {
+            /* Work was posted or something changed: search again, then
+             * re-announce before trying to block. */
+            st->phase = IDLE_SLEEPY;
+        }
+        return;
+    }
+    }
+}
+
+/* Runs other work until `latch` is set; for a worker at its top level
+ * (latch NULL) until it is asked to leave. */
+static void wait_until(rt_participant *self, rt_latch *latch)
+{
+    rt_pool *pool = self->pool;
+    idle_state st;
+    idle_reset(self, &st);
+    rt_sleep_start_looking(&pool->sleep);
+    for (;;) {
+        if (latch != NULL ? rt_latch_probe(latch) : worker_leaves(self))
+            break;
+        rt_task *task = find_work(self);
+        if (task != NULL) {
+            rt_sleep_stop_looking(&pool->sleep);
+            task->execute(task, self);
+            rt_sleep_start_looking(&pool->sleep);
+            idle_reset(self, &st);
+            continue;
+        }
+        poll_interrupt(self);
+        idle_step(self, &st, latch);
+    }
+    rt_sleep_stop_looking(&pool->sleep);
+}
+
+/* ---- range jobs -------------------------------------------------------- */
+
+/* The right half of a split, on the stack of the thread that split it. */
+typedef struct range_task {
+    rt_task base;
+    rt_job *job;
+    int64_t lo, hi;
+    rt_splitter splitter;
+    rt_participant *owner;
+    rt_latch done;
+} range_task;
+
+static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
+                      rt_splitter splitter, bool migrated);
+
+static void range_task_execute(rt_task *task, rt_participant *self)
+{
+    range_task *right = (range_task *)task;
+    rt_participant *owner = right->owner; /* read before the latch frees it */
+    run_range(self, right->job, right->lo, right->hi, right->splitter, true);
+    if (rt_latch_set(&right->done))
+        rt_sleep_wake_specific(&owner->pool->sleep, &owner->sleep);
+}
+
+static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
+                      rt_splitter splitter, bool migrated)
+{
+    if (job_cancelled(job))
+        return;
+    int64_t mid;
+    if (rt_partition_split(&job->partition, &splitter, lo, hi, migrated, &mid)) {
+        range_task right = {
+            .base = {range_task_execute},
+            .job = job,
+            .lo = mid,
+            .hi = hi,
+            .splitter = splitter,
+            .owner = self,
+        };
+        rt_latch_init(&right.done);
+        if (push_and_notify(self, &right.base)) {
+            run_range(self, job, lo, mid, splitter, false);
+            /* Everything the left half pushed has been popped or joined, so
+             * the top of our deque is `right` unless a thief took it; and
+             * thieves take the oldest entry first, so then the deque is
+             * empty. */
+            rt_task *task = rt_deque_pop(&self->deque);
+            if (task == &right.base) {
+                run_range(self, job, mid, hi, splitter, false);
+            } else {
+                assert(task == NULL);
+                wait_until(self, &right.done);
+            }
+            return;
+        }
+        /* The deque could not grow (out of memory): run the range whole. */
+    }
+    if (self->interrupt != NULL)
+        poll_interrupt(self);
+    if (job_cancelled(job))
+        return;
+    stat_add(&self->leaves);
+    if (job->body(lo, hi, job->ctx) != 0)
+        job_cancel(job, RT_STOPPED);
+}
+
+static int run_job(rt_participant *self, rt_job *job, int64_t begin, int64_t end,
+                   const rt_for_options *options)
+{
+    rt_interrupt_fn saved_interrupt = self->interrupt;
+    void *saved_ctx = self->interrupt_ctx;
+    rt_job *saved_job = self->interrupt_job;
+    int64_t saved_period = self->interrupt_period_ns;
+    int64_t saved_next = self->next_poll_ns;
+    if (options != NULL && options->interrupt != NULL) {
+        self->interrupt = options->interrupt;
+        self->interrupt_ctx = options->interrupt_ctx;
+        self->interrupt_job = job;
+        self->interrupt_period_ns = options->interrupt_period_ns > 0
+                                        ? options->interrupt_period_ns
+                                        : DEFAULT_INTERRUPT_PERIOD_NS;
+        self->next_poll_ns = now_ns() + self->interrupt_period_ns;
+    }
+    run_range(self, job, begin, end, rt_splitter_root(&job->partition), false);
+    self->interrupt = saved_interrupt;
+    self->interrupt_ctx = saved_ctx;
+    self->interrupt_job = saved_job;
+    self->interrupt_period_ns = saved_period;
+    self->next_poll_ns = saved_next;
+    return atomic_load_explicit(&job->status, memory_order_relaxed);
+}
+
+/* ---- callers ----------------------------------------------------------- */
+
+static rt_participant *caller_acquire(rt_pool *pool)
+{
+    uint64_t used = atomic_load_explicit(&pool->callers_in_use, memory_order_relaxed);
+    int k;
+    for (;;) {
+        if (used == ~(uint64_t)0)
+            return NULL;
+        k = __builtin_ctzll(~used);
+        /* Acquire: the previous holder of slot k released it (release in
+         * caller_release) after its last use of the slot. */
+        if (atomic_compare_exchange_weak_explicit(&pool->callers_in_use, &used,
+                                                  used | ((uint64_t)1 << k),
+                                                  memory_order_acquire, memory_order_relaxed))
+            break;
+    }
+    int slot = RT_MAX_WORKERS + k;
+    rt_participant *p = atomic_load_explicit(&pool->slots[slot], memory_order_relaxed);
+    if (p == NULL) {
+        /* Only the holder of bit k creates slot k, so there is no race. */
+        p = participant_new(pool, slot, false);
+        if (p == NULL) {
+            atomic_fetch_and_explicit(&pool->callers_in_use, ~((uint64_t)1 << k),
+                                      memory_order_release);
+            return NULL;
+        }
+        atomic_store_explicit(&pool->slots[slot], p, memory_order_release);
+        raise_limit(&pool->caller_limit, k + 1);
+    }
+    return p;
+}
+
+static void caller_release(rt_pool *pool, rt_participant *p)
+{
+    int k = p->slot - RT_MAX_WORKERS;
+    atomic_fetch_and_explicit(&pool->callers_in_use, ~((uint64_t)1 << k), memory_order_release);
+}
+
+/* A job from a thread that found no free caller slot: it goes through the
+ * injector and the caller blocks without helping. */
+typedef struct injected_root {
+    rt_task base;
+    rt_job *job;
+    int64_t lo, hi;
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    bool done;
+} injected_root;
+
+static void injected_root_execute(rt_task *task, rt_participant *self)
+{
+    injected_root *root = (injected_root *)task;
+    run_range(self, root->job, root->lo, root->hi, rt_splitter_root(&root->job->partition),
+              true);
+    pthread_mutex_lock(&root->mutex);
+    root->done = true;
+    pthread_cond_signal(&root->cond);
+    pthread_mutex_unlock(&root->mutex);
+}
+
+static int run_injected(rt_pool *pool, rt_job *job, int64_t begin, int64_t end,
+                        const rt_for_options *options)
+{
+    injected_root root = {.base = {injected_root_execute}, .job = job, .lo = begin, .hi = end};
+    pthread_mutex_init(&root.mutex, NULL);
+    pthread_cond_init(&root.cond, NULL);
+    if (rt_injector_push(&pool->injector, &root.base) != 0) {
+        job->body(begin, end, job->ctx);
+    } else {
+        uint32_t to_wake = rt_sleep_new_work(&pool->sleep);
+        wake_any(pool, to_wake > 0 ? to_wake : 1);
+        pthread_mutex_lock(&root.mutex);
+        while (!root.done) {
+            if (options != NULL && options->interrupt != NULL) {
+                /* A relative wait on the realtime clock is good enough for a
+                 * polling period. */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 20000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec += 1;
+                    ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&root.cond, &root.mutex, &ts);
+                if (!root.done && options->interrupt(options->interrupt_ctx) != 0)
+                    job_cancel(job, RT_INTERRUPTED);
+            } else {
+                pthread_cond_wait(&root.cond, &root.mutex);
+            }
+        }
+        pthread_mutex_unlock(&root.mutex);
+    }
+    pthread_cond_destroy(&root.cond);
+    pthread_mutex_destroy(&root.mutex);
+    return atomic_load_explicit(&job->status, memory_order_relaxed);
+}
+
+int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_options *options,
+                    rt_range_fn body, void *ctx)
+{
+    if (end <= begin)
+        return RT_OK;
+    int workers = atomic_load_explicit(&pool->num_workers, memory_order_relaxed);
+    rt_job job = {
+        .body = body,
+        .ctx = ctx,
+        .partition =
+            {
+                .grain = options != NULL && options->grain > 0 ? options->grain : 1,
+                .max_chunk = options != NULL && options->max_chunk > 0 ? options->max_chunk : 0,
+                .align = options != NULL && options->align > 0 ? options->align : 1,
+                .nthreads = workers + 1,
+            },
+    };
+    atomic_init(&job.status, RT_OK);
+
+    rt_participant *self = current;
+    if (self != NULL && self->pool == pool)
+        return run_job(self, &job, begin, end, options); /* nested */
+    if (workers == 0)
+        return body(begin, end, ctx) != 0 ? RT_STOPPED : RT_OK;
+    rt_participant *caller = caller_acquire(pool);
+    if (caller == NULL)
+        return run_injected(pool, &job, begin, end, options);
+    current = caller;
+    int status = run_job(caller, &job, begin, end, options);
+    current = self;
+    caller_release(pool, caller);
+    return status;
+}
+
+/* ---- join and submit --------------------------------------------------- */
+
+typedef struct join_task {
+    rt_task base;
+    rt_fn fn;
+    void *ctx;
+    rt_participant *owner;
+    rt_latch done;
+} join_task;
+
+static void join_task_execute(rt_task *task, rt_participant *self)
+{
+    (void)self;
+    join_task *j = (join_task *)task;
+    rt_participant *owner = j->owner; /* read before the latch frees it */
+    j->fn(j->ctx);
+    if (rt_latch_set(&j->done))
+        rt_sleep_wake_specific(&owner->pool->sleep, &owner->sleep);
+}
+
+static void join_here(rt_participant *self, rt_fn a, void *a_ctx, rt_fn b, void *b_ctx)
+{
+    join_task right = {.base = {join_task_execute}, .fn = b, .ctx = b_ctx, .owner = self};
+    rt_latch_init(&right.done);
+    if (!push_and_notify(self, &right.base)) {
+        a(a_ctx);
+        b(b_ctx);
+        return;
+    }
+    a(a_ctx);
+    rt_task *task = rt_deque_pop(&self->deque); /* see run_range */
+    if (task == &right.base) {
+        b(b_ctx);
+    } else {
+        assert(task == NULL);
+        wait_until(self, &right.done);
+    }
+}
+
+void rt_join(rt_pool *pool, rt_fn a, void *a_ctx, rt_fn b, void *b_ctx)
+{
+    rt_participant *self = current;
+    if (RT_LIKELY(self != NULL && self->pool == pool)) {
+        join_here(self, a, a_ctx, b, b_ctx);
+        return;
+    }
+    rt_participant *caller = NULL;
+    if (atomic_load_explicit(&pool->num_workers, memory_order_relaxed) > 0)
+        caller = caller_acquire(pool);
+    if (caller == NULL) {
+        a(a_ctx);
+        b(b_ctx);
+        return;
+    }
+    current = caller;
+    join_here(caller, a, a_ctx, b, b_ctx);
+    current = self;
+    caller_release(pool, caller);
+}
+
+typedef struct submitted_task {
+    rt_task base;
+    rt_fn fn;
+    void *ctx;
+} submitted_task;
+
+static void submitted_task_execute(rt_task *task, rt_participant *self)
+{
+    (void)self;
+    submitted_task *s = (submitted_task *)task;
+    rt_fn fn = s->fn;
+    void *ctx = s->ctx;
+    free(s);
+    fn(ctx);
+}
+
+int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
+{
+    if (atomic_load_explicit(&pool->num_workers, memory_order_relaxed) == 0) {
+        fn(ctx);
+        return 0;
+    }
+    submitted_task *s = malloc(sizeof *s);
+    if (s == NULL)
+        return ENOMEM;
+    s->base.execute = submitted_task_execute;
+    s->fn = fn;
+    s->ctx = ctx;
+    if (rt_injector_push(&pool->injector, &s->base) != 0) {
+        free(s);
+        return ENOMEM;
+    }
+    uint32_t to_wake = rt_sleep_new_work(&pool->sleep);
+    if (to_wake > 0)
+        wake_any(pool, to_wake);
+    return 0;
+}
+
+/* ---- workers and the pool's life --------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    rt_participant *self = arg;
+    current = self;
+    wait_until(self, NULL);
+    current = NULL;
+    if (self->pool->on_worker_exit != NULL)
+        self->pool->on_worker_exit(self->pool->hook_arg);
+    return NULL;
+}
+
+static int worker_start(rt_participant *w)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+    atomic_store_explicit(&w->state, WORKER_RUNNING, memory_order_release);
+    int rc = pthread_create(&w->thread, &attr, worker_main, w);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        atomic_store_explicit(&w->state, WORKER_GONE, memory_order_release);
+        return rc;
+    }
+    w->joinable = true;
+    return 0;
+}
+
+/* Under resize_mutex. */
+static int worker_ensure_running(rt_pool *pool, int i)
+{
+    rt_participant *w = slot_get(pool, i);
+    if (w == NULL) {
+        w = participant_new(pool, i, true);
+        if (w == NULL)
+            return ENOMEM;
+        atomic_store_explicit(&pool->slots[i], w, memory_order_release);
+        raise_limit(&pool->worker_limit, i + 1);
+    }
+    int expected = WORKER_LEAVING;
+    if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_RUNNING,
+                                                memory_order_acq_rel, memory_order_acquire) ||
+        expected == WORKER_RUNNING)
+        return 0; /* still running (its leaving was undone in time) */
+    if (w->joinable) {
+        pthread_join(w->thread, NULL);
+        w->joinable = false;
+    }
+    return worker_start(w);
+}
+
+/* Under resize_mutex. */
+static void worker_ask_to_leave(rt_pool *pool, int i)
+{
+    rt_participant *w = slot_get(pool, i);
+    if (w == NULL)
+        return;
+    int expected = WORKER_RUNNING;
+    /* Seq-cst: the worker's S4 check (stay_awake_top_level) reads the state after
+     * registering as sleeping; either it sees LEAVING, or our wake below
+     * finds it blocked (SLEEP.md). */
+    if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WORKER_LEAVING,
+                                                memory_order_seq_cst, memory_order_seq_cst))
+        rt_sleep_wake_specific(&pool->sleep, &w->sleep);
+}
+
+int rt_pool_resize(rt_pool *pool, int num_workers)
+{
+    if (num_workers < 0 || num_workers > RT_MAX_WORKERS)
+        return EINVAL;
+    pthread_mutex_lock(&pool->resize_mutex);
+    int rc = 0;
+    int running = 0;
+    while (running < num_workers && (rc = worker_ensure_running(pool, running)) == 0)
+        running++;
+    int limit = atomic_load_explicit(&pool->worker_limit, memory_order_relaxed);
+    for (int i = running; i < limit; i++)
+        worker_ask_to_leave(pool, i);
+    atomic_store_explicit(&pool->num_workers, running, memory_order_relaxed);
+    pthread_mutex_unlock(&pool->resize_mutex);
+    return rc;
+}
+
+int rt_pool_num_workers(const rt_pool *pool)
+{
+    return atomic_load_explicit(&((rt_pool *)pool)->num_workers, memory_order_relaxed);
+}
+
+int rt_pool_create(const rt_pool_config *config, rt_pool **out)
+{
+    if (config->num_workers < 0 || config->num_workers > RT_MAX_WORKERS)
+        return EINVAL;
+    rt_pool *pool = aligned_alloc(RT_CACHE_LINE, (sizeof(rt_pool) + RT_CACHE_LINE - 1) /
+                                                     RT_CACHE_LINE * RT_CACHE_LINE);
+    if (pool == NULL)
+        return ENOMEM;
+    memset(pool, 0, sizeof *pool);
+    rt_sleep_init(&pool->sleep);
+    int rc = rt_injector_init(&pool->injector);
+    if (rc != 0) {
+        free(pool);
+        return rc;
+    }
+    pthread_mutex_init(&pool->resize_mutex, NULL);
+    pool->spin_ns = config->spin_ns; /* < 0: budgeted, see spin_ns() */
+    pool->on_worker_exit = config->on_worker_exit;
+    pool->hook_arg = config->hook_arg;
+    atomic_init(&pool->num_workers, 0);
+    atomic_init(&pool->worker_limit, 0);
+    atomic_init(&pool->caller_limit, 0);
+    atomic_init(&pool->callers_in_use, 0);
+    for (int i = 0; i < SLOT_COUNT; i++)
+        atomic_init(&pool->slots[i], NULL);
+    rc = rt_pool_resize(pool, config->num_workers);
+    if (rc != 0) {
+        rt_pool_destroy(pool);
+        return rc;
+    }
+    *out = pool;
+    return 0;
+}
+
+void rt_pool_destroy(rt_pool *pool)
+{
+    /* Submissions nobody waits for still run, here, before the workers go. */
+    rt_task *task;
+    while ((task = rt_injector_pop(&pool->injector)) != NULL)
+        task->execute(task, NULL);
+
+    pthread_mutex_lock(&pool->resize_mutex);
+    int limit = atomic_load_explicit(&pool->worker_limit, memory_order_relaxed);
+    for (int i = 0; i < limit; i++)
+        worker_ask_to_leave(pool, i);
+    for (int i = 0; i < limit; i++) {
+        rt_participant *w = slot_get(pool, i);
+        if (w != NULL && w->joinable) {
+            pthread_join(w->thread, NULL);
+            w->joinable = false;
+        }
+    }
+    pthread_mutex_unlock(&pool->resize_mutex);
+
+    for (int i = 0; i < SLOT_COUNT; i++) {
+        rt_participant *p = slot_get(pool, i);
+        if (p != NULL)
+            participant_free(p);
+    }
+    rt_injector_destroy(&pool->injector);
+    pthread_mutex_destroy(&pool->resize_mutex);
+    free(pool);
+}
+
+void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t c = atomic_load_explicit(&pool->sleep.counters, memory_order_relaxed);
+    out->sleeping = (int)rt_sleep_sleeping(c);
+    out->inactive = (int)rt_sleep_inactive(c);
+    int workers = atomic_load_explicit(&pool->worker_limit, memory_order_acquire);
+    int callers = atomic_load_explicit(&pool->caller_limit, memory_order_acquire);
+    for (int v = 0; v < workers + callers; v++) {
+        int slot = v < workers ? v : RT_MAX_WORKERS + (v - workers);
+        rt_participant *p = slot_get(pool, slot);
+        if (p == NULL)
+            continue;
+        if (p->is_worker &&
+            atomic_load_explicit(&p->state, memory_order_relaxed) == WORKER_RUNNING)
+            out->workers++;
+        out->leaves += atomic_load_explicit(&p->leaves, memory_order_relaxed);
+        out->steals += atomic_load_explicit(&p->steals, memory_order_relaxed);
+        out->injected += atomic_load_explicit(&p->injected, memory_order_relaxed);
+        out->parks += atomic_load_explicit(&p->parks, memory_order_relaxed);
+    }
+}
+
+int rt_pool_current_slot(const rt_pool *pool)
+{
+    rt_participant *self = current;
+    return self != NULL && self->pool == pool ? self->slot : -1;
+}
+
+void rt_after_fork_child(void) { current = NULL; }

@@ -1,0 +1,110 @@
+/* runtime's work-stealing pool: the public C interface.
+ *
+ * A pool has N worker threads.  A thread that calls into the pool from
+ * outside (a "caller") takes one of RT_MAX_CALLERS caller slots for the
+ * duration of the call and works on its own job like a worker: it runs
+ * the first half of every split itself and, while it waits for stolen
+ * halves, runs whatever work it can find.  So a job of a pool with N
+ * workers runs on N + 1 threads, callers never idle while their job has
+ * work, and a task may call the pool again (nested fork–join) without
+ * blocking a thread.
+ *
+ * Nothing here knows Python; see runtime/_core.pyx for the binding.
+ */
+#ifndef RT_POOL_H
+#define RT_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RT_MAX_WORKERS 255
+#define RT_MAX_CALLERS 64
+
+typedef struct rt_pool rt_pool;
+
+typedef struct rt_pool_config {
+    int num_workers;  /* threads besides the callers; 0 .. RT_MAX_WORKERS */
+    int64_t spin_ns;  /* how long an idle thread spins before parking; <0: 0.5 ms shared
+                         among the workers, 20..200 us each */
+    /* Called on each worker thread just before it ends (the binding
+     * releases the thread's interpreter state here).  May be NULL. */
+    void (*on_worker_exit)(void *arg);
+    void *hook_arg;
+} rt_pool_config;
+
+/* Status of a job, returned by rt_parallel_for. */
+enum {
+    RT_OK = 0,
+    RT_STOPPED = 1,     /* a body returned nonzero; remaining chunks were skipped */
+    RT_INTERRUPTED = 2, /* the interrupt hook returned nonzero; remaining chunks skipped */
+};
+
+/* Returns 0 or an errno value (EINVAL, ENOMEM, EAGAIN). */
+int rt_pool_create(const rt_pool_config *config, rt_pool **out);
+/* Stops and joins the workers.  No call into the pool may be running. */
+void rt_pool_destroy(rt_pool *pool);
+/* Changes the number of workers, also while jobs run: surplus workers
+ * leave when they next run out of work; new ones start at once.
+ * Returns 0 or an errno value. */
+int rt_pool_resize(rt_pool *pool, int num_workers);
+int rt_pool_num_workers(const rt_pool *pool);
+
+/* body(begin, end, ctx) processes [begin, end).  A nonzero return stops
+ * the job: chunks not yet started are skipped. */
+typedef int (*rt_range_fn)(int64_t begin, int64_t end, void *ctx);
+/* Polled by a waiting caller; a nonzero return cancels the job. */
+typedef int (*rt_interrupt_fn)(void *ctx);
+
+typedef struct rt_for_options {
+    int64_t grain;     /* smallest chunk; <= 0 means 1 */
+    int64_t max_chunk; /* split chunks above this; <= 0 means no bound */
+    int64_t align;     /* chunk boundaries are multiples of align; <= 0 means 1 */
+    rt_interrupt_fn interrupt; /* may be NULL */
+    void *interrupt_ctx;
+    int64_t interrupt_period_ns; /* <= 0: 20 ms */
+} rt_for_options;
+
+/* Runs body over [begin, end) split into chunks on the pool and returns
+ * when every chunk has finished (or was skipped).  Returns RT_OK,
+ * RT_STOPPED or RT_INTERRUPTED.  Safe to call from any thread, from
+ * inside a chunk, and from several threads at once. */
+int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_options *options,
+                    rt_range_fn body, void *ctx);
+
+/* Runs a(a_ctx) and b(b_ctx), possibly in parallel, and returns when both
+ * have finished. */
+typedef void (*rt_fn)(void *ctx);
+void rt_join(rt_pool *pool, rt_fn a, void *a_ctx, rt_fn b, void *b_ctx);
+
+/* Runs fn(ctx) on a worker later; nobody waits for it.  With no workers
+ * it runs at once on the calling thread.  Returns 0 or ENOMEM. */
+int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx);
+
+typedef struct rt_pool_stats {
+    int workers;          /* running worker threads */
+    int sleeping;         /* threads parked right now */
+    int inactive;         /* threads looking for work right now (incl. sleeping) */
+    uint64_t leaves;      /* chunks run */
+    uint64_t steals;      /* tasks taken from another thread's deque */
+    uint64_t injected;    /* tasks taken from the injector */
+    uint64_t parks;       /* times a thread blocked */
+} rt_pool_stats;
+void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out);
+
+/* The calling thread's slot in `pool`: 0 .. RT_MAX_WORKERS-1 for a worker,
+ * RT_MAX_WORKERS + k for a caller, -1 when it is not taking part. */
+int rt_pool_current_slot(const rt_pool *pool);
+
+/* In the child after fork(): forget that this thread took part in any
+ * pool (the pool's threads do not exist in the child). */
+void rt_after_fork_child(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RT_POOL_H */
