@@ -1,7 +1,7 @@
 /* Workers, caller slots, fork–join and range jobs.  See pool.h for the
  * interface, deque.h for the deques, SLEEP.md for when threads park. */
 #if !defined(__APPLE__)
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _GNU_SOURCE /* clock_gettime, pthread_setname_np */
 #endif
 #include "pool.h"
 
@@ -357,8 +357,7 @@ static void idle_step(rt_participant *self, idle_state *st, rt_latch *latch)
         }
         if (rt_sleep_try_block(&pool->sleep, &self->sleep, st->jec, latch,
                                latch == NULL ? stay_awake_top_level : stay_awake_in_join, self,
-                               timeout)) {
-            stat_add(&self->parks);
+                               timeout, &self->parks)) {
             idle_reset(self, st);
         } else {
             /* Work was posted or something changed: search again, then
@@ -719,9 +718,20 @@ int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
 
 /* ---- workers and the pool's life --------------------------------------- */
 
+static void name_this_thread(void)
+{
+    /* Shown by top -H, ps -L, gdb, and used by the tests to find workers. */
+#if defined(__APPLE__)
+    pthread_setname_np("runtime-worker");
+#elif defined(__linux__)
+    pthread_setname_np(pthread_self(), "runtime-worker");
+#endif
+}
+
 static void *worker_main(void *arg)
 {
     rt_participant *self = arg;
+    name_this_thread();
     current = self;
     wait_until(self, NULL);
     current = NULL;

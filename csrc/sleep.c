@@ -96,7 +96,8 @@ static int timed_wait(rt_sleep_slot *slot, int64_t timeout_ns)
 }
 
 bool rt_sleep_try_block(rt_sleep *s, rt_sleep_slot *slot, uint32_t jec, rt_latch *latch,
-                        bool (*stay_awake)(void *), void *arg, int64_t timeout_ns)
+                        bool (*stay_awake)(void *), void *arg, int64_t timeout_ns,
+                        _Atomic uint64_t *blocks)
 {
     pthread_mutex_lock(&slot->mutex);
     /* S3a: tell the latch's setter that it must wake us (latch.h). */
@@ -133,6 +134,9 @@ bool rt_sleep_try_block(rt_sleep *s, rt_sleep_slot *slot, uint32_t jec, rt_latch
      * sleeping count (rt_sleep_wake_specific), so the count never shows a
      * thread that is already awake to posters. */
     slot->is_blocked = true;
+    if (blocks != NULL) /* only this thread writes it: no locked increment */
+        atomic_store_explicit(blocks, atomic_load_explicit(blocks, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     while (slot->is_blocked) {
         if (timeout_ns > 0) {
             if (timed_wait(slot, timeout_ns) == ETIMEDOUT && slot->is_blocked) {

@@ -48,10 +48,12 @@ uint32_t rt_sleep_announce_sleepy(rt_sleep *s);
 /* Steps S3–S5.  Blocks the calling thread unless new work was announced
  * since `jec` was read, `latch` (may be NULL) is set, or stay_awake(arg)
  * returns true once the thread is registered as sleeping.  timeout_ns > 0
- * bounds the wait (for callers that must poll for interrupts).  Returns
- * true if it blocked, false if it returned at once. */
+ * bounds the wait (for callers that must poll for interrupts).  `blocks`
+ * (may be NULL) counts the times the thread blocked.  Returns true if it
+ * blocked, false if it returned at once. */
 bool rt_sleep_try_block(rt_sleep *s, rt_sleep_slot *slot, uint32_t jec, rt_latch *latch,
-                        bool (*stay_awake)(void *), void *arg, int64_t timeout_ns);
+                        bool (*stay_awake)(void *), void *arg, int64_t timeout_ns,
+                        _Atomic uint64_t *blocks);
 
 /* Wakes the thread blocked on slot, if it is.  Returns whether it was. */
 bool rt_sleep_wake_specific(rt_sleep *s, rt_sleep_slot *slot);
