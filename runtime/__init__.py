@@ -1,0 +1,54 @@
+"""runtime: every core for NumPy, fast and frugal.
+
+A C work-stealing pool splits array work into fine-grained chunks, so fast
+cores simply take more of them; the calling thread works too.
+
+>>> import numpy as np, runtime
+>>> x = np.linspace(0, 1, 1_000_000)
+>>> y = runtime.map(np.sin, x)                      # same bits as np.sin(x)
+>>> s = runtime.reduce(np.sum, x, combine=float.__add__)
+"""
+
+from __future__ import annotations
+
+from . import _core
+from ._config import num_threads, set_num_threads
+from ._info import info
+from ._map import map, map_items, reduce
+from ._parallel import parallel
+from ._parallel_for import parallel_for
+from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "info",
+    "map",
+    "map_items",
+    "num_threads",
+    "parallel",
+    "parallel_for",
+    "reduce",
+    "set_num_threads",
+    "shutdown",
+]
+
+
+def shutdown() -> bool:
+    """Stop the worker threads now (they start again on the next call).
+
+    Runs at interpreter exit by itself; call it to release the threads
+    earlier.  Returns False, leaving the threads alone, while another
+    thread is inside a call.
+
+    >>> import runtime
+    >>> runtime.shutdown()
+    True
+    """
+    return _core.shutdown()
+
+
+import atexit as _atexit  # noqa: E402
+
+_atexit.register(_core.shutdown)

@@ -1,0 +1,74 @@
+"""Hold BLAS libraries to one thread while a job runs Python chunks.
+
+A chunk that calls ``a @ b`` would otherwise start OpenBLAS's own threads
+on every core, once per runtime thread: N x N threads on N cores.  The
+first parallel job of Python chunks lowers every BLAS library
+threadpoolctl knows to one thread; the last one to finish restores them.
+Nested and concurrent jobs share the one setting through a count.
+
+The setting is process-wide (that is how OpenBLAS and MKL work), so a
+thread outside runtime calling BLAS during a job also gets one thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+import threadpoolctl
+
+_lock = threading.Lock()
+_depth = 0
+_saved: list[tuple[object, int]] = []
+_controller: object = None
+_blas_libraries: list = []
+
+
+def _libraries() -> list:
+    """BLAS controllers, rescanned when threadpoolctl's cached controller is
+    (it rescans after new imports, which is how new BLAS libraries load)."""
+    global _controller, _blas_libraries
+    controller = threadpoolctl.get_cached_controller()
+    if controller is not _controller:
+        _blas_libraries = [lib for lib in controller.lib_controllers if lib.user_api == "blas"]
+        _controller = controller
+    return _blas_libraries
+
+
+class single_threaded_blas:
+    """Context manager: BLAS at one thread inside, restored after the last
+    holder leaves."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        global _depth, _saved
+        with _lock:
+            if _depth == 0:
+                saved = []
+                for lib in _libraries():
+                    threads = lib.get_num_threads()
+                    if threads != 1:
+                        lib.set_num_threads(1)
+                        saved.append((lib, threads))
+                _saved = saved
+            _depth += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        global _depth, _saved
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for lib, threads in _saved:
+                    lib.set_num_threads(threads)
+                _saved = []
+
+
+def blas_threads() -> dict[str, int]:
+    """Current thread limit of each BLAS library, by internal API name."""
+    return {lib.internal_api: lib.get_num_threads() for lib in _libraries()}

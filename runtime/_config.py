@@ -1,0 +1,109 @@
+"""The number of threads a job runs on, and where that number came from."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from . import _core
+from ._cpus import cpu_budget
+
+MAX_THREADS: int = _core.MAX_THREADS
+
+_lock = threading.Lock()
+_configured = False
+_source = ""
+
+
+def _check_count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if not 1 <= value <= MAX_THREADS:
+        raise ValueError(f"{what} must be between 1 and {MAX_THREADS}, got {value}")
+    return value
+
+
+def _from_environment() -> tuple[int, str] | None:
+    text = os.environ.get("RUNTIME_NUM_THREADS", "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(
+            f"RUNTIME_NUM_THREADS must be a whole number of threads, e.g. 4; got {text!r}"
+        ) from None
+    return _check_count(value, "RUNTIME_NUM_THREADS"), "RUNTIME_NUM_THREADS"
+
+
+def _spin_us() -> float:
+    text = os.environ.get("RUNTIME_SPIN_US", "").strip()
+    if not text:
+        return -1.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"RUNTIME_SPIN_US must be a number of microseconds, got {text!r}") from None
+    if value < 0:
+        raise ValueError(f"RUNTIME_SPIN_US must be >= 0, got {text!r}")
+    return value
+
+
+def ensure_configured() -> None:
+    """Configure the pool on first use (not at import: an invalid
+    environment variable then fails the call that needs it, with its
+    message, rather than the import)."""
+    global _configured, _source
+    if _configured:
+        return
+    with _lock:
+        if _configured:
+            return
+        chosen = _from_environment()
+        if chosen is None:
+            budget = cpu_budget()
+            chosen = budget.count, budget.source
+        _core.configure(chosen[0], _spin_us())
+        _source = chosen[1]
+        _configured = True
+
+
+def num_threads() -> int:
+    """Threads that work on a job, the calling thread included.
+
+    Default: the CPUs this process may use (its affinity mask, capped by a
+    cgroup CPU quota); ``RUNTIME_NUM_THREADS`` or :func:`set_num_threads`
+    override it.
+
+    >>> import runtime
+    >>> runtime.num_threads() >= 1
+    True
+    """
+    ensure_configured()
+    return _core.configured_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads per job, the caller included (1 runs everything on
+    the caller).  Takes effect at once, also while other threads run jobs.
+
+    >>> import runtime
+    >>> before = runtime.num_threads()
+    >>> runtime.set_num_threads(2); runtime.num_threads()
+    2
+    >>> runtime.set_num_threads(before)
+    """
+    global _configured, _source
+    _check_count(n, "num_threads")
+    ensure_configured()
+    with _lock:
+        _core.configure(n)
+        _source = "set_num_threads"
+        _configured = True
+
+
+def thread_source() -> str:
+    """What chose the thread count: "affinity", "cgroup quota",
+    "RUNTIME_NUM_THREADS" or "set_num_threads"."""
+    ensure_configured()
+    return _source

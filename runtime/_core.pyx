@@ -1,0 +1,339 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The binding between the C pool (csrc/) and Python.
+
+It owns the process's one pool, runs Python chunk bodies with the GIL
+taken per chunk, runs native kernels with no GIL at all, turns the first
+exception of a job into the caller's exception, and polls for Ctrl-C while
+the caller waits.  Everything user-facing (argument checking, chunking of
+arrays) lives in the Python modules beside it.
+"""
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport int64_t, uintptr_t
+
+import contextvars
+import os
+import threading
+
+cdef extern from "pool.h" nogil:
+    ctypedef struct rt_pool:
+        pass
+    ctypedef int (*rt_range_fn)(int64_t begin, int64_t end, void *ctx) noexcept nogil
+    ctypedef int (*rt_interrupt_fn)(void *ctx) noexcept nogil
+    ctypedef struct rt_pool_config:
+        int num_workers
+        int64_t spin_ns
+        void (*on_worker_exit)(void *arg) noexcept nogil
+        void *hook_arg
+    ctypedef struct rt_for_options:
+        int64_t grain
+        int64_t max_chunk
+        int64_t align
+        rt_interrupt_fn interrupt
+        void *interrupt_ctx
+        int64_t interrupt_period_ns
+    ctypedef struct rt_pool_stats:
+        int workers
+        int sleeping
+        int inactive
+        unsigned long long leaves
+        unsigned long long steals
+        unsigned long long injected
+        unsigned long long parks
+    enum:
+        RT_OK
+        RT_STOPPED
+        RT_INTERRUPTED
+        RT_MAX_WORKERS
+    int rt_pool_create(const rt_pool_config *config, rt_pool **out)
+    void rt_pool_destroy(rt_pool *pool)
+    int rt_pool_resize(rt_pool *pool, int num_workers)
+    int rt_pool_num_workers(const rt_pool *pool)
+    int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end,
+                        const rt_for_options *options, rt_range_fn body, void *ctx)
+    void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
+    int rt_pool_current_slot(const rt_pool *pool)
+    void rt_after_fork_child()
+
+cdef extern from "_pythread.h" nogil:
+    void rt_python_attach_thread()
+    void rt_python_detach_thread(void *unused)
+
+cdef extern from *:
+    const char *RUNTIME_BUILD  # "release", "debug" or "sanitize=..." (setup.py)
+
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident() nogil
+
+cdef extern from "_kernels.h" nogil:
+    void rt_kernel_noop(int64_t begin, int64_t end, void *ctx)
+    void rt_kernel_iota(int64_t begin, int64_t end, void *ctx)
+    void rt_kernel_skewed(int64_t begin, int64_t end, void *ctx)
+    void rt_kernel_sin(int64_t begin, int64_t end, void *ctx)
+    void rt_kernel_sum(int64_t begin, int64_t end, void *ctx)
+
+MAX_THREADS = RT_MAX_WORKERS + 1
+BUILD = RUNTIME_BUILD.decode()
+
+# Addresses of the demo kernels in _kernels.c (see runtime/_demo_kernels.py).
+KERNELS = {
+    "noop": <uintptr_t>&rt_kernel_noop,
+    "iota": <uintptr_t>&rt_kernel_iota,
+    "skewed": <uintptr_t>&rt_kernel_skewed,
+    "sin": <uintptr_t>&rt_kernel_sin,
+    "sum": <uintptr_t>&rt_kernel_sum,
+}
+
+cdef rt_pool *_pool = NULL
+cdef int _num_threads = 0          # configured; 0 until configure() is called
+cdef int64_t _spin_ns = -1
+cdef int _active_calls = 0         # calls inside the pool (guarded by the GIL)
+cdef unsigned long _main_thread_ident = threading.main_thread().ident
+_pool_lock = threading.Lock()
+
+
+cdef class _Job:
+    """State shared by the chunks of one Python job: the body, the caller's
+    context, and the first exception a chunk raised.
+
+    Every chunk runs in a copy of the caller's contextvars context, on
+    whichever thread: np.errstate, decimal contexts and the caller's own
+    context variables hold inside chunks as they would in a plain call (as
+    asyncio.to_thread does).  A copy per chunk, because one context cannot
+    be entered by two threads at once."""
+    cdef object body
+    cdef object context
+    cdef object error
+
+    def __cinit__(self, body):
+        self.body = body
+        self.context = contextvars.copy_context()
+        self.error = None
+
+    cdef int run_chunk(self, int64_t begin, int64_t end):
+        if self.error is not None:
+            return 1
+        try:
+            self.context.copy().run(self.body, begin, end)
+        except BaseException as exc:
+            if self.error is None:
+                self.error = exc
+            return 1
+        return 0
+
+    cdef int check_signals(self):
+        try:
+            PyErr_CheckSignals()
+        except BaseException as exc:
+            if self.error is None:
+                self.error = exc
+            return 1
+        return 0
+
+
+cdef int _python_chunk(int64_t begin, int64_t end, void *ctx) noexcept nogil:
+    rt_python_attach_thread()
+    with gil:
+        return (<_Job>ctx).run_chunk(begin, end)
+
+
+cdef int _poll_signals(void *ctx) noexcept nogil:
+    with gil:
+        return (<_Job>ctx).check_signals()
+
+
+ctypedef void (*native_kernel)(int64_t begin, int64_t end, void *ctx) noexcept nogil
+
+cdef struct NativeJob:
+    native_kernel kernel
+    void *ctx
+
+
+cdef int _native_chunk(int64_t begin, int64_t end, void *ctx) noexcept nogil:
+    cdef NativeJob *job = <NativeJob *>ctx
+    job.kernel(begin, end, job.ctx)
+    return 0
+
+
+cdef rt_pool *_acquire_pool() except NULL:
+    """The pool, created on first use; counts the caller as active."""
+    global _pool, _active_calls
+    cdef rt_pool_config config
+    cdef rt_pool *pool
+    cdef int rc
+    if _pool == NULL:
+        if _num_threads < 1:
+            raise RuntimeError("runtime._core.configure() was not called")
+        with _pool_lock:
+            if _pool == NULL:
+                config.num_workers = _num_threads - 1
+                config.spin_ns = _spin_ns
+                config.on_worker_exit = rt_python_detach_thread
+                config.hook_arg = NULL
+                with nogil:
+                    rc = rt_pool_create(&config, &pool)
+                if rc != 0:
+                    raise OSError(rc, f"runtime: cannot start {_num_threads - 1} worker threads: "
+                                      f"{os.strerror(rc)}")
+                _pool = pool
+    _active_calls += 1
+    return _pool
+
+
+cdef inline void _release_pool():
+    global _active_calls
+    _active_calls -= 1
+
+
+cdef void _fill_options(rt_for_options *options, int64_t grain, int64_t max_chunk,
+                        int64_t align, _Job job):
+    options.grain = grain
+    options.max_chunk = max_chunk
+    options.align = align
+    options.interrupt_period_ns = 0
+    # Only the main thread receives signals, so only it polls.
+    if PyThread_get_thread_ident() == _main_thread_ident:
+        options.interrupt = _poll_signals
+        options.interrupt_ctx = <void *>job
+    else:
+        options.interrupt = NULL
+        options.interrupt_ctx = NULL
+
+
+cdef _raise_for(int status, _Job job):
+    cdef object error
+    if job.error is not None:
+        error = job.error
+        job.error = None  # no cycle through the traceback's frames
+        raise error
+    if status == RT_INTERRUPTED:
+        raise KeyboardInterrupt
+    if status != RT_OK:
+        raise RuntimeError(f"runtime: job stopped with status {status}")
+
+
+def parallel_for_python(body, int64_t begin, int64_t end, int64_t grain=1,
+                        int64_t max_chunk=0, int64_t align=1):
+    """Run body(start, stop) over [begin, end) split into chunks on the pool."""
+    cdef _Job job = _Job(body)
+    cdef rt_for_options options
+    cdef int status
+    _fill_options(&options, grain, max_chunk, align, job)
+    cdef rt_pool *pool = _acquire_pool()
+    try:
+        with nogil:
+            status = rt_parallel_for(pool, begin, end, &options, _python_chunk, <void *>job)
+    finally:
+        _release_pool()
+    _raise_for(status, job)
+
+
+def parallel_for_native(uintptr_t kernel, uintptr_t ctx, int64_t begin, int64_t end,
+                        int64_t grain=1, int64_t max_chunk=0, int64_t align=1):
+    """Run the C function kernel(start, stop, ctx) over [begin, end), no GIL."""
+    cdef NativeJob native
+    native.kernel = <native_kernel>kernel
+    native.ctx = <void *>ctx
+    cdef _Job job = _Job(None)
+    cdef rt_for_options options
+    cdef int status
+    _fill_options(&options, grain, max_chunk, align, job)
+    cdef rt_pool *pool = _acquire_pool()
+    try:
+        with nogil:
+            status = rt_parallel_for(pool, begin, end, &options, _native_chunk, &native)
+    finally:
+        _release_pool()
+    _raise_for(status, job)
+
+
+def call_native(uintptr_t kernel, uintptr_t ctx, int64_t begin, int64_t end):
+    """Call the C function kernel(begin, end, ctx) once, here, without the GIL."""
+    cdef native_kernel fn = <native_kernel>kernel
+    with nogil:
+        fn(begin, end, <void *>ctx)
+
+
+def configure(int num_threads, double spin_us=-1.0):
+    """Set the number of threads (caller included); resizes a running pool."""
+    global _num_threads, _spin_ns
+    cdef int rc = 0
+    cdef rt_pool *pool
+    if num_threads < 1 or num_threads > RT_MAX_WORKERS + 1:
+        raise ValueError(f"num_threads must be between 1 and {RT_MAX_WORKERS + 1}, "
+                         f"got {num_threads}")
+    _num_threads = num_threads
+    if spin_us >= 0:
+        _spin_ns = <int64_t>(spin_us * 1000)
+    if _pool == NULL:
+        return
+    pool = _acquire_pool()
+    try:
+        with nogil:
+            rc = rt_pool_resize(pool, num_threads - 1)
+    finally:
+        _release_pool()
+    if rc != 0:
+        raise OSError(rc, f"runtime: cannot start worker threads: {os.strerror(rc)} "
+                          f"(running with {rt_pool_num_workers(pool) + 1} threads)")
+
+
+def configured_threads():
+    """The configured number of threads, 0 before configure()."""
+    return _num_threads
+
+
+def shutdown():
+    """Stop and join the worker threads; the next call starts them again.
+    Returns False (and leaves the pool alone) while calls are running."""
+    global _pool
+    cdef rt_pool *pool = _pool
+    if pool == NULL:
+        return True
+    if _active_calls > 0:
+        return False
+    _pool = NULL
+    with nogil:
+        rt_pool_destroy(pool)
+    return True
+
+
+def started():
+    """Whether the worker threads are running."""
+    return _pool != NULL
+
+
+def stats():
+    """Counters of the pool (all zero before it starts)."""
+    cdef rt_pool_stats st
+    if _pool == NULL:
+        return {"workers": 0, "sleeping": 0, "inactive": 0, "leaves": 0, "steals": 0,
+                "injected": 0, "parks": 0}
+    rt_pool_get_stats(_pool, &st)
+    return {"workers": st.workers, "sleeping": st.sleeping, "inactive": st.inactive,
+            "leaves": st.leaves, "steals": st.steals, "injected": st.injected,
+            "parks": st.parks}
+
+
+def current_slot():
+    """The calling thread's slot: a worker's index, RT_MAX_WORKERS + k for a
+    caller inside a call, -1 otherwise."""
+    return -1 if _pool == NULL else rt_pool_current_slot(_pool)
+
+
+def _after_fork_child():
+    # The pool's threads do not exist in the child: forget the pool (its
+    # memory is lost, and its mutexes may be held by threads that are gone)
+    # and start a new one on first use.
+    global _pool, _active_calls
+    _pool = NULL
+    _active_calls = 0
+    rt_after_fork_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
+
+
+# threadpoolctl finds this library by its file name and checks for this
+# symbol before handing it to runtime's controller (runtime/_threadpoolctl.py).
+cdef public int runtime_threadpool_get_num_threads() noexcept nogil:
+    return _num_threads

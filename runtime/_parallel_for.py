@@ -1,0 +1,62 @@
+"""runtime.parallel_for."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+from . import _config, _core, _schedule
+from ._map import check_grain
+from ._native import context_address, kernel_address
+
+
+def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None, *,
+                 grain: int | None = None) -> None:
+    """Run ``body(start, stop)`` over ``range(n)`` split into chunks, on all
+    cores; returns when every chunk has run.
+
+    ``body`` is a Python callable taking (start, stop), or a native kernel
+    ``void kernel(int64_t begin, int64_t end, void *ctx)``: a cffi function
+    pointer, a ctypes function (argtypes set), a numba ``cfunc`` or an int
+    address.  Native kernels run with no GIL; ``ctx`` (None, an address, a
+    cffi or ctypes pointer, or a NumPy array) is passed to them as is.
+    Small jobs run inline on the caller; ``grain`` overrides that decision
+    and sets the chunk size (``grain`` to ``2 * grain`` indices).
+
+    >>> import numpy as np, runtime
+    >>> out = np.zeros(10)
+    >>> def body(start, stop):
+    ...     out[start:stop] = np.arange(start, stop) ** 2
+    >>> runtime.parallel_for(10, body)
+    >>> out.tolist()[-3:]
+    [49.0, 64.0, 81.0]
+    """
+    if isinstance(n, bool):
+        raise TypeError("runtime.parallel_for: n must be an int (number of indices), got bool")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"runtime.parallel_for: n must be an int (number of indices), "
+                        f"got {type(n).__name__}") from None
+    if n < 0:
+        raise ValueError(f"runtime.parallel_for: n must be >= 0, got {n}")
+    grain = check_grain(grain, "runtime.parallel_for")
+    kernel = kernel_address(body)
+    if kernel is None:
+        if ctx is not None:
+            raise TypeError("runtime.parallel_for: ctx= is passed to native kernels only; a "
+                            "Python body gets (start, stop) — use a closure for its data")
+        _schedule.run(body, n, key=_schedule.cost_key(body, "for"), grain=grain)
+        return
+    address = context_address(ctx)
+    if n == 0:
+        return
+    if grain is not None and _config.num_threads() > 1:
+        _core.parallel_for_native(kernel, address, 0, n, grain, grain, 1)
+        return
+
+    def inline(start: int, stop: int) -> None:
+        _core.call_native(kernel, address, start, stop)
+
+    _schedule.run(inline, n, key=("native", kernel), grain=grain, native=(kernel, address),
+                  limit_blas=False)

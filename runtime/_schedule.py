@@ -1,0 +1,368 @@
+"""Per call: run inline or on the pool, and how finely to split.
+
+Decisions come from measured costs, not from size thresholds:
+
+* the pool's own overheads, measured once per process on first use
+  (:func:`overheads`): what it costs to go parallel at all (waking a
+  worker, stealing, handing over the GIL) and what each Python chunk costs;
+* the cost per row of the function being run, measured on the call's own
+  first chunk and remembered per function and dtype (:class:`CostCache`),
+  so that a repeated call on small data runs inline in one piece.
+
+From those, a call runs inline when the pool could not make it at least
+10% faster, and otherwise splits into chunks big enough that per-chunk
+overhead stays under ~5% but small enough (``LEAVES_PER_THREAD``) that a
+slow core finishing its last chunk does not hold up the job for long.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Hashable
+
+import numpy as np
+
+from . import _config, _core
+from ._blas import single_threaded_blas
+
+Body = Callable[[int, int], object]
+
+# A chunk must cost at least this many times the per-chunk overhead (~5%).
+CHUNK_COST_RATIO = 20
+# At most this many leaves per thread: bounds the tail a slow core adds to
+# a job to about 1/(2 * LEAVES_PER_THREAD) of the ideal time (1.5% for 32).
+LEAVES_PER_THREAD = 32
+# Go parallel only if the model predicts at least this speedup.
+MIN_GAIN = 1.1
+# A probe is trusted once its work is this many times the chunk overhead.
+PROBE_RELIABLE_RATIO = 10
+# A first probe covers this fraction of the rows (then grows 8x per probe).
+FIRST_PROBE_FRACTION = 64
+COST_CACHE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class Overheads:
+    dispatch_s: float  # cost of running a job on the pool rather than inline
+    chunk_s: float  # cost of each Python chunk: the call and the GIL hand-off
+    native_chunk_s: float  # cost of each native chunk
+
+
+_overheads: Overheads | None = None
+_overheads_lock = threading.Lock()
+
+
+def _best_of(repeats: int, run: Callable[[], object]) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _calibrate(threads: int) -> Overheads:
+    """Measure the pool on this machine, now (a few milliseconds).
+
+    * dispatch: two chunks of GIL-free work (NumPy loops) in parallel versus
+      one of them alone.  The excess is what going parallel costs: a worker
+      steals, then waits for the GIL, which a sleeping thread gets only after
+      a wake-up (10-30 us on this kind of VM).
+    * chunk: many empty Python chunks; what each chunk's call and GIL
+      round trip cost when nothing else holds the GIL.
+
+    Minimum of several runs (noise only adds time), clamped to sane bounds
+    so that a hiccup cannot wreck later decisions."""
+    noop: Body = lambda start, stop: None  # noqa: E731
+    per_chunk = 16384  # elements: ~15-25 us of np.exp on current cores
+    x = np.ones(2 * per_chunk)
+    out = np.empty_like(x)
+
+    def work(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            np.exp(x[i * per_chunk:(i + 1) * per_chunk], out=out[i * per_chunk:(i + 1) * per_chunk])
+
+    _core.parallel_for_python(work, 0, 2, 1, 1, 1)  # start the workers, warm up
+    one = _best_of(5, lambda: work(0, 1))
+    two = _best_of(5, lambda: _core.parallel_for_python(work, 0, 2, 1, 1, 1))
+    chunks = 256
+    empty = _best_of(3, lambda: _core.parallel_for_python(noop, 0, chunks, 1, 1, 1)) / chunks
+    return Overheads(
+        dispatch_s=min(max(two - one, 2e-6), 200e-6),
+        chunk_s=min(max(empty * min(threads, 2), 0.3e-6), 50e-6),
+        # csrc/tests/bench_spawn.c measures ~6 ns per native chunk; 50 ns is a safe bound.
+        native_chunk_s=50e-9,
+    )
+
+
+def overheads() -> Overheads:
+    global _overheads
+    if _overheads is None:
+        with _overheads_lock:
+            if _overheads is None:
+                _config.ensure_configured()
+                threads = _core.configured_threads()
+                if threads > 1:
+                    _overheads = _calibrate(threads)
+                else:
+                    _overheads = Overheads(dispatch_s=0.0, chunk_s=1e-6, native_chunk_s=50e-9)
+    return _overheads
+
+
+def reset_overheads() -> None:
+    """Forget the calibration (after set_num_threads it is redone lazily)."""
+    global _overheads
+    _overheads = None
+
+
+class CostModel:
+    """Time of one call of a function on `rows` rows, as a + b * rows, from
+    the fastest time seen at each size (noise only ever adds time).  Sizes
+    are bucketed by powers of two; a prediction fits a line through the two
+    measured sizes nearest to the one asked for, so the per-call overhead a
+    and the per-row cost b are told apart once two sizes were seen."""
+
+    __slots__ = ("points", "_inline")
+
+    def __init__(self) -> None:
+        self.points: dict[int, tuple[int, float]] = {}
+        self._inline: tuple[object, float] = (None, 0.0)
+
+    def add(self, rows: int, seconds: float) -> None:
+        bucket = rows.bit_length()
+        old = self.points.get(bucket)
+        if old is None or seconds / rows < old[1] / old[0]:
+            self.points[bucket] = (rows, seconds)
+            self._inline = (None, 0.0)
+
+    def knows(self, rows: int) -> bool:
+        """A time was measured at about this size (same power of two)."""
+        return rows.bit_length() in self.points
+
+    def near(self, rows: int) -> bool:
+        """A time was measured within a factor of 8 of this size: close
+        enough to predict from; further away, measure first."""
+        bucket = rows.bit_length()
+        return any(abs(b - bucket) <= 3 for b in self.points)
+
+    def inline_elements(self, cutoff_s: float) -> float:
+        """Largest size whose predicted time is under cutoff_s (cached)."""
+        if self._inline[0] != cutoff_s:
+            # Fit near the answer: guess it from the large-size rate, refit there.
+            rate = self.fit(1 << 20)[1]
+            guess = min(cutoff_s / rate, 1e18) if rate > 0 else 1e18
+            a, b = self.fit(max(1, int(guess)))
+            self._inline = (cutoff_s, (cutoff_s - a) / b if b > 0 else math.inf)
+        return self._inline[1]
+
+    def fit(self, rows: int) -> tuple[float, float]:
+        """(a, b): seconds per call and per row near `rows`."""
+        nearest = sorted(self.points.values(), key=lambda p: abs(math.log2(p[0] / rows)))
+        if len(nearest) == 1 or nearest[0][0] == nearest[1][0]:
+            k, t = nearest[0]
+            return 0.0, t / k
+        (k1, t1), (k2, t2) = nearest[0], nearest[1]
+        b = (t2 - t1) / (k2 - k1)
+        if b <= 0:  # noise between two close sizes: fall back to proportional
+            k, t = nearest[0]
+            return 0.0, t / k
+        return max(0.0, t1 - b * k1), b
+
+
+class CostCache:
+    """A CostModel per (function, dtypes, ...) key; LRU-bounded."""
+
+    def __init__(self, size: int = COST_CACHE_SIZE) -> None:
+        self._models: OrderedDict[Hashable, CostModel] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable | None) -> CostModel | None:
+        if key is None:
+            return None
+        return self._models.get(key)
+
+    def record(self, key: Hashable | None, rows: int, seconds: float) -> None:
+        if key is None or rows <= 0:
+            return
+        with self._lock:
+            model = self._models.get(key)
+            if model is None:
+                model = self._models[key] = CostModel()
+                while len(self._models) > self._size:
+                    self._models.popitem(last=False)
+            else:
+                self._models.move_to_end(key)
+            model.add(rows, seconds)
+
+
+costs = CostCache()
+
+
+def cost_key(func: object, *parts: Hashable) -> Hashable | None:
+    """What identifies a function's cost: its code object (so a lambda
+    re-created on every call shares one entry), else the object itself."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        inner = getattr(func, "__func__", None) or getattr(func, "func", None)
+        code = getattr(inner, "__code__", None)
+    ident = code if code is not None else func
+    try:
+        hash(ident)
+    except TypeError:
+        return None
+    return (ident, *parts)
+
+
+@dataclass(frozen=True)
+class Split:
+    grain: int  # rows, >= align
+    max_chunk: int  # rows, >= grain
+
+
+def inline_cutoff(threads: int, overhead_s: float, dispatch_s: float) -> float:
+    """Serial time below which a call runs inline: split one chunk per
+    thread it would take serial/threads + dispatch + overhead, and that
+    must be MIN_GAIN times faster than serial to be worth it."""
+    spare = 1.0 - MIN_GAIN / threads
+    return math.inf if spare <= 0 else MIN_GAIN * (dispatch_s + overhead_s) / spare
+
+
+def plan(call_s: float, row_s: float, rows: int, threads: int, chunk_s: float,
+         dispatch_s: float, align: int = 1, cache_rows: int = 0) -> Split | None:
+    """How to split `rows` rows over `threads` threads, for a function whose
+    call costs call_s + row_s * rows; None when running inline in one call
+    is (about) as fast."""
+    if threads < 2 or rows < 2:
+        return None
+    overhead = chunk_s + call_s  # paid again by every chunk
+    if call_s + row_s * rows < inline_cutoff(threads, overhead, dispatch_s):
+        return None
+    # A chunk should cost CHUNK_COST_RATIO times its overhead, and at least
+    # twice the hand-off latency (dispatch), so that threads overlap rather
+    # than take turns.
+    chunk_time = max(CHUNK_COST_RATIO * overhead, 2 * dispatch_s)
+    grain = max(align, math.ceil(chunk_time / max(row_s, 1e-12)))
+    grain = min(grain, max(align, rows // (2 * threads)))
+    grain = -(-grain // align) * align
+    max_chunk = max(grain, math.ceil(rows / (LEAVES_PER_THREAD * threads)))
+    if cache_rows > 0:
+        max_chunk = max(grain, min(max_chunk, cache_rows))
+    return Split(grain=grain, max_chunk=max_chunk)
+
+
+def runs_inline(key: Hashable | None, elements: int) -> bool:
+    """True when a call of `elements` elements certainly runs inline: the
+    caller may then skip planning and call the function directly."""
+    if _overheads is None or key is None:
+        return False
+    threads = _core.configured_threads()
+    if threads == 1:
+        return True
+    model = costs.get(key)
+    if model is None or not model.knows(elements):
+        return False  # first look at this size: take the measured path
+    cutoff = inline_cutoff(threads, _overheads.chunk_s, _overheads.dispatch_s)
+    return elements <= model.inline_elements(cutoff)
+
+
+def _run_split(body: Body, start: int, stop: int, split: Split, align: int,
+               native: object, limit_blas: bool) -> None:
+    if native is not None:
+        kernel, ctx = native  # type: ignore[misc]
+        _core.parallel_for_native(kernel, ctx, start, stop, split.grain, split.max_chunk, align)
+    elif limit_blas:
+        with single_threaded_blas():
+            _core.parallel_for_python(body, start, stop, split.grain, split.max_chunk, align)
+    else:
+        _core.parallel_for_python(body, start, stop, split.grain, split.max_chunk, align)
+
+
+def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
+           row_elements: int, trusted_s: float) -> int:
+    """Run growing first chunks (1/64 of the rows, then 8x more each time)
+    until one takes long enough to trust its timing, or the rows run out.
+    Every probe is real work and is recorded.  Returns the rows done."""
+    size = -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
+    done = 0
+    call = first
+    while done < rows:
+        size = min(size, rows - done)
+        t0 = time.perf_counter()
+        call(done, done + size)
+        elapsed = time.perf_counter() - t0
+        costs.record(key, size * row_elements, elapsed)
+        done += size
+        call = body
+        if elapsed >= trusted_s:
+            break
+        size *= 8
+    return done
+
+
+def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
+        align: int = 1, grain: int | None = None, cache_rows: int = 0,
+        first: Body | None = None, native: tuple[int, int] | None = None,
+        limit_blas: bool = True) -> None:
+    """Run body over rows [0, rows): inline, or split on the pool.
+
+    first(start, stop), if given, runs instead of body on the first chunk
+    (it allocates outputs); inline, it runs alone on all rows.  With `grain`
+    the caller has decided the split: no probing.  `native` = (kernel
+    address, ctx address) runs a C kernel for the parallel part (body must
+    call the same kernel).  `limit_blas` holds BLAS to one thread while
+    Python chunks run in parallel.  Costs are recorded per scalar element
+    (`row_elements` per row), so one key serves arrays of any row width.
+    """
+    if rows <= 0:
+        return
+    threads = _config.num_threads()
+    has_first = first is not None
+    first = first or body
+    if threads == 1:
+        first(0, rows)
+        return
+
+    if grain is not None:
+        if grain < align:
+            align = 1  # the caller asked for chunks finer than the alignment step
+        done = min(rows, grain) if has_first else 0
+        if done:
+            first(0, done)
+        if done < rows:
+            # grain= fixes the chunk size: chunks of grain to 2 * grain rows.
+            split = Split(grain=grain, max_chunk=grain)
+            _run_split(body, done, rows, split, align, native, limit_blas)
+        return
+
+    ov = overheads()
+    chunk_s = ov.native_chunk_s if native is not None else ov.chunk_s
+    model = costs.get(key)
+    done = 0
+    if model is None or not model.near(rows * row_elements):
+        done = _probe(first, body, rows, align, key, row_elements,
+                      PROBE_RELIABLE_RATIO * (chunk_s + ov.dispatch_s))
+        if done >= rows:
+            return
+        model = costs.get(key) or CostModel()
+    remaining = rows - done
+    call_s, element_s = model.fit(remaining * row_elements) if model.points else (0.0, 0.0)
+    split = plan(call_s, element_s * row_elements, remaining, threads, chunk_s, ov.dispatch_s,
+                 align, cache_rows)
+    if split is None:
+        t0 = time.perf_counter()
+        (first if done == 0 else body)(done, rows)
+        costs.record(key, remaining * row_elements, time.perf_counter() - t0)
+        return
+    if done == 0 and has_first:
+        # The first chunk only has to allocate the outputs: keep it to about
+        # one chunk overhead's worth of work.
+        size = math.ceil(chunk_s / max(element_s * row_elements, 1e-12))
+        done = min(rows, -(-max(align, size) // align) * align)
+        first(0, done)
+    if done < rows:
+        _run_split(body, done, rows, split, align, native, limit_blas)
