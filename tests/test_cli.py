@@ -1,0 +1,32 @@
+"""python -m runtime info / demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runtime", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_info_prints_the_configuration():
+    result = run("info")
+    assert result.returncode == 0, result.stderr
+    assert "threads per job:" in result.stdout and "BLAS threads" in result.stdout
+    data = json.loads(run("info", "--json").stdout)
+    assert data["num_threads"] >= 1 and data["build"]
+
+
+def test_demo_runs_and_checks_its_results():
+    result = run("demo", "--size", "200000", "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    assert "results match NumPy" in result.stdout
+    assert "speedup" in result.stdout and "threads per job" in result.stdout
+
+
+def test_bad_command_line():
+    assert run().returncode == 2
+    assert run("demo", "--size", "10").returncode == 2

@@ -1,0 +1,184 @@
+"""runtime.map: same results as NumPy, out= in place, clear errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import runtime
+
+SIZES = [0, 1, 7, 1000, 100_003, 1_000_000]
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("func", [np.sin, np.exp, np.sqrt, np.negative])
+def test_ufunc_map_is_bit_identical_to_numpy(threads, func, n):
+    x = np.random.default_rng(n).random(n) * 10
+    assert np.array_equal(runtime.map(func, x), func(x))
+    # Forced fine chunks: every boundary is a chunk boundary somewhere.
+    y = runtime.map(func, x, grain=max(1, n // 97))
+    assert y.dtype == func(x).dtype and np.array_equal(y, func(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.complex128])
+def test_dtypes_are_kept(threads, dtype):
+    x = (np.arange(300_000) % 1000).astype(dtype)
+    for func in (np.negative, np.square, lambda a: a * 3 + 1):
+        expected = func(x)
+        got = runtime.map(func, x, grain=4096)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed"])
+def test_layouts_and_rows(threads, layout):
+    base = np.random.default_rng(1).random((20_000, 6))
+    x = {"C": base, "F": np.asfortranarray(base), "strided": base[::2, ::3],
+         "reversed": base[::-1]}[layout]
+    expected = np.sin(x)
+    got = runtime.map(np.sin, x, grain=333)
+    assert got.shape == expected.shape and np.array_equal(got, expected)
+    rows = runtime.map(lambda a: a.sum(axis=1, keepdims=True), x, grain=500)
+    assert np.array_equal(rows, x.sum(axis=1, keepdims=True))
+
+
+def test_several_arrays_and_out_in_place(threads):
+    x = np.linspace(0.0, 1.0, 500_000)
+    w = np.full_like(x, 2.0)
+    buf = np.empty_like(x)
+    result = runtime.map(lambda a, b: a * b + 1, x, w, out=buf)
+    assert result is buf
+    assert np.array_equal(buf, x * w + 1)
+    ufunc_out = np.empty_like(x)
+    assert runtime.map(np.add, x, w, out=ufunc_out) is ufunc_out
+    assert np.array_equal(ufunc_out, x + w)
+
+
+def test_out_casting_follows_numpy(threads):
+    x = np.arange(100_000, dtype=np.float64)
+    with pytest.raises(TypeError):  # NumPy's own ufunc error for out=
+        runtime.map(np.sin, x, out=np.empty(100_000, dtype=np.int64))
+    with pytest.raises(TypeError, match="same_kind"):
+        runtime.map(lambda a: a * 0.5, x, out=np.empty(100_000, dtype=np.int64))
+    wide = np.empty(100_000, dtype=np.float64)
+    runtime.map(lambda a: (a * 2).astype(np.float32), x.astype(np.float32), out=wide)
+    assert np.array_equal(wide, x * 2)
+
+
+def test_in_place_on_the_input(threads):
+    x = np.random.default_rng(2).random(300_000)
+    expected = np.exp(x)
+    assert runtime.map(np.exp, x, out=x) is x
+    assert np.array_equal(x, expected)
+
+
+def test_tuple_results_give_tuple_outputs(threads):
+    x = np.random.default_rng(3).random(200_000) * 100
+    frac, whole = runtime.map(np.modf, x, grain=1000)
+    ef, ew = np.modf(x)
+    assert np.array_equal(frac, ef) and np.array_equal(whole, ew)
+    both = runtime.map(lambda a: (a, a * 2), x, grain=5000)
+    assert isinstance(both, tuple) and np.array_equal(both[1], x * 2)
+
+
+def test_zero_dimensional_and_empty_inputs_run_as_numpy(threads):
+    assert runtime.map(np.sin, np.float64(0.5)) == np.sin(0.5)
+    empty = runtime.map(np.sin, np.empty((0, 3)))
+    assert empty.shape == (0, 3)
+    assert runtime.map(np.sin, [0.0, 1.0]).tolist() == np.sin([0.0, 1.0]).tolist()
+
+
+def test_chunks_run_on_several_threads_at_once(threads):
+    # Both chunks wait for each other: only two threads running chunks at
+    # the same time get past the barrier.  (With out= given there is no
+    # first chunk run alone to allocate the output.)
+    barrier = threading.Barrier(2, timeout=30)
+    idents = set()
+
+    def both_at_once(a):
+        idents.add(threading.get_ident())
+        barrier.wait()
+        return a
+
+    x = np.arange(2.0)
+    out = np.empty_like(x)
+    assert np.array_equal(runtime.map(both_at_once, x, grain=1, out=out), x)
+    assert len(idents) == 2
+
+
+def test_mismatched_lengths_name_the_argument(threads):
+    with pytest.raises(ValueError, match="argument 2 has 9 rows along axis 0 but argument 1 has 10"):
+        runtime.map(np.add, np.ones(10), np.ones(9))
+    with pytest.raises(ValueError, match="argument 2 .* 0-dimensional"):
+        runtime.map(np.add, np.ones(10), np.float64(1))
+
+
+def test_wrong_chunk_results_are_reported(threads):
+    x = np.ones(100_000)
+    with pytest.raises(ValueError, match=r"chunk \[.*\] returned shape \(\).*reduce="):
+        runtime.map(np.sum, x, grain=1000)
+    with pytest.raises(ValueError, match="returned shape"):
+        runtime.map(lambda a: a[:-1], x, grain=1000)
+
+    def dtype_changes(a):
+        return a.astype(np.float32) if a[0] == 0 else a
+
+    with pytest.raises(ValueError, match="dtype float64, the first chunk .* float32"):
+        runtime.map(dtype_changes, np.arange(100_000.0), grain=1000)
+
+
+def test_bad_arguments_are_reported(threads):
+    with pytest.raises(TypeError, match="func must be callable"):
+        runtime.map(42, np.ones(3))
+    with pytest.raises(TypeError, match="at least one array"):
+        runtime.map(np.sin)
+    with pytest.raises(ValueError, match="grain must be >= 1"):
+        runtime.map(np.sin, np.ones(3), grain=0)
+    with pytest.raises(TypeError, match="grain must be a positive int"):
+        runtime.map(np.sin, np.ones(3), grain=2.5)
+    with pytest.raises(ValueError, match="out has shape"):
+        runtime.map(np.sin, np.ones(3), out=np.empty(4))
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        runtime.map(np.sin, np.ones(3), out=[0, 0, 0])
+    read_only = np.empty(3)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        runtime.map(np.sin, np.ones(3), out=read_only)
+
+
+def test_one_thread_runs_inline(threads):
+    runtime.set_num_threads(1)
+    idents = set()
+
+    def record(a):
+        idents.add(threading.get_ident())
+        return a
+
+    runtime.map(record, np.arange(100_000.0), grain=10)
+    assert idents == {threading.get_ident()}
+
+
+def test_errstate_of_the_caller_holds_in_every_chunk(threads):
+    # np.errstate is context-local: chunks on worker threads run in the
+    # caller's context, so they warn, raise or stay silent as NumPy would.
+    zeros = np.zeros(100_000)
+    with np.errstate(divide="raise"):
+        with pytest.raises(FloatingPointError):
+            runtime.map(lambda a: 1.0 / a, zeros, grain=1000)
+    with np.errstate(divide="ignore"):  # pytest turns warnings into errors here
+        assert np.isinf(runtime.map(lambda a: 1.0 / a, zeros, grain=1000)).all()
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        runtime.map(lambda a: 1.0 / a, zeros, grain=1000)
+
+
+def test_context_variables_reach_chunks(threads):
+    import contextvars
+
+    scale = contextvars.ContextVar("scale", default=1.0)
+    token = scale.set(3.0)
+    try:
+        got = runtime.map(lambda a: a * scale.get(), np.ones(50_000), grain=100)
+    finally:
+        scale.reset(token)
+    assert (got == 3.0).all()

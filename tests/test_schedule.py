@@ -1,0 +1,95 @@
+"""The decisions: cost models, inline vs parallel, chunk sizes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import runtime
+from runtime import _schedule
+from runtime._schedule import CostCache, CostModel, plan
+
+
+def test_cost_model_separates_call_overhead_from_per_row_cost():
+    model = CostModel()
+    for rows in (100, 1000, 10_000, 100_000):
+        model.add(rows, 2e-6 + 1e-9 * rows)  # 2 us a call, 1 ns a row
+    a, b = model.fit(50_000)
+    assert a == pytest.approx(2e-6, rel=0.05) and b == pytest.approx(1e-9, rel=0.05)
+    model.add(10_000, 1.0)  # a slower measurement (noise) does not replace a faster one
+    assert model.fit(10_000)[1] == pytest.approx(1e-9, rel=0.05)
+    single = CostModel()
+    single.add(1000, 1e-3)
+    assert single.fit(10) == (0.0, 1e-6)
+
+
+def test_cost_model_knows_only_sizes_it_measured_nearby():
+    model = CostModel()
+    model.add(1000, 1e-6)
+    assert model.knows(1000) and model.knows(600) and not model.knows(5000)
+    assert model.near(5000) and not model.near(100_000)
+
+
+def test_cost_cache_is_bounded():
+    cache = CostCache(size=3)
+    for k in range(5):
+        cache.record(k, 10, 1e-6)
+    assert cache.get(0) is None and cache.get(4) is not None
+
+
+def test_plan_runs_cheap_work_inline_and_splits_expensive_work():
+    # 1 ns a row, 10 us dispatch: 1000 rows are not worth it, 1e7 are.
+    assert plan(0.0, 1e-9, 1000, 2, 1e-6, 10e-6) is None
+    split = plan(0.0, 1e-9, 10_000_000, 2, 1e-6, 10e-6, align=8)
+    assert split is not None
+    assert split.grain % 8 == 0 and split.grain * 1e-9 >= 2 * 10e-6  # chunks outlast hand-offs
+    assert split.max_chunk <= math.ceil(10_000_000 / (_schedule.LEAVES_PER_THREAD * 2)) + 8
+    assert plan(0.0, 1e-9, 10_000_000, 1, 1e-6, 10e-6) is None  # one thread: inline
+
+
+def test_plan_bounds_chunks_by_cache_and_grain_wins():
+    split = plan(0.0, 1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=30_000)
+    assert split.max_chunk == max(split.grain, 30_000)
+    tiny_cache = plan(0.0, 1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=10)
+    assert tiny_cache.max_chunk == tiny_cache.grain
+
+
+def test_inline_cutoff():
+    assert _schedule.inline_cutoff(1, 1e-6, 1e-5) == math.inf
+    assert _schedule.inline_cutoff(2, 1e-6, 1e-5) > _schedule.inline_cutoff(8, 1e-6, 1e-5)
+
+
+def test_small_repeated_calls_are_a_single_call(threads):
+    calls = []
+
+    def f(a):
+        calls.append(len(a))
+        return a * 2
+
+    x = np.ones(2000)
+    for _ in range(5):
+        runtime.map(f, x)
+    calls.clear()
+    runtime.map(f, x)
+    assert calls == [2000]  # cost known: one call, no probing, no chunks
+
+
+def test_first_call_probes_with_real_work(threads):
+    calls = []
+
+    def g(a):
+        calls.append(len(a))
+        return a + 1
+
+    x = np.arange(100_000.0)
+    assert np.array_equal(runtime.map(g, x), x + 1)
+    assert sum(calls) == len(x)  # every row once, probes included
+    assert calls[0] <= len(x) // 32  # the first chunk is a small probe
+
+
+def test_overheads_are_measured_and_sane(threads):
+    ov = _schedule.overheads()
+    assert 2e-6 <= ov.dispatch_s <= 200e-6
+    assert 0.3e-6 <= ov.chunk_s <= 50e-6
