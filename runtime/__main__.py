@@ -1,0 +1,36 @@
+"""python -m runtime {demo,info}"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime",
+                                     description="runtime: every core for NumPy.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the main job on generated data: speedup "
+                                            "over NumPy, CPU time, thread configuration")
+    demo.add_argument("--size", type=int, default=10_000_000, help="elements per array")
+    demo.add_argument("--repeats", type=int, default=3)
+    info = commands.add_parser("info", help="print the configuration")
+    info.add_argument("--json", action="store_true", help="as JSON")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from ._demo import run_demo
+
+        if args.size < 1000 or args.repeats < 1:
+            parser.error("--size must be >= 1000 and --repeats >= 1")
+        return run_demo(args.size, args.repeats)
+    from ._info import format_info, info as gather
+
+    data = gather()
+    print(json.dumps(data, indent=2) if args.json else format_info(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

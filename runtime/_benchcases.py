@@ -1,0 +1,186 @@
+"""One definition of each benchmark kernel, shared by benchmarks/
+(pytest-benchmark) and benchmarks/compare.py (ratios side by side).
+
+A case pairs a baseline (NumPy on one core, or the serial call) with the
+runtime version of the same work, on data its setup makes once.  Ratios
+are measured interleaved in one process, best of several repetitions
+(BENCHMARKS.md: the machines are shared; absolute times drift)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ctypes
+import operator
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+import runtime
+
+from . import _core
+from . import _demo_kernels as kernels
+
+
+@dataclass
+class Case:
+    name: str
+    description: str
+    setup: Callable[[], Any]
+    baseline: Callable[[Any], Any]
+    candidate: Callable[[Any], Any]
+    target: str  # e.g. ">= 1.9x" or "<= 5 us"
+    repeats: int = 7
+    data: Any = field(default=None, repr=False)
+
+
+def _random(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random(n)
+
+
+@runtime.parallel
+def fused_multiply_add(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return a * b + c
+
+
+def _skewed_setup(n: int = 4000, scale: int = 20) -> tuple[np.ndarray, Any]:
+    out = np.zeros(n)
+    return out, kernels.skewed_context(out, scale)
+
+
+_executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _thread_pool_fork_join(_: Any) -> None:
+    global _executor
+    if _executor is None:
+        _executor = concurrent.futures.ThreadPoolExecutor(2)
+    noop = int  # a trivial callable
+    for f in [_executor.submit(noop), _executor.submit(noop)]:
+        f.result()
+
+
+def shutdown_thread_pool() -> None:
+    global _executor
+    if _executor is not None:
+        _executor.shutdown()
+        _executor = None
+
+
+NOOP = kernels.kernel("noop")
+SKEWED = kernels.kernel("skewed")
+
+CASES: dict[str, Case] = {
+    c.name: c
+    for c in [
+        Case("map_sin_1e7", "runtime.map(np.sin, x) vs np.sin(x), 1e7 float64",
+             lambda: _random(10**7), np.sin, lambda x: runtime.map(np.sin, x), ">= 1.9x", 5),
+        Case("map_exp_1e6", "runtime.map(np.exp, x) vs np.exp(x), 1e6 float64",
+             lambda: _random(10**6), np.exp, lambda x: runtime.map(np.exp, x), ">= 1.7x", 31),
+        Case("parallel_fma_1e7", "@runtime.parallel a*b+c vs NumPy a*b+c, 1e7 float64",
+             lambda: tuple(_random(10**7, s) for s in range(3)),
+             lambda d: d[0] * d[1] + d[2], lambda d: fused_multiply_add(*d), ">= 2.0x", 9),
+        Case("reduce_sum_1e7", "runtime.reduce(np.sum, x, combine=add) vs np.sum(x), 1e7",
+             lambda: _random(10**7), np.sum,
+             lambda x: runtime.reduce(np.sum, x, combine=operator.add), ">= 1.7x", 15),
+        Case("parallel_for_skewed", "parallel_for of a native kernel, index i costs ~i, "
+             "vs one serial call of it",
+             _skewed_setup,
+             lambda d: _core.call_native(SKEWED, ctypes.addressof(d[1]), 0, len(d[0])),
+             lambda d: runtime.parallel_for(len(d[0]), SKEWED, d[1]), ">= 1.85x", 5),
+        Case("fork_join_tiny", "fork-join of 2 one-index native chunks (hot) vs "
+             "ThreadPoolExecutor submit+result of 2 no-op tasks",
+             lambda: None, _thread_pool_fork_join,
+             lambda _: runtime.parallel_for(2, NOOP, grain=1), "<= 5 us", 2001),
+    ]
+}
+
+
+def best_times(case: Case, repeats: int | None = None) -> tuple[float, float]:
+    """(baseline, candidate) best wall time, measured interleaved."""
+    if case.data is None:
+        case.data = case.setup()
+    data = case.data
+    for _ in range(2):  # warm up: caches, the pool's calibration, cost models
+        case.baseline(data)
+        case.candidate(data)
+    best_base = best_cand = float("inf")
+    for _ in range(repeats or case.repeats):
+        t0 = time.perf_counter()
+        case.baseline(data)
+        t1 = time.perf_counter()
+        case.candidate(data)
+        t2 = time.perf_counter()
+        best_base = min(best_base, t1 - t0)
+        best_cand = min(best_cand, t2 - t1)
+    return best_base, best_cand
+
+
+def cpu_time_ratio(n: int = 10**7, repeats: int = 5) -> tuple[float, float]:
+    """Process CPU seconds of runtime.map(np.sin, x) and of np.sin(x),
+    summed over `repeats` calls each (all threads of the process)."""
+    x = _random(n)
+    runtime.map(np.sin, x)
+    np.sin(x)
+    t0 = time.process_time()
+    for _ in range(repeats):
+        np.sin(x)
+    numpy_cpu = time.process_time() - t0
+    t0 = time.process_time()
+    for _ in range(repeats):
+        runtime.map(np.sin, x)
+    runtime_cpu = time.process_time() - t0
+    return runtime_cpu, numpy_cpu
+
+
+def idle_burn(seconds: float = 1.0) -> float:
+    """CPU seconds the process burns in the `seconds` after work stops."""
+    x = _random(10**6)
+    for _ in range(20):
+        runtime.map(np.exp, x)
+    t0 = time.process_time()
+    time.sleep(seconds)
+    return time.process_time() - t0
+
+
+BUSY_LOOP = "import os; os.sched_setaffinity(0, {1})\nwhile True: pass"
+
+
+def emulated_slow_core(n: int = 10**7, repeats: int = 5) -> dict[str, float]:
+    """BENCHMARKS.md's emulation: a busy process pinned to cpu1 makes it a
+    half-speed core.  Measures np.sin on cpu0 alone and on cpu1 alone, the
+    ideal two-core time 1/(1/t0 + 1/t1), and runtime.map(np.sin, x)."""
+    if not hasattr(os, "sched_setaffinity") or os.sched_getaffinity(0) < {0, 1}:
+        raise RuntimeError("the emulation needs Linux and CPUs 0 and 1")
+    x = _random(n)
+    runtime.map(np.sin, x)  # start the pool before changing this thread's affinity
+    load = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    try:
+        time.sleep(0.2)
+        mask = os.sched_getaffinity(0)
+
+        def serial_on(cpu: int) -> float:
+            os.sched_setaffinity(0, {cpu})
+            try:
+                return min(_timed(lambda: np.sin(x)) for _ in range(repeats))
+            finally:
+                os.sched_setaffinity(0, mask)
+
+        fast, slow = serial_on(0), serial_on(1)
+        parallel = min(_timed(lambda: runtime.map(np.sin, x)) for _ in range(repeats))
+    finally:
+        load.kill()
+        load.wait()
+    ideal = 1.0 / (1.0 / fast + 1.0 / slow)
+    return {"cpu0": fast, "cpu1": slow, "ideal": ideal, "runtime": parallel,
+            "ratio": parallel / ideal}
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0

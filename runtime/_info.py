@@ -1,0 +1,74 @@
+"""runtime.info(): the configuration, as a dict and as text."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any
+
+import numpy as np
+
+from . import _arrays, _blas, _config, _core, _cpus, _schedule
+
+
+def info() -> dict[str, Any]:
+    """The thread configuration and what runtime measured about this machine.
+
+    >>> import runtime
+    >>> runtime.info()["num_threads"] == runtime.num_threads()
+    True
+    """
+    budget = _cpus.cpu_budget()
+    ov = _schedule._overheads
+    caches = _arrays.cache_sizes()
+    return {
+        "version": _version(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": f"{sys.platform} {platform.machine()}",
+        "build": _core.BUILD,
+        "num_threads": _config.num_threads(),
+        "num_threads_source": _config.thread_source(),
+        "cpus_affinity": budget.affinity,
+        "cgroup_cpu_quota": budget.quota,
+        "pool_started": _core.started(),
+        "pool": _core.stats(),
+        "overheads": None if ov is None else {
+            "dispatch_us": round(ov.dispatch_s * 1e6, 2),
+            "python_chunk_us": round(ov.chunk_s * 1e6, 2),
+        },
+        "cache_bytes": {f"L{level}": size for level, size in sorted(caches.items())},
+        "chunk_cache_bytes": _arrays.chunk_cache_bytes(_config.num_threads()),
+        "blas_threads": _blas.blas_threads(),
+    }
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def format_info(data: dict[str, Any]) -> str:
+    quota = data["cgroup_cpu_quota"]
+    ov = data["overheads"]
+    pool = data["pool"]
+    lines = [
+        f"runtime {data['version']} ({data['build']} build), Python {data['python']}, "
+        f"NumPy {data['numpy']}, {data['platform']}",
+        f"threads per job: {data['num_threads']} (from {data['num_threads_source']}; "
+        f"affinity allows {data['cpus_affinity']} CPUs"
+        + (f", cgroup quota {quota:g} CPUs)" if quota else ", no cgroup CPU quota)"),
+        f"pool: {'running' if data['pool_started'] else 'not started yet'}"
+        + (f", {pool['workers']} workers ({pool['sleeping']} parked), {pool['leaves']} chunks "
+           f"run, {pool['steals']} steals" if data["pool_started"] else ""),
+        "measured overheads: " + ("not yet (measured on the first parallel call)" if ov is None
+                                  else f"dispatch {ov['dispatch_us']} us, Python chunk "
+                                       f"{ov['python_chunk_us']} us"),
+        "caches: " + (", ".join(f"{k} {v >> 10} KiB" for k, v in data["cache_bytes"].items())
+                      or "unknown") + f"; chunk budget {data['chunk_cache_bytes'] >> 20} MiB",
+        "BLAS threads: " + (", ".join(f"{k} {v}" for k, v in data["blas_threads"].items())
+                            or "no BLAS library found")
+        + " (held to 1 inside parallel Python chunks)",
+    ]
+    return "\n".join(lines)
