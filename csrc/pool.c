@@ -29,8 +29,8 @@
  * most MAX_SPIN_NS.  Long enough that back-to-back calls find workers
  * awake: waking a parked thread costs 10-30 us here, at times milliseconds
  * (a VM's idle vCPU), far more than a call's gap. */
-#define SPIN_BUDGET_NS 500000
-#define MAX_SPIN_NS 200000
+#define SPIN_BUDGET_NS 400000
+#define MAX_SPIN_NS 300000
 #define MIN_SPIN_NS 20000
 /* Pure pause-spinning for this long, then yield the CPU on every round, so
  * that a thread woken onto our CPU (the scheduler likes the waker's CPU)
@@ -189,6 +189,14 @@ static void wake_any(rt_pool *pool, uint32_t count)
         if (p != NULL && rt_sleep_wake_specific(&pool->sleep, &p->sleep))
             count--;
     }
+}
+
+void rt_pool_wake(rt_pool *pool, int count)
+{
+    uint64_t c = atomic_load_explicit(&pool->sleep.counters, memory_order_relaxed);
+    uint32_t sleeping = rt_sleep_sleeping(c);
+    if (count > 0 && sleeping > 0)
+        wake_any(pool, (uint32_t)count < sleeping ? (uint32_t)count : sleeping);
 }
 
 /* P1 is the push; rt_sleep_new_work does P2–P3. */

@@ -28,8 +28,8 @@ typedef struct rt_pool rt_pool;
 
 typedef struct rt_pool_config {
     int num_workers;  /* threads besides the callers; 0 .. RT_MAX_WORKERS */
-    int64_t spin_ns;  /* how long an idle thread spins before parking; <0: 0.5 ms shared
-                         among the workers, 20..200 us each */
+    int64_t spin_ns;  /* how long an idle thread spins before parking; <0: 0.4 ms shared
+                         among the workers, 20..300 us each */
     /* Called on each worker thread just before it ends (the binding
      * releases the thread's interpreter state here).  May be NULL. */
     void (*on_worker_exit)(void *arg);
@@ -79,6 +79,12 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
  * have finished. */
 typedef void (*rt_fn)(void *ctx);
 void rt_join(rt_pool *pool, rt_fn a, void *a_ctx, rt_fn b, void *b_ctx);
+
+/* Wakes up to `count` parked workers now, so they are awake by the time
+ * a job that is about to start has work for them (waking takes 10-100 us
+ * on a VM; posting work wakes only one thread at a time).  Cheap when none
+ * is parked. */
+void rt_pool_wake(rt_pool *pool, int count);
 
 /* Runs fn(ctx) on a worker later; nobody waits for it.  With no workers
  * it runs at once on the calling thread.  Returns 0 or ENOMEM. */

@@ -51,6 +51,7 @@ cdef extern from "pool.h" nogil:
     int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end,
                         const rt_for_options *options, rt_range_fn body, void *ctx)
     void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
+    void rt_pool_wake(rt_pool *pool, int count)
     int rt_pool_current_slot(const rt_pool *pool)
     void rt_after_fork_child()
 
@@ -295,6 +296,13 @@ def shutdown():
     with nogil:
         rt_pool_destroy(pool)
     return True
+
+
+def wake(int count):
+    """Wake up to count parked workers ahead of a parallel job."""
+    if _pool != NULL:
+        with nogil:
+            rt_pool_wake(_pool, count)
 
 
 def started():

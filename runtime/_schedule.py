@@ -33,9 +33,15 @@ Body = Callable[[int, int], object]
 
 # A chunk must cost at least this many times the per-chunk overhead (~5%).
 CHUNK_COST_RATIO = 20
+# At least this many leaves per thread when the work allows (a worker that
+# wakes late still finds pieces to take, and the last leaf is short).
+MIN_LEAVES_PER_THREAD = 4
 # At most this many leaves per thread: bounds the tail a slow core adds to
 # a job to about 1/(2 * LEAVES_PER_THREAD) of the ideal time (1.5% for 32).
 LEAVES_PER_THREAD = 32
+# A Python chunk lasts at least this many GIL hand-off latencies: measured
+# here, shorter chunks make the threads take turns rather than overlap.
+HANDOFFS_PER_CHUNK = 4
 # Go parallel only if the model predicts at least this speedup.
 MIN_GAIN = 1.1
 # A probe is trusted once its work is this many times the chunk overhead.
@@ -120,24 +126,30 @@ def reset_overheads() -> None:
 
 
 class CostModel:
-    """Time of one call of a function on `rows` rows, as a + b * rows, from
-    the fastest time seen at each size (noise only ever adds time).  Sizes
-    are bucketed by powers of two; a prediction fits a line through the two
-    measured sizes nearest to the one asked for, so the per-call overhead a
-    and the per-row cost b are told apart once two sizes were seen."""
+    """How long one call of a function takes on `rows` rows: the fastest
+    time seen at the nearest measured size, scaled in proportion.
 
-    __slots__ = ("points", "_inline")
+    Sizes are bucketed by powers of two and each bucket keeps its fastest
+    time per row (noise only ever adds time).  Serial calls give exact
+    points; a parallel run an upper bound (wall time x threads), which
+    counts only where it beats what is known.  Proportional scaling from
+    the nearest size errs in the safe directions: scaling up from a small
+    call counts its fixed cost many times (toward parallel, for work that
+    is big anyway); scaling down from a big call leaves it out (toward
+    inline, where the call is small).  A straight line a + b * rows through
+    such points was tried and was fragile: one slow first call, or work
+    whose cost grows along the range, made the intercept absurd."""
+
+    __slots__ = ("points",)
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
-        self._inline: tuple[object, float] = (None, 0.0)
 
     def add(self, rows: int, seconds: float) -> None:
         bucket = rows.bit_length()
         old = self.points.get(bucket)
         if old is None or seconds / rows < old[1] / old[0]:
             self.points[bucket] = (rows, seconds)
-            self._inline = (None, 0.0)
 
     def knows(self, rows: int) -> bool:
         """A time was measured at about this size (same power of two)."""
@@ -149,28 +161,14 @@ class CostModel:
         bucket = rows.bit_length()
         return any(abs(b - bucket) <= 3 for b in self.points)
 
-    def inline_elements(self, cutoff_s: float) -> float:
-        """Largest size whose predicted time is under cutoff_s (cached)."""
-        if self._inline[0] != cutoff_s:
-            # Fit near the answer: guess it from the large-size rate, refit there.
-            rate = self.fit(1 << 20)[1]
-            guess = min(cutoff_s / rate, 1e18) if rate > 0 else 1e18
-            a, b = self.fit(max(1, int(guess)))
-            self._inline = (cutoff_s, (cutoff_s - a) / b if b > 0 else math.inf)
-        return self._inline[1]
+    def rate(self, rows: int) -> float:
+        """Seconds per row at about this size."""
+        bucket = rows.bit_length()
+        k, t = self.points[min(self.points, key=lambda b: (abs(b - bucket), -b))]
+        return t / k
 
-    def fit(self, rows: int) -> tuple[float, float]:
-        """(a, b): seconds per call and per row near `rows`."""
-        nearest = sorted(self.points.values(), key=lambda p: abs(math.log2(p[0] / rows)))
-        if len(nearest) == 1 or nearest[0][0] == nearest[1][0]:
-            k, t = nearest[0]
-            return 0.0, t / k
-        (k1, t1), (k2, t2) = nearest[0], nearest[1]
-        b = (t2 - t1) / (k2 - k1)
-        if b <= 0:  # noise between two close sizes: fall back to proportional
-            k, t = nearest[0]
-            return 0.0, t / k
-        return max(0.0, t1 - b * k1), b
+    def predict(self, rows: int) -> float:
+        return self.rate(rows) * rows
 
 
 class CostCache:
@@ -232,22 +230,20 @@ def inline_cutoff(threads: int, overhead_s: float, dispatch_s: float) -> float:
     return math.inf if spare <= 0 else MIN_GAIN * (dispatch_s + overhead_s) / spare
 
 
-def plan(call_s: float, row_s: float, rows: int, threads: int, chunk_s: float,
-         dispatch_s: float, align: int = 1, cache_rows: int = 0) -> Split | None:
-    """How to split `rows` rows over `threads` threads, for a function whose
-    call costs call_s + row_s * rows; None when running inline in one call
-    is (about) as fast."""
+def plan(row_s: float, rows: int, threads: int, chunk_s: float, dispatch_s: float,
+         align: int = 1, cache_rows: int = 0) -> Split | None:
+    """How to split `rows` rows costing `row_s` seconds each over `threads`
+    threads; None when running inline in one call is (about) as fast."""
     if threads < 2 or rows < 2:
         return None
-    overhead = chunk_s + call_s  # paid again by every chunk
-    if call_s + row_s * rows < inline_cutoff(threads, overhead, dispatch_s):
+    if row_s * rows < inline_cutoff(threads, chunk_s, dispatch_s):
         return None
-    # A chunk should cost CHUNK_COST_RATIO times its overhead, and at least
-    # twice the hand-off latency (dispatch), so that threads overlap rather
-    # than take turns.
-    chunk_time = max(CHUNK_COST_RATIO * overhead, 2 * dispatch_s)
+    # A chunk should cost CHUNK_COST_RATIO times its overhead, and several
+    # hand-off latencies (dispatch), so that threads overlap rather than take
+    # turns at the GIL.
+    chunk_time = max(CHUNK_COST_RATIO * chunk_s, HANDOFFS_PER_CHUNK * dispatch_s)
     grain = max(align, math.ceil(chunk_time / max(row_s, 1e-12)))
-    grain = min(grain, max(align, rows // (2 * threads)))
+    grain = min(grain, max(align, rows // (MIN_LEAVES_PER_THREAD * threads)))
     grain = -(-grain // align) * align
     max_chunk = max(grain, math.ceil(rows / (LEAVES_PER_THREAD * threads)))
     if cache_rows > 0:
@@ -267,7 +263,16 @@ def runs_inline(key: Hashable | None, elements: int) -> bool:
     if model is None or not model.knows(elements):
         return False  # first look at this size: take the measured path
     cutoff = inline_cutoff(threads, _overheads.chunk_s, _overheads.dispatch_s)
-    return elements <= model.inline_elements(cutoff)
+    return model.predict(elements) < cutoff
+
+
+def _wake_for(split: Split, rows: int) -> None:
+    """Wake every worker the job can use, now: posting work wakes one
+    sleeper at a time, each after the previous one found work, and a wake
+    takes 10-100 us on a VM; the caller's serial work before the job
+    (outputs, first chunk) hides some of it."""
+    leaves = -(-rows // max(split.max_chunk or split.grain, 1))
+    _core.wake(min(leaves, _core.configured_threads()) - 1)
 
 
 def _run_split(body: Body, start: int, stop: int, split: Split, align: int,
@@ -330,12 +335,13 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     if grain is not None:
         if grain < align:
             align = 1  # the caller asked for chunks finer than the alignment step
+        # grain= fixes the chunk size: chunks of grain to 2 * grain rows.
+        split = Split(grain=grain, max_chunk=grain)
+        _wake_for(split, rows)
         done = min(rows, grain) if has_first else 0
         if done:
             first(0, done)
         if done < rows:
-            # grain= fixes the chunk size: chunks of grain to 2 * grain rows.
-            split = Split(grain=grain, max_chunk=grain)
             _run_split(body, done, rows, split, align, native, limit_blas)
         return
 
@@ -350,14 +356,15 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             return
         model = costs.get(key) or CostModel()
     remaining = rows - done
-    call_s, element_s = model.fit(remaining * row_elements) if model.points else (0.0, 0.0)
-    split = plan(call_s, element_s * row_elements, remaining, threads, chunk_s, ov.dispatch_s,
+    element_s = model.rate(remaining * row_elements) if model.points else 0.0
+    split = plan(element_s * row_elements, remaining, threads, chunk_s, ov.dispatch_s,
                  align, cache_rows)
     if split is None:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
         return
+    _wake_for(split, remaining)
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about
         # one chunk overhead's worth of work.
@@ -365,4 +372,9 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         done = min(rows, -(-max(align, size) // align) * align)
         first(0, done)
     if done < rows:
+        t0 = time.perf_counter()
         _run_split(body, done, rows, split, align, native, limit_blas)
+        # Wall time x threads bounds the serial time from above (tightly when
+        # the run went well): it keeps the model honest where only the first
+        # call's probes, slowed by first-touch page faults, were measured.
+        costs.record(key, (rows - done) * row_elements, (time.perf_counter() - t0) * threads)

@@ -12,17 +12,17 @@ from runtime import _schedule
 from runtime._schedule import CostCache, CostModel, plan
 
 
-def test_cost_model_separates_call_overhead_from_per_row_cost():
+def test_cost_model_scales_the_nearest_measured_size():
     model = CostModel()
     for rows in (100, 1000, 10_000, 100_000):
         model.add(rows, 2e-6 + 1e-9 * rows)  # 2 us a call, 1 ns a row
-    a, b = model.fit(50_000)
-    assert a == pytest.approx(2e-6, rel=0.05) and b == pytest.approx(1e-9, rel=0.05)
+    assert model.predict(1000) == pytest.approx(3e-6)
+    assert model.predict(20_000) == pytest.approx(2 * 12e-6)  # from the 10_000 bucket
+    assert model.predict(10**7) == pytest.approx(100 * 102e-6)  # from the largest
     model.add(10_000, 1.0)  # a slower measurement (noise) does not replace a faster one
-    assert model.fit(10_000)[1] == pytest.approx(1e-9, rel=0.05)
-    single = CostModel()
-    single.add(1000, 1e-3)
-    assert single.fit(10) == (0.0, 1e-6)
+    assert model.predict(10_000) == pytest.approx(12e-6)
+    model.add(16_000, 8e-6)  # a faster one in the same bucket does
+    assert model.rate(10_000) == pytest.approx(0.5e-9)
 
 
 def test_cost_model_knows_only_sizes_it_measured_nearby():
@@ -41,18 +41,20 @@ def test_cost_cache_is_bounded():
 
 def test_plan_runs_cheap_work_inline_and_splits_expensive_work():
     # 1 ns a row, 10 us dispatch: 1000 rows are not worth it, 1e7 are.
-    assert plan(0.0, 1e-9, 1000, 2, 1e-6, 10e-6) is None
-    split = plan(0.0, 1e-9, 10_000_000, 2, 1e-6, 10e-6, align=8)
+    assert plan(1e-9, 1000, 2, 1e-6, 10e-6) is None
+    split = plan(1e-9, 10_000_000, 2, 1e-6, 10e-6, align=8)
     assert split is not None
-    assert split.grain % 8 == 0 and split.grain * 1e-9 >= 2 * 10e-6  # chunks outlast hand-offs
+    assert split.grain % 8 == 0
+    assert split.grain * 1e-9 >= _schedule.HANDOFFS_PER_CHUNK * 10e-6  # chunks outlast hand-offs
     assert split.max_chunk <= math.ceil(10_000_000 / (_schedule.LEAVES_PER_THREAD * 2)) + 8
-    assert plan(0.0, 1e-9, 10_000_000, 1, 1e-6, 10e-6) is None  # one thread: inline
+    assert plan(1e-9, 10_000_000, 1, 1e-6, 10e-6) is None  # one thread: inline
 
 
 def test_plan_bounds_chunks_by_cache_and_grain_wins():
-    split = plan(0.0, 1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=30_000)
+    split = plan(1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=30_000)
     assert split.max_chunk == max(split.grain, 30_000)
-    tiny_cache = plan(0.0, 1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=10)
+    assert plan(1e-6, 64, 2, 1e-6, 10e-6).grain == 64 // (_schedule.MIN_LEAVES_PER_THREAD * 2)
+    tiny_cache = plan(1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=10)
     assert tiny_cache.max_chunk == tiny_cache.grain
 
 
