@@ -213,10 +213,15 @@ class Outputs:
         return checked
 
     def first(self, result: Any, start: int, stop: int) -> None:
-        """Store the first chunk's result, allocating the outputs from it."""
+        """Store the first chunk's result, allocating the outputs from it.
+        A first chunk that covers every row (the call ran inline) is the
+        output itself: no copy."""
         results = self._results(result, start, stop)
         if self.arrays is None:
             self.is_tuple = isinstance(result, tuple)
+            if start == 0 and stop == self.rows:
+                self.arrays = results
+                return
             self.arrays = [np.empty((self.rows,) + r.shape[1:], dtype=r.dtype) for r in results]
         self.store(result, start, stop, results)
 

@@ -11,7 +11,12 @@ import pytest
 
 import runtime
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no fork")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="no fork"),
+    # Python 3.12+ warns about fork() in a process with threads; forking with
+    # the pool's threads running is exactly what these tests check.
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
 
 
 def child_work(queue) -> None:

@@ -149,8 +149,12 @@ int main(int argc, char **argv)
         bench(atoi(argv[1]));
         return 0;
     }
+#if defined(__linux__)
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+#else
+    int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+#endif
     bench(2);
     if (cpus > 2)
         bench(cpus);
