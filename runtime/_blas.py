@@ -12,6 +12,7 @@ thread outside runtime calling BLAS during a job also gets one thread.
 
 from __future__ import annotations
 
+import sys
 import threading
 from types import TracebackType
 
@@ -24,11 +25,28 @@ _controller: object = None
 _blas_libraries: list = []
 
 
+_own_controller: object = None
+_own_modules = -1
+
+
+def _cached_controller() -> object:
+    """threadpoolctl's cached controller (3.8+), or the same caching done
+    here for older versions: rescan only after new imports, which is how
+    new BLAS libraries get loaded (a scan takes milliseconds)."""
+    cached = getattr(threadpoolctl, "get_cached_controller", None)
+    if cached is not None:
+        return cached()
+    global _own_controller, _own_modules
+    if _own_controller is None or _own_modules != len(sys.modules):
+        _own_modules = len(sys.modules)
+        _own_controller = threadpoolctl.ThreadpoolController()
+    return _own_controller
+
+
 def _libraries() -> list:
-    """BLAS controllers, rescanned when threadpoolctl's cached controller is
-    (it rescans after new imports, which is how new BLAS libraries load)."""
+    """BLAS controllers, rescanned when the cached controller is."""
     global _controller, _blas_libraries
-    controller = threadpoolctl.get_cached_controller()
+    controller = _cached_controller()
     if controller is not _controller:
         _blas_libraries = [lib for lib in controller.lib_controllers if lib.user_api == "blas"]
         _controller = controller

@@ -46,14 +46,20 @@ def test_plan_runs_cheap_work_inline_and_splits_expensive_work():
     assert split is not None
     assert split.grain % 8 == 0
     assert split.grain * 1e-9 >= _schedule.HANDOFFS_PER_CHUNK * 10e-6  # chunks outlast hand-offs
-    assert split.max_chunk <= math.ceil(10_000_000 / (_schedule.LEAVES_PER_THREAD * 2)) + 8
+    assert split.max_chunk == max(split.grain,
+                                  math.ceil(10_000_000 / (_schedule.LEAVES_PER_THREAD * 2)))
     assert plan(1e-9, 10_000_000, 1, 1e-6, 10e-6) is None  # one thread: inline
 
 
 def test_plan_bounds_chunks_by_cache_and_grain_wins():
     split = plan(1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=30_000)
     assert split.max_chunk == max(split.grain, 30_000)
-    assert plan(1e-6, 64, 2, 1e-6, 10e-6).grain == 64 // (_schedule.MIN_LEAVES_PER_THREAD * 2)
+    # Few expensive rows: still at least two chunks.
+    assert plan(1e-6, 64, 2, 1e-6, 10e-6).grain <= 32
+    # Enough rows: MIN_LEAVES_PER_THREAD chunks per thread, unless that made
+    # chunks shorter than the hand-off floor (40 rows of 1 us here).
+    assert plan(1e-6, 1000, 2, 1e-6, 10e-6).grain == 1000 // (_schedule.MIN_LEAVES_PER_THREAD * 2)
+    assert plan(1e-6, 200, 2, 1e-6, 10e-6).grain == 40
     tiny_cache = plan(1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=10)
     assert tiny_cache.max_chunk == tiny_cache.grain
 
