@@ -57,9 +57,9 @@ def test_plan_bounds_chunks_by_cache_and_grain_wins():
     # Few expensive rows: still at least two chunks.
     assert plan(1e-6, 64, 2, 1e-6, 10e-6).grain <= 32
     # Enough rows: MIN_LEAVES_PER_THREAD chunks per thread, unless that made
-    # chunks shorter than the hand-off floor (40 rows of 1 us here).
+    # chunks shorter than the hand-off floor (~40 rows of 1 us here).
     assert plan(1e-6, 1000, 2, 1e-6, 10e-6).grain == 1000 // (_schedule.MIN_LEAVES_PER_THREAD * 2)
-    assert plan(1e-6, 200, 2, 1e-6, 10e-6).grain == 40
+    assert plan(1e-6, 200, 2, 1e-6, 10e-6).grain == math.ceil(_schedule.HANDOFFS_PER_CHUNK * 10e-6 / 1e-6)
     tiny_cache = plan(1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=10)
     assert tiny_cache.max_chunk == tiny_cache.grain
 
