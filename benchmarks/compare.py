@@ -1,9 +1,9 @@
 """The acceptance figures of the core, side by side in one process:
 
-    python benchmarks/compare.py [--emulate-slow-core] [case ...]
+    python benchmarks/compare.py [--emulate-slow-core] [--hot] [case ...]
 
 Prints, for each case of runtime/_benchcases.py, the best baseline and
-runtime times (interleaved) and their ratio; then the CPU time of the 1e7
+runtime times (interleaved; --hot: each side back to back) and their ratio; then the CPU time of the 1e7
 sin map against NumPy's, the CPU burned in the second after work stops,
 and with --emulate-slow-core the busy-cpu1 scenario of BENCHMARKS.md."""
 
@@ -20,19 +20,21 @@ def main() -> None:
     parser.add_argument("cases", nargs="*", help=f"any of {', '.join(cases.CASES)}")
     parser.add_argument("--emulate-slow-core", action="store_true")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--hot", action="store_true",
+                        help="each side's calls back to back instead of interleaved")
     args = parser.parse_args()
     print(f"runtime {runtime.__version__}, {runtime.num_threads()} threads")
     print(f"{'case':22} {'baseline':>12} {'runtime':>12} {'ratio':>8}  target")
     for name in args.cases or cases.CASES:
         case = cases.CASES[name]
-        base, cand = cases.best_times(case, args.repeats)
+        base, cand = cases.best_times(case, args.repeats, interleaved=not args.hot)
         if case.target.startswith("<="):
             shown = f"{cand * 1e6:7.2f} us"
         else:
             shown = f"{base / cand:7.2f}x"
         print(f"{name:22} {base * 1e3:9.3f} ms {cand * 1e3:9.3f} ms {shown:>8}  {case.target}")
     cases.shutdown_thread_pool()
-    if not args.cases:
+    if not args.cases and not args.hot:
         rt_cpu, np_cpu = cases.cpu_time_ratio()
         print(f"CPU time of one sin map 1e7 (least of 9): runtime {rt_cpu * 1e3:.1f} ms, "
               f"NumPy {np_cpu * 1e3:.1f} ms, ratio {rt_cpu / np_cpu:.3f} (target <= 1.05)")

@@ -104,5 +104,5 @@ def run_demo(n: int = 10_000_000, repeats: int = 3) -> int:
     print(f"{'total':38} {totals[0] * 1e3:8.1f}ms {totals[1] * 1e3:8.1f}ms "
           f"{totals[0] / totals[1]:7.2f}x {totals[2] * 1e3:8.0f}ms {totals[3] * 1e3:10.0f}ms")
     print(f"\nresults {'match NumPy' if all_same else 'DO NOT match NumPy'}; "
-          f"pool: {_core.stats()['workers']} workers + the calling thread")
+          f"pool: {_core.stats()['workers']} worker thread(s) + the calling thread")
     return 0 if all_same else 1
