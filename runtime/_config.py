@@ -43,7 +43,8 @@ def _spin_us() -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"RUNTIME_SPIN_US must be a number of microseconds, got {text!r}") from None
+        raise ValueError(
+            f"RUNTIME_SPIN_US must be a number of microseconds, got {text!r}") from None
     if value < 0:
         raise ValueError(f"RUNTIME_SPIN_US must be >= 0, got {text!r}")
     return value

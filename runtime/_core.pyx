@@ -212,20 +212,27 @@ cdef _raise_for(int status, _Job job):
         raise RuntimeError(f"runtime: job stopped with status {status}")
 
 
-def parallel_for_python(body, int64_t begin, int64_t end, int64_t grain=1,
-                        int64_t max_chunk=0, int64_t align=1):
-    """Run body(start, stop) over [begin, end) split into chunks on the pool."""
-    cdef _Job job = _Job(body)
+cdef _run(int64_t begin, int64_t end, int64_t grain, int64_t max_chunk, int64_t align,
+          rt_range_fn body, void *ctx, _Job job):
+    """Run a job on the pool, the GIL released while it runs, and raise
+    what it raised."""
     cdef rt_for_options options
     cdef int status
     _fill_options(&options, grain, max_chunk, align, job)
     cdef rt_pool *pool = _acquire_pool()
     try:
         with nogil:
-            status = rt_parallel_for(pool, begin, end, &options, _python_chunk, <void *>job)
+            status = rt_parallel_for(pool, begin, end, &options, body, ctx)
     finally:
         _release_pool()
     _raise_for(status, job)
+
+
+def parallel_for_python(body, int64_t begin, int64_t end, int64_t grain=1,
+                        int64_t max_chunk=0, int64_t align=1):
+    """Run body(start, stop) over [begin, end) split into chunks on the pool."""
+    cdef _Job job = _Job(body)
+    _run(begin, end, grain, max_chunk, align, _python_chunk, <void *>job, job)
 
 
 def parallel_for_native(uintptr_t kernel, uintptr_t ctx, int64_t begin, int64_t end,
@@ -234,17 +241,7 @@ def parallel_for_native(uintptr_t kernel, uintptr_t ctx, int64_t begin, int64_t 
     cdef NativeJob native
     native.kernel = <native_kernel>kernel
     native.ctx = <void *>ctx
-    cdef _Job job = _Job(None)
-    cdef rt_for_options options
-    cdef int status
-    _fill_options(&options, grain, max_chunk, align, job)
-    cdef rt_pool *pool = _acquire_pool()
-    try:
-        with nogil:
-            status = rt_parallel_for(pool, begin, end, &options, _native_chunk, &native)
-    finally:
-        _release_pool()
-    _raise_for(status, job)
+    _run(begin, end, grain, max_chunk, align, _native_chunk, &native, _Job(None))
 
 
 def call_native(uintptr_t kernel, uintptr_t ctx, int64_t begin, int64_t end):

@@ -82,7 +82,8 @@ def run_demo(n: int = 10_000_000, repeats: int = 3) -> int:
           f"(from {_config.thread_source()}), NumPy {np.__version__}")
     print("Each step: NumPy alone vs runtime on the same data; best of "
           f"{repeats}; CPU = process CPU time of that run, all threads.\n")
-    header = f"{'step':38} {'NumPy':>10} {'runtime':>10} {'speedup':>8} {'CPU NumPy':>10} {'CPU runtime':>12}"
+    header = (f"{'step':38} {'NumPy':>10} {'runtime':>10} {'speedup':>8} {'CPU NumPy':>10} "
+              f"{'CPU runtime':>12}")
     print(header)
     print("-" * len(header))
     totals = [0.0, 0.0, 0.0, 0.0]

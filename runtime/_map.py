@@ -126,6 +126,22 @@ def reduce_split(func: Callable[..., Any], split: SplitArguments,
     return combine_in_order(partials, combine)
 
 
+def _checked(what: str, func: object, arrays: tuple[Any, ...], grain: object
+             ) -> tuple[int | None, SplitArguments | None, tuple[Any, ...]]:
+    """The checks runtime.map and runtime.reduce share: (grain, split,
+    arrays); split is None when there is nothing to split (0-d or empty
+    input), and the call should run whole on the arrays."""
+    check_callable(func, what, "func")
+    checked_grain = check_grain(grain, what)
+    if not arrays:
+        raise TypeError(f"{what}: pass at least one array after func")
+    split = split_arguments(arrays, {}, strict=True, what=what)
+    if split is None or split.rows == 0:
+        whole = split.args if split is not None else tuple(np.asarray(a) for a in arrays)
+        return checked_grain, None, whole
+    return checked_grain, split, split.args
+
+
 def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | None = None) -> Any:
     """Apply ``func`` to chunks of ``arrays`` along axis 0, on all cores.
 
@@ -160,13 +176,8 @@ def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | No
                 outputs = Outputs(x.shape[0], "runtime.map")
                 outputs.first(result, 0, x.shape[0])  # checks, and raises if wrong
                 return outputs.result
-    check_callable(func, "runtime.map", "func")
-    grain = check_grain(grain, "runtime.map")
-    if not arrays:
-        raise TypeError("runtime.map: pass at least one array after func")
-    split = split_arguments(arrays, {}, strict=True, what="runtime.map")
-    if split is None or split.rows == 0:
-        args = split.args if split is not None else tuple(np.asarray(a) for a in arrays)
+    grain, split, args = _checked("runtime.map", func, arrays, grain)
+    if split is None:
         return _whole(func, args, {}, out, "runtime.map")
     return map_split(func, split, out, grain, "runtime.map")
 
@@ -187,14 +198,9 @@ def reduce(func: Callable[..., Any], *arrays: Any, combine: Callable[[Any, Any],
     >>> int(runtime.reduce(np.sum, x, combine=operator.add)) == int(x.sum())
     True
     """
-    check_callable(func, "runtime.reduce", "func")
     check_callable(combine, "runtime.reduce", "combine")
-    grain = check_grain(grain, "runtime.reduce")
-    if not arrays:
-        raise TypeError("runtime.reduce: pass at least one array after func")
-    split = split_arguments(arrays, {}, strict=True, what="runtime.reduce")
-    if split is None or split.rows == 0:
-        args = split.args if split is not None else tuple(np.asarray(a) for a in arrays)
+    grain, split, args = _checked("runtime.reduce", func, arrays, grain)
+    if split is None:
         return func(*args)
     return reduce_split(func, split, combine, grain, "runtime.reduce")
 

@@ -59,6 +59,7 @@ class Overheads:
 
 
 _overheads: Overheads | None = None
+_overheads_threads = 0  # the thread count _overheads was measured with
 _overheads_lock = threading.Lock()
 
 
@@ -106,23 +107,19 @@ def _calibrate(threads: int) -> Overheads:
 
 
 def overheads() -> Overheads:
-    global _overheads
-    if _overheads is None:
+    """The pool's overheads, measured on first use and again after the
+    thread count changes (more threads, more hand-offs)."""
+    global _overheads, _overheads_threads
+    threads = _config.num_threads()
+    if _overheads is None or _overheads_threads != threads:
         with _overheads_lock:
-            if _overheads is None:
-                _config.ensure_configured()
-                threads = _core.configured_threads()
+            if _overheads is None or _overheads_threads != threads:
                 if threads > 1:
                     _overheads = _calibrate(threads)
                 else:
                     _overheads = Overheads(dispatch_s=0.0, chunk_s=1e-6, native_chunk_s=50e-9)
+                _overheads_threads = threads
     return _overheads
-
-
-def reset_overheads() -> None:
-    """Forget the calibration (after set_num_threads it is redone lazily)."""
-    global _overheads
-    _overheads = None
 
 
 class CostModel:
@@ -263,6 +260,8 @@ def runs_inline(key: Hashable | None, elements: int) -> bool:
     threads = _core.configured_threads()
     if threads == 1:
         return True
+    if threads != _overheads_threads:
+        return False  # measure the pool again first (overheads())
     model = costs.get(key)
     if model is None or not model.knows(elements):
         return False  # first look at this size: take the measured path
@@ -292,25 +291,29 @@ def _run_split(body: Body, start: int, stop: int, split: Split, align: int,
 
 
 def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
-           row_elements: int, trusted_s: float) -> int:
+           row_elements: int, trusted_s: float) -> tuple[int, CostModel]:
     """Run growing first chunks (1/64 of the rows, then 8x more each time)
     until one takes long enough to trust its timing, or the rows run out.
-    Every probe is real work and is recorded.  Returns the rows done."""
+    Every probe is real work and is recorded.  Returns the rows done and
+    the function's model (a model of these probes alone when the function
+    cannot be a cache key)."""
     size = -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
     done = 0
     call = first
+    local = CostModel()
     while done < rows:
         size = min(size, rows - done)
         t0 = time.perf_counter()
         call(done, done + size)
         elapsed = time.perf_counter() - t0
         costs.record(key, size * row_elements, elapsed)
+        local.add(size * row_elements, elapsed)
         done += size
         call = body
         if elapsed >= trusted_s:
             break
         size *= 8
-    return done
+    return done, costs.get(key) or local
 
 
 def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
@@ -354,13 +357,12 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     model = costs.get(key)
     done = 0
     if model is None or not model.near(rows * row_elements):
-        done = _probe(first, body, rows, align, key, row_elements,
-                      PROBE_RELIABLE_RATIO * (chunk_s + ov.dispatch_s))
+        done, model = _probe(first, body, rows, align, key, row_elements,
+                             PROBE_RELIABLE_RATIO * (chunk_s + ov.dispatch_s))
         if done >= rows:
             return
-        model = costs.get(key) or CostModel()
     remaining = rows - done
-    element_s = model.rate(remaining * row_elements) if model.points else 0.0
+    element_s = model.rate(remaining * row_elements)
     split = plan(element_s * row_elements, remaining, threads, chunk_s, ov.dispatch_s,
                  align, cache_rows)
     if split is None:

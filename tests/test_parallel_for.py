@@ -58,7 +58,8 @@ def test_native_kernel_as_ctypes_function_with_ctypes_contexts(threads):
     iota_checked(lambda out: runtime.parallel_for(len(out), kernel, out))  # ndarray: data pointer
     iota_checked(lambda out: runtime.parallel_for(
         len(out), kernel, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
-    iota_checked(lambda out: runtime.parallel_for(len(out), kernel, ctypes.c_void_p(out.ctypes.data)))
+    iota_checked(lambda out: runtime.parallel_for(len(out), kernel,
+                                                  ctypes.c_void_p(out.ctypes.data)))
     skew_out = np.zeros(300)
     ctx = kernels.skewed_context(skew_out, 1)  # a ctypes Structure: passed by address
     runtime.parallel_for(300, kernel.__class__(kernels.kernel("skewed")), ctx)

@@ -59,7 +59,8 @@ def test_plan_bounds_chunks_by_cache_and_grain_wins():
     # Enough rows: MIN_LEAVES_PER_THREAD chunks per thread, unless that made
     # chunks shorter than the hand-off floor (~40 rows of 1 us here).
     assert plan(1e-6, 1000, 2, 1e-6, 10e-6).grain == 1000 // (_schedule.MIN_LEAVES_PER_THREAD * 2)
-    assert plan(1e-6, 200, 2, 1e-6, 10e-6).grain == math.ceil(_schedule.HANDOFFS_PER_CHUNK * 10e-6 / 1e-6)
+    floor = math.ceil(_schedule.HANDOFFS_PER_CHUNK * 10e-6 / 1e-6)
+    assert plan(1e-6, 200, 2, 1e-6, 10e-6).grain == floor
     tiny_cache = plan(1e-9, 10_000_000, 2, 1e-6, 10e-6, cache_rows=10)
     assert tiny_cache.max_chunk == tiny_cache.grain
 
@@ -101,3 +102,26 @@ def test_overheads_are_measured_and_sane(threads):
     ov = _schedule.overheads()
     assert 2e-6 <= ov.dispatch_s <= 200e-6
     assert 0.3e-6 <= ov.chunk_s <= 50e-6
+
+
+def test_overheads_are_measured_again_for_a_new_thread_count(threads):
+    first = _schedule.overheads()
+    runtime.set_num_threads(1)
+    assert _schedule.overheads().dispatch_s == 0.0  # one thread: nothing to dispatch
+    runtime.set_num_threads(3)
+    again = _schedule.overheads()
+    assert again.dispatch_s >= 2e-6 and again is not first
+
+
+def test_functions_that_cannot_be_cache_keys_still_run_in_parallel(threads):
+    class Unhashable:
+        __hash__ = None
+
+        def __call__(self, a):
+            return np.sin(a)
+
+    assert _schedule.cost_key(Unhashable(), "x") is None
+    x = np.random.default_rng(0).random(2_000_000)
+    before = runtime.info()["pool"]["leaves"]
+    assert np.array_equal(runtime.map(Unhashable(), x), np.sin(x))
+    assert runtime.info()["pool"]["leaves"] > before  # chunks ran on the pool
