@@ -31,7 +31,7 @@ def test_python_body_covers_every_index_once(threads):
     assert (hits == 2).all()
 
 
-def iota_checked(run):
+def check_iota(run):
     out = np.zeros(50_000)
     run(out)
     assert np.array_equal(out, np.arange(50_000.0))
@@ -39,12 +39,12 @@ def iota_checked(run):
 
 @pytest.mark.parametrize("grain", [None, 1, 999])
 def test_native_kernel_as_int_address(threads, grain):
-    iota_checked(lambda out: runtime.parallel_for(len(out), IOTA, out.ctypes.data, grain=grain))
+    check_iota(lambda out: runtime.parallel_for(len(out), IOTA, out.ctypes.data, grain=grain))
 
 
 def test_native_kernel_as_cffi_pointer_with_cffi_context(threads):
     kernel = ffi.cast("void(*)(int64_t, int64_t, void *)", IOTA)
-    iota_checked(lambda out: runtime.parallel_for(len(out), kernel, ffi.from_buffer(out)))
+    check_iota(lambda out: runtime.parallel_for(len(out), kernel, ffi.from_buffer(out)))
     typed_ctx = ffi.cast("double *", ffi.from_buffer("double[]", np.zeros(1)))
     kernel2 = ffi.cast("void(*)(long long, int64_t, double *)", IOTA)  # same ABI, typed ctx
     out = np.zeros(10)
@@ -55,10 +55,10 @@ def test_native_kernel_as_cffi_pointer_with_cffi_context(threads):
 
 def test_native_kernel_as_ctypes_function_with_ctypes_contexts(threads):
     kernel = kernels.as_ctypes("iota")
-    iota_checked(lambda out: runtime.parallel_for(len(out), kernel, out))  # ndarray: data pointer
-    iota_checked(lambda out: runtime.parallel_for(
+    check_iota(lambda out: runtime.parallel_for(len(out), kernel, out))  # ndarray: data pointer
+    check_iota(lambda out: runtime.parallel_for(
         len(out), kernel, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
-    iota_checked(lambda out: runtime.parallel_for(len(out), kernel,
+    check_iota(lambda out: runtime.parallel_for(len(out), kernel,
                                                   ctypes.c_void_p(out.ctypes.data)))
     skew_out = np.zeros(300)
     ctx = kernels.skewed_context(skew_out, 1)  # a ctypes Structure: passed by address
@@ -75,7 +75,7 @@ class NumbaLikeCFunc:
 
 
 def test_native_kernel_as_numba_style_cfunc(threads):
-    iota_checked(lambda out: runtime.parallel_for(len(out), NumbaLikeCFunc(IOTA), out))
+    check_iota(lambda out: runtime.parallel_for(len(out), NumbaLikeCFunc(IOTA), out))
     wrong = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
     with pytest.raises(TypeError, match="cfunc takes"):
         runtime.parallel_for(10, NumbaLikeCFunc(IOTA, wrong))
@@ -83,13 +83,16 @@ def test_native_kernel_as_numba_style_cfunc(threads):
 
 def test_real_numba_cfunc(threads):
     numba = pytest.importorskip("numba")
-    sig = numba.types.void(numba.types.int64, numba.types.int64, numba.types.voidptr)
+    sig = numba.types.void(numba.types.int64, numba.types.int64,
+                           numba.types.CPointer(numba.types.float64))
 
     @numba.cfunc(sig, nopython=True)
-    def noop(begin, end, ctx):  # pragma: no cover - compiled
-        pass
+    def iota(begin, end, out):  # pragma: no cover - compiled
+        for i in range(begin, end):
+            out[i] += i
 
-    runtime.parallel_for(1000, noop)
+    check_iota(lambda out: runtime.parallel_for(len(out), iota, out, grain=100))
+    check_iota(lambda out: runtime.parallel_for(len(out), iota, out))
 
 
 def test_wrong_kernel_signatures_are_type_errors(threads):
