@@ -50,7 +50,6 @@ extension = Extension(
     include_dirs=["csrc", "runtime"],
     extra_compile_args=cflags,
     extra_link_args=ldflags,
-    libraries=["m"],
     define_macros=[("RUNTIME_BUILD", f'"{build_kind()}"')],
     depends=["runtime/_pythread.h", "runtime/_kernels.h"]
     + [p.replace(".c", ".h") for p in C_SOURCES],

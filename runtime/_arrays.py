@@ -60,10 +60,6 @@ def chunk_cache_bytes(threads: int) -> int:
     return l2 + l3 // max(1, threads)
 
 
-def describe(index: int, name: str | None) -> str:
-    return f"argument {index + 1}" + (f" ({name!r})" if name else "")
-
-
 @dataclass
 class SplitArguments:
     """The arguments of a call, which of them are split, and how."""
@@ -109,7 +105,7 @@ def _row_bytes(a: np.ndarray) -> int:
 
 
 def split_arguments(args: Sequence[Any], kwargs: dict[str, Any], *, strict: bool,
-                    what: str, names: Sequence[str] = ()) -> SplitArguments | None:
+                    what: str) -> SplitArguments | None:
     """strict (runtime.map, runtime.reduce): every positional argument is an
     array split along axis 0, and all have the same length.  Otherwise
     (@runtime.parallel): the leading length is that of the first positional
@@ -125,7 +121,7 @@ def split_arguments(args: Sequence[Any], kwargs: dict[str, Any], *, strict: bool
             if a.ndim == 0:
                 if len(args) > 1:
                     raise ValueError(
-                        f"{what}: {describe(i, None)} is 0-dimensional; every array passed "
+                        f"{what}: argument {i + 1} is 0-dimensional; every array passed "
                         f"to {what} is split along axis 0 (pass scalars through a closure "
                         f"or functools.partial)")
                 return None
@@ -133,7 +129,7 @@ def split_arguments(args: Sequence[Any], kwargs: dict[str, Any], *, strict: bool
                 rows = a.shape[0]
             elif a.shape[0] != rows:
                 raise ValueError(
-                    f"{what}: {describe(i, None)} has {a.shape[0]} rows along axis 0 but "
+                    f"{what}: argument {i + 1} has {a.shape[0]} rows along axis 0 but "
                     f"argument 1 has {rows}; arrays passed to {what} are split together "
                     f"and must have the same length (pass other arrays through a closure "
                     f"or functools.partial)")

@@ -69,7 +69,6 @@ cdef extern from "_kernels.h" nogil:
     void rt_kernel_noop(int64_t begin, int64_t end, void *ctx)
     void rt_kernel_iota(int64_t begin, int64_t end, void *ctx)
     void rt_kernel_skewed(int64_t begin, int64_t end, void *ctx)
-    void rt_kernel_sin(int64_t begin, int64_t end, void *ctx)
     void rt_kernel_sum(int64_t begin, int64_t end, void *ctx)
 
 MAX_THREADS = RT_MAX_WORKERS + 1
@@ -80,7 +79,6 @@ KERNELS = {
     "noop": <uintptr_t>&rt_kernel_noop,
     "iota": <uintptr_t>&rt_kernel_iota,
     "skewed": <uintptr_t>&rt_kernel_skewed,
-    "sin": <uintptr_t>&rt_kernel_sin,
     "sum": <uintptr_t>&rt_kernel_sum,
 }
 

@@ -18,17 +18,13 @@ class SkewedContext(ctypes.Structure):
     _fields_ = [("out", ctypes.POINTER(ctypes.c_double)), ("scale", ctypes.c_int64)]
 
 
-class MapContext(ctypes.Structure):
-    _fields_ = [("inp", ctypes.POINTER(ctypes.c_double)), ("out", ctypes.POINTER(ctypes.c_double))]
-
-
 class SumContext(ctypes.Structure):
     _fields_ = [("x", ctypes.POINTER(ctypes.c_double)),
                 ("parts", ctypes.POINTER(ctypes.c_double)), ("leaf", ctypes.c_int64)]
 
 
 def kernel(name: str) -> int:
-    """Address of the demo kernel `name`: noop, iota, skewed, sin or sum."""
+    """Address of the demo kernel `name`: noop, iota, skewed or sum."""
     return _core.KERNELS[name]
 
 
@@ -45,10 +41,6 @@ def double_pointer(a: np.ndarray) -> ctypes._Pointer:
 
 def skewed_context(out: np.ndarray, scale: int) -> SkewedContext:
     return SkewedContext(double_pointer(out), scale)
-
-
-def map_context(inp: np.ndarray, out: np.ndarray) -> MapContext:
-    return MapContext(double_pointer(inp), double_pointer(out))
 
 
 def sum_context(x: np.ndarray, parts: np.ndarray) -> SumContext:

@@ -2,7 +2,6 @@
  * the tests: each is a plain C function of the signature
  * runtime.parallel_for runs, void kernel(int64_t begin, int64_t end,
  * void *ctx).  No Python here. */
-#include <math.h>
 #include <stdint.h>
 
 #include "_kernels.h"
@@ -35,14 +34,6 @@ void rt_kernel_skewed(int64_t begin, int64_t end, void *ctx)
             x = x * 0.999999 + 1.0;
         c->out[i] = x;
     }
-}
-
-/* out[i] = sin(in[i]): a compute-bound map on arrays. */
-void rt_kernel_sin(int64_t begin, int64_t end, void *ctx)
-{
-    const rt_map_ctx *c = ctx;
-    for (int64_t i = begin; i < end; i++)
-        c->out[i] = sin(c->in[i]);
 }
 
 /* parts[l] = sum of x over leaf l (leaf elements each): a memory-bound

@@ -9,11 +9,6 @@ typedef struct rt_skewed_ctx {
     int64_t scale;
 } rt_skewed_ctx;
 
-typedef struct rt_map_ctx {
-    const double *in;
-    double *out;
-} rt_map_ctx;
-
 typedef struct rt_sum_ctx {
     const double *x;
     double *parts;
@@ -23,7 +18,6 @@ typedef struct rt_sum_ctx {
 void rt_kernel_noop(int64_t begin, int64_t end, void *ctx);
 void rt_kernel_iota(int64_t begin, int64_t end, void *ctx);
 void rt_kernel_skewed(int64_t begin, int64_t end, void *ctx);
-void rt_kernel_sin(int64_t begin, int64_t end, void *ctx);
 void rt_kernel_sum(int64_t begin, int64_t end, void *ctx);
 
 #endif /* RT_KERNELS_H */
