@@ -11,6 +11,7 @@ loops already pick their SIMD at run time.
 """
 import os
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -55,6 +56,20 @@ extension = Extension(
     + [p.replace(".c", ".h") for p in C_SOURCES],
 )
 
+# runtime.numpy's two extensions read array headers through NumPy's C API:
+# the parallel ufunc type, and NumPy's strided loops run with no GIL.
+numpy_extensions = [
+    Extension(
+        f"runtime.numpy.{name}",
+        sources=[f"runtime/numpy/{name}.pyx"],
+        include_dirs=[numpy.get_include()],
+        extra_compile_args=[f for f in cflags if f != "-std=c11"],
+        extra_link_args=ldflags,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for name in ("_ufunc", "_loops")
+]
+
 setup(
     name="runtime",
     version="0.1.0",
@@ -62,12 +77,14 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["runtime"],
+    packages=["runtime", "runtime.numpy"],
     package_data={"runtime": ["py.typed", "*.pyi"]},
-    ext_modules=cythonize([extension], language_level=3,
+    ext_modules=cythonize([extension, *numpy_extensions], language_level=3,
                           compiler_directives={"embedsignature": True}),
     install_requires=[
-        "numpy>=1.25",  # np.errstate in contextvars (propagated to chunks)
+        # NumPy 2: np.errstate in contextvars (propagated to chunks), NEP 50
+        # promotion (a chunk's result dtype is the whole call's).
+        "numpy>=2.0",
         "psutil>=5.9",
         "cffi>=1.15",
         # threadpoolctl: the standard way to see and limit native thread pools

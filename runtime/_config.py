@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Callable
 
 from . import _core
 from ._cpus import cpu_budget
@@ -84,6 +85,11 @@ def num_threads() -> int:
     return _core.configured_threads()
 
 
+# Called after set_num_threads: decisions learned for one thread count
+# (runtime.numpy's inline thresholds) are dropped.
+thread_count_listeners: list[Callable[[], None]] = []
+
+
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads per job, the caller included (1 runs everything on
     the caller).  Takes effect at once, also while other threads run jobs.
@@ -101,6 +107,8 @@ def set_num_threads(n: int) -> None:
         _core.configure(n)
         _source = "set_num_threads"
         _configured = True
+    for listener in thread_count_listeners:
+        listener()
 
 
 def thread_source() -> str:

@@ -384,3 +384,37 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         # the run went well): it keeps the model honest where only the first
         # call's probes, slowed by first-touch page faults, were measured.
         costs.record(key, (rows - done) * row_elements, (time.perf_counter() - t0) * threads)
+
+
+def inline_elements(key: Hashable | None) -> int:
+    """Calls with this key and fewer elements than this run inline, as far
+    as the measured costs tell (0 when nothing is known yet).  Estimated
+    from the rate at the nearest measured size, refined once at the
+    estimate itself; small measured calls overstate the per-element cost,
+    which errs low (toward asking again)."""
+    if _overheads is None or key is None:
+        return 0
+    threads = _core.configured_threads()
+    if threads != _overheads_threads:
+        return 0
+    model = costs.get(key)
+    if model is None or not model.points:
+        return 0
+    if threads == 1:
+        return 1 << 62
+    cutoff = inline_cutoff(threads, _overheads.chunk_s, _overheads.dispatch_s)
+    elements = max(1, int(cutoff / model.rate(1 << 20)))
+    return max(1, int(cutoff / model.rate(elements)))
+
+
+def planned_split(key: Hashable | None, rows: int, *, native: bool = False) -> Split | None | bool:
+    """The split run() would choose now for `rows` rows of this key without
+    probing: a Split, None for inline, or False when costs near this size
+    are not known yet (run() would measure first)."""
+    model = costs.get(key)
+    if model is None or not model.near(rows):
+        return False
+    threads = _config.num_threads()
+    ov = overheads()
+    return plan(model.rate(rows), rows, threads,
+                ov.native_chunk_s if native else ov.chunk_s, ov.dispatch_s)

@@ -1,0 +1,63 @@
+"""runtime.numpy: ``import runtime.numpy as np``, and NumPy's hot operations
+run on every core.
+
+Every public NumPy name is here, with the same signature and results.
+Ufuncs (``np.exp``, ``np.add``, ...), the reductions (``np.sum``,
+``np.mean``, ...), ``matmul``/``dot``/``tensordot`` and ``where``,
+``clip``, ``copyto`` and array copies are parallel versions; everything
+else is NumPy's own object (``np.linalg``, ``np.random``, ``np.fft``,
+dtypes, ``np.ndarray``).  Methods of arrays (``x.sum()``) stay NumPy's.
+Calls runtime cannot split correctly (object dtype, subclasses and other
+``__array_ufunc__``/``__array_function__`` overrides, generalized ufuncs,
+small arrays) go to NumPy unchanged.
+
+>>> import numpy, runtime.numpy as np
+>>> x = np.linspace(0.0, 1.0, 1_000_000)
+>>> bool((np.exp(x) == numpy.exp(x)).all())
+True
+>>> np.float64 is numpy.float64 and np.linalg is numpy.linalg
+True
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from .. import _config
+from . import _elementwise, _submodules
+from ._ufunc import ParallelUfunc as _ParallelUfunc
+
+# NumPy's public names first; the parallel versions below replace some.
+globals().update({name: value for name, value in vars(_np).items() if not name.startswith("_")})
+__all__ = list(_np.__all__)
+
+# One wrapper per NumPy ufunc (aliases such as abs/absolute share it).
+# Generalized ufuncs (core dimensions: matmul, vecdot, ...) are not
+# elementwise: NumPy's own, except matmul below.
+_wrappers: dict[_np.ufunc, _ParallelUfunc] = {}
+for _name, _value in vars(_np).items():
+    if isinstance(_value, _np.ufunc) and _value.signature is None and not _name.startswith("_"):
+        if _value not in _wrappers:
+            _wrappers[_value] = _ParallelUfunc(_value, _elementwise.call)
+        globals()[_name] = _wrappers[_value]
+
+
+def _forget_learned_sizes() -> None:
+    for wrapper in _wrappers.values():
+        wrapper._forget()
+
+
+_config.thread_count_listeners.append(_forget_learned_sizes)
+_submodules.install()
+
+
+def __getattr__(name: str) -> object:
+    # NumPy's lazily loaded names (np.testing, np.ma, ...) and private ones.
+    try:
+        return getattr(_np, name)
+    except AttributeError:
+        raise AttributeError(f"module 'runtime.numpy' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(set(dir(_np)) | set(globals()))

@@ -1,0 +1,402 @@
+"""Big elementwise calls on the pool: ufuncs, and copies that work the same way.
+
+A call's iteration space (the broadcast shape) is walked in the memory
+order of its output, split into chunks of that flat order, and each chunk
+becomes one or a few rectangular boxes; NumPy's own loop then runs on the
+box views of every operand, writing straight into the output.  Each
+element is computed by the same NumPy loop from the same values as in one
+whole call, so results are the same bits.
+
+Anything outside what this handles goes to NumPy unchanged (the caller,
+``call``, returns NumPy's own answer): arguments that are not exact
+ndarrays or scalars, non-numeric dtypes, outputs that overlap inputs other
+than element for element (NumPy copies such inputs first), unknown keywords.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from .. import _core, _schedule
+from . import _loops
+from ._fperrors import recorded_fp_errors, replay
+
+NUMERIC_KINDS = frozenset("biufc")
+UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "signature", "subok"})
+SCALAR_TYPES = (int, float, complex, np.generic)  # bool is an int
+# Split at whole innermost rows when there are at least this many rows per
+# thread (one box per chunk); with fewer, split inside rows.
+ROWS_PER_THREAD = 16
+
+Kernel = Callable[[list[Any], list[np.ndarray]], None]
+
+
+def boxes(start: int, stop: int, shape: Sequence[int]) -> Iterator[tuple[slice, ...]]:
+    """Rectangular boxes (tuples of slices) covering the flat C-order range
+    [start, stop) of an array of `shape`: at most 2 * ndim - 1 of them."""
+    if len(shape) == 1:
+        yield (slice(start, stop),)
+        return
+    inner = math.prod(shape[1:])
+    first, first_offset = divmod(start, inner)
+    last, last_offset = divmod(stop, inner)
+    rest = shape[1:]
+    if first == last:
+        for box in boxes(first_offset, last_offset, rest):
+            yield (slice(first, first + 1), *box)
+        return
+    if first_offset:
+        for box in boxes(first_offset, inner, rest):
+            yield (slice(first, first + 1), *box)
+        first += 1
+    if last > first:
+        yield (slice(first, last),) + (slice(None),) * len(rest)
+    if last_offset:
+        for box in boxes(0, last_offset, rest):
+            yield (slice(last, last + 1), *box)
+
+
+def memory_order(a: np.ndarray) -> list[int] | None:
+    """Axes of `a` from the slowest-varying to the fastest in memory (None
+    when that is the C order already)."""
+    if a.flags.c_contiguous:
+        return None
+    perm = sorted(range(a.ndim), key=lambda axis: -abs(a.strides[axis]))
+    return None if perm == list(range(a.ndim)) else perm
+
+
+def _full(operand: Any, shape: tuple[int, ...], perm: list[int] | None) -> Any:
+    """An operand as a view of the whole iteration space in iteration order;
+    scalars and 0-d arrays stay as they are (NumPy broadcasts them)."""
+    if not isinstance(operand, np.ndarray) or operand.ndim == 0:
+        return operand
+    if operand.shape != shape:
+        operand = np.broadcast_to(operand, shape)
+    return operand if perm is None else operand.transpose(perm)
+
+
+def execute(kernel: Kernel, inputs: Sequence[Any], outputs: Sequence[np.ndarray],
+            shape: tuple[int, ...], key: Any) -> None:
+    """Run kernel(input views, output views) over boxes covering `shape`,
+    inline or on the pool as _schedule decides.  `outputs` all have
+    exactly `shape`; inputs broadcast to it or are scalars."""
+    perm = memory_order(outputs[0])
+    ins = [_full(a, shape, perm) for a in inputs]
+    outs = [o if perm is None else o.transpose(perm) for o in outputs]
+    order_shape = tuple(shape[axis] for axis in perm) if perm is not None else shape
+    total = math.prod(shape)
+    arrays = [a for a in ins if isinstance(a, np.ndarray) and a.ndim] + outs
+    if len(order_shape) == 1 or all(a.flags.c_contiguous for a in arrays):
+        # One flat run over every operand: one slice per chunk.
+        flat_ins = [a.reshape(-1) if isinstance(a, np.ndarray) and a.ndim else a for a in ins]
+        flat_outs = [o.reshape(-1) for o in outs]
+        sliced = [isinstance(a, np.ndarray) and a.ndim > 0 for a in flat_ins]
+
+        def flat_body(start: int, stop: int) -> None:
+            kernel([a[start:stop] if s else a for a, s in zip(flat_ins, sliced)],
+                   [o[start:stop] for o in flat_outs])
+
+        _schedule.run(flat_body, total, key=key, limit_blas=False)
+        return
+
+    threads = _core.configured_threads()
+    row = order_shape[-1]
+    unit = row if total // row >= ROWS_PER_THREAD * threads else 1
+    sliced = [isinstance(a, np.ndarray) and a.ndim > 0 for a in ins]
+    box_shape = order_shape[:-1] if unit > 1 else order_shape
+
+    def box_body(start: int, stop: int) -> None:
+        for box in boxes(start, stop, box_shape):
+            kernel([a[box] if s else a for a, s in zip(ins, sliced)], [o[box] for o in outs])
+
+    _schedule.run(box_body, total // unit, key=key, row_elements=unit, limit_blas=False)
+
+
+def _same_elements(a: np.ndarray, b: np.ndarray) -> bool:
+    """a and b are the same elements in the same places (an in-place call)."""
+    return a is b or (a.shape == b.shape and a.strides == b.strides
+                      and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def overlap_is_safe(outputs: Sequence[np.ndarray], inputs: Sequence[Any]) -> bool:
+    """Chunks may run in any order: an output may share memory with an
+    input only element for element, and outputs none with each other."""
+    for i, out in enumerate(outputs):
+        for other in outputs[i + 1:]:
+            if np.may_share_memory(out, other):
+                return False
+        for a in inputs:
+            if isinstance(a, np.ndarray) and np.may_share_memory(out, a) \
+                    and not _same_elements(out, a):
+                return False
+    return True
+
+
+def _allocate(like: Sequence[Any], dtypes: Sequence[np.dtype], shape: tuple[int, ...],
+              order: str) -> list[np.ndarray]:
+    """Outputs as NumPy's ufunc machinery allocates them: order="K" keeps
+    the inputs' memory order (NumPy's iterator decides it: nditer makes the
+    same choice), "A" is F only if all inputs are F-contiguous."""
+    arrays = [a for a in like if isinstance(a, np.ndarray) and a.ndim]
+    if order in ("K", "A") and all(a.flags.c_contiguous for a in arrays):
+        order = "C"
+    elif order == "A":
+        order = "F" if all(a.flags.f_contiguous for a in arrays) else "C"
+    if order in ("C", "F"):
+        return [np.empty(shape, dtype=d, order=order) for d in dtypes]
+    operands = [np.broadcast_to(a, shape) if a.shape != shape else a for a in arrays]
+    iterator = np.nditer(
+        operands + [None] * len(dtypes),
+        flags=["zerosize_ok", "refs_ok", "delay_bufalloc", "buffered"],
+        op_flags=[["readonly"]] * len(operands) + [["writeonly", "allocate", "no_subtype"]]
+        * len(dtypes),
+        op_dtypes=[None] * len(operands) + list(dtypes), order="K")
+    return list(iterator.operands[len(operands):])
+
+
+def _dtype_char(a: Any) -> Any:
+    return a.dtype.char if isinstance(a, (np.ndarray, np.generic)) else type(a)
+
+
+def _learn_once(wrapper: Any, first: np.ndarray, key: Any) -> None:
+    """After a parallel run: give ParallelUfunc its inline size for this
+    dtype if it has none yet (calls found to run inline refresh it)."""
+    if wrapper._inline_threshold(first.dtype.num) <= 1:
+        wrapper._learn(first.dtype.num, _schedule.inline_elements(key))
+
+
+# Repeated calls (same ufunc, dtypes, shapes, layouts; no keywords) reuse
+# the loop and split of the last planned call: the Python work per call
+# drops from ~20 us to ~4 us, which decides whether a 1e5-element exp
+# (80 us) gains.  Re-planned after HOT_USES calls, as costs drift.
+HOT_USES = 64
+HOT_CACHE = 256
+_hot: dict[tuple[Any, ...], list[Any]] = {}
+
+
+def _hot_signature(ufunc: np.ufunc, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (ufunc, *[(a.dtype, a.shape, a.flags.c_contiguous) if type(a) is np.ndarray
+                     else type(a) for a in args])
+
+
+def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
+    entry = _hot.get(signature)
+    if entry is None or entry[0] >= HOT_USES:
+        return NotImplemented
+    entry[0] += 1
+    _, loop, shape, size, split = entry
+    nin = ufunc.nin
+    operands = [a.reshape(-1) if type(a) is np.ndarray and a.ndim else
+                a if type(a) is np.ndarray else np.asarray(a, dtype=dtype)
+                for a, dtype in zip(args, loop.dtypes)]
+    outs = [np.empty(shape, dtype=dtype) for dtype in loop.dtypes[nin:]]
+    loop_call = _loops.LoopCall(loop, operands + [o.reshape(-1) for o in outs])
+    _schedule._wake_for(split, size)
+    _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size, split.grain,
+                              split.max_chunk, 1)
+    return _native_result(ufunc, loop_call, outs, args, {})
+
+
+def _native_result(ufunc: np.ufunc, loop_call: _loops.LoopCall, outs: list[np.ndarray],
+                   args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if loop_call.failed:
+        return ufunc(*args, **kwargs)  # NumPy says what went wrong
+    if loop_call.fp_status:
+        replay(loop_call.fp_status, ufunc.__name__, stacklevel=3)
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A ufunc call big enough that the pool might pay (ParallelUfunc has
+    checked the arguments are arrays and scalars and computed the size)."""
+    ufunc: np.ufunc = wrapper.ufunc
+    signature = None
+    if not kwargs and len(args) == ufunc.nin:
+        signature = _hot_signature(ufunc, args)
+        result = _hot_call(ufunc, signature, args)
+        if result is not NotImplemented:
+            return result
+    plan = _plan(ufunc, args, kwargs)
+    if plan is None:
+        return ufunc(*args, **kwargs)
+    inputs, outs, where, options, shape = plan
+    size = math.prod(shape)
+    first = next(a for a in inputs if isinstance(a, np.ndarray))
+    key = _schedule.cost_key(ufunc, *map(_dtype_char, inputs),
+                             *(o.dtype.char if o is not None else None for o in outs),
+                             where is not None, *options.items())
+    if _core.configured_threads() == 1 or _schedule.runs_inline(key, size):
+        # From now on ParallelUfunc sends such calls to NumPy by itself.
+        wrapper._learn(first.dtype.num, _schedule.inline_elements(key))
+        return ufunc(*args, **kwargs)
+
+    if where is None and not options:
+        native = _native_call(ufunc, inputs, outs, shape)
+        if native is not None:
+            loop_call, outs = native
+            kernel, ctx = loop_call.kernel, loop_call.ctx
+            _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
+                          key=key, native=(kernel, ctx), limit_blas=False)
+            _learn_once(wrapper, first, key)
+            if signature is not None:
+                split = _schedule.planned_split(key, size, native=True)
+                if isinstance(split, _schedule.Split):
+                    if len(_hot) >= HOT_CACHE:
+                        _hot.clear()
+                    _hot[signature] = [0, loop_call.loop, shape, size, split]
+            return _native_result(ufunc, loop_call, outs, args, kwargs)
+
+    order = options.pop("order", "K") or "K"
+    nin = ufunc.nin
+    with recorded_fp_errors(ufunc.__name__, stacklevel=2):
+        if any(o is None for o in outs):
+            # Result dtypes from NumPy itself, on one element (NEP 50: the
+            # dtype does not depend on values, only on dtypes and scalars).
+            corner = tuple(slice(0, 1) for _ in shape)
+            probe_in = [a[corner[len(corner) - a.ndim:]] if isinstance(a, np.ndarray) else a
+                        for a in inputs]
+            probe_where = {} if where is None else {
+                "where": where[corner[len(corner) - where.ndim:]]}
+            probe = ufunc(*probe_in, **probe_where, **options)
+            probe = probe if isinstance(probe, tuple) else (probe,)
+            if any(np.asarray(p).dtype.kind not in NUMERIC_KINDS for p in probe):
+                return ufunc(*args, **kwargs)  # an object loop (dtype= or signature=)
+            missing = [np.asarray(p).dtype for p, o in zip(probe, outs) if o is None]
+            made = iter(_allocate(list(inputs) + ([where] if where is not None else []),
+                                  missing, shape, order))
+            outs = [o if o is not None else next(made) for o in outs]
+        kernel_in = list(inputs) + ([where] if where is not None else [])
+
+        def kernel(ins: list[Any], out_views: list[np.ndarray]) -> None:
+            if where is None:
+                ufunc(*ins, out=tuple(out_views), **options)
+            else:
+                ufunc(*ins[:nin], out=tuple(out_views), where=ins[nin], **options)
+
+        execute(kernel, kernel_in, outs, shape, key)
+    _learn_once(wrapper, first, key)
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+# Native loops: inputs of these kinds only.  Float and complex loops report
+# errors through the FPU flags alone; some integer loops (power with a
+# negative exponent) raise Python exceptions from inside the loop, which a
+# worker thread could not hand back, so integers take the Python path.
+NATIVE_KINDS = frozenset("fc")
+_native_loops: dict[Any, Any] = {}
+NATIVE_LOOP_CACHE = 1024
+
+
+def _native_call(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], shape: tuple[int, ...]
+                 ) -> tuple[_loops.LoopCall, list[np.ndarray]] | None:
+    """NumPy's strided loop over the flat call, with outputs allocated, when
+    every array is C-contiguous with the call's shape (or 0-d) and needs no
+    cast; None otherwise."""
+    signature: list[Any] = []
+    for a in inputs:
+        if isinstance(a, np.ndarray):
+            if a.dtype.kind not in NATIVE_KINDS or not (
+                    a.ndim == 0 or (a.shape == shape and a.flags.c_contiguous)):
+                return None
+            signature.append((a.dtype, a.ndim == 0))
+        elif isinstance(a, np.generic):
+            signature.append((a.dtype, True))
+        else:
+            signature.append((type(a), True))
+    for o in outs:
+        if o is not None and not o.flags.c_contiguous:
+            return None
+        signature.append((o.dtype if o is not None else None, False))
+    key = (ufunc, *signature)
+    loop = _native_loops.get(key, False)
+    if loop is False:
+        loop = _find_loop(ufunc, signature)
+        if len(_native_loops) >= NATIVE_LOOP_CACHE:
+            _native_loops.clear()
+        _native_loops[key] = loop
+    if loop is None:
+        return None
+    nin = ufunc.nin
+    operands = []
+    for a, dtype in zip(inputs, loop.dtypes):
+        if isinstance(a, np.ndarray):
+            operands.append(a if a.ndim == 0 else a.reshape(-1))
+        else:
+            operands.append(np.asarray(a, dtype=dtype))  # as NumPy converts a scalar
+    outs = [o if o is not None else np.empty(shape, dtype=dtype)
+            for o, dtype in zip(outs, loop.dtypes[nin:])]
+    operands += [o.reshape(-1) for o in outs]
+    return _loops.LoopCall(loop, operands), outs
+
+
+def _find_loop(ufunc: np.ufunc, signature: list[Any]) -> Any:
+    """The StridedLoop for (dtype or scalar type, is_scalar) operands, or None."""
+    try:
+        resolved = ufunc.resolve_dtypes(tuple(d for d, _ in signature))
+    except (TypeError, ValueError):
+        return None
+    for (given, _), dtype in zip(signature, resolved):
+        if isinstance(given, np.dtype) and given != dtype:
+            return None  # NumPy would cast this operand: the Python path
+    strides = tuple(0 if scalar else dtype.itemsize
+                    for (_, scalar), dtype in zip(signature, resolved))
+    return _loops.strided_loop(ufunc, tuple(resolved), strides)
+
+
+def _plan(ufunc: np.ufunc, args: tuple[Any, ...], kwargs: dict[str, Any]
+          ) -> tuple[list[Any], list[Any], Any, dict[str, Any], tuple[int, ...]] | None:
+    """(inputs, outputs or None each, where mask or None, other keywords,
+    shape) of a call runtime can split; None to leave it to NumPy."""
+    nin, nout = ufunc.nin, ufunc.nout
+    if ufunc.signature is not None or len(args) < nin or len(args) > nin + nout:
+        return None
+    if not UFUNC_KEYWORDS.issuperset(kwargs):
+        return None
+    inputs = list(args[:nin])
+    out: Any = kwargs.get("out")
+    if len(args) > nin:
+        if "out" in kwargs:
+            return None
+        out = args[nin:]
+    if out is None:
+        outs: list[Any] = [None] * nout
+    elif isinstance(out, tuple):
+        outs = list(out)
+        if len(outs) != nout:
+            return None
+    elif nout == 1:
+        outs = [out]
+    else:
+        return None
+    where = kwargs.get("where", True)
+    if where is True:
+        where = None
+    elif not (type(where) is np.ndarray and where.dtype == np.bool_):
+        return None
+    for a in inputs:
+        if isinstance(a, np.ndarray):
+            if a.dtype.kind not in NUMERIC_KINDS:
+                return None
+        elif not isinstance(a, SCALAR_TYPES) or np.asarray(a).dtype.kind not in NUMERIC_KINDS:
+            return None
+    for o in outs:
+        if o is not None and (type(o) is not np.ndarray or o.dtype.kind not in NUMERIC_KINDS
+                              or not o.flags.writeable):
+            return None
+    arrays = [a for a in inputs + outs + [where] if isinstance(a, np.ndarray)]
+    shape = arrays[0].shape
+    if any(a.shape != shape for a in arrays):
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        except ValueError:
+            return None
+    if math.prod(shape) == 0 or any(o is not None and o.shape != shape for o in outs):
+        return None
+    given = [o for o in outs if o is not None]
+    if given and not overlap_is_safe(given, inputs + ([where] if where is not None else [])):
+        return None
+    options = {k: v for k, v in kwargs.items() if k not in ("out", "where")}
+    return inputs, outs, where, options, shape
