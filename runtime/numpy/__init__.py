@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import _config
-from . import _elementwise, _submodules
+from . import _elementwise, _functions, _submodules
 from ._ufunc import ParallelUfunc as _ParallelUfunc
+from ._ufunc import set_methods as _set_methods
 
 # NumPy's public names first; the parallel versions below replace some.
 globals().update({name: value for name, value in vars(_np).items() if not name.startswith("_")})
@@ -40,6 +41,28 @@ for _name, _value in vars(_np).items():
         if _value not in _wrappers:
             _wrappers[_value] = _ParallelUfunc(_value, _elementwise.call)
         globals()[_name] = _wrappers[_value]
+
+
+# Elementwise functions that are not ufuncs.
+where = _functions.where
+clip = _functions.clip
+copyto = _functions.copyto
+copy = _functions.copy
+ascontiguousarray = _functions.ascontiguousarray
+asfortranarray = _functions.asfortranarray
+
+
+class _UfuncMethods:
+    """ParallelUfunc's reduce and outer (accumulate, reduceat, at: NumPy's)."""
+
+    @staticmethod
+    def reduce(wrapper: _ParallelUfunc, args: tuple, kwargs: dict) -> object:
+        return wrapper.ufunc.reduce(*args, **kwargs)
+
+    outer = staticmethod(_elementwise.outer)
+
+
+_set_methods(_UfuncMethods)
 
 
 def _forget_learned_sizes() -> None:

@@ -400,3 +400,14 @@ def _plan(ufunc: np.ufunc, args: tuple[Any, ...], kwargs: dict[str, Any]
         return None
     options = {k: v for k, v in kwargs.items() if k not in ("out", "where")}
     return inputs, outs, where, options, shape
+
+
+def outer(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """ufunc.outer(a, b): NumPy computes it as the call on a reshaped to
+    a.shape + (1,) * b.ndim against b, so the parallel call gives its bits."""
+    ufunc: np.ufunc = wrapper.ufunc
+    if ufunc.nin != 2 or ufunc.signature is not None or len(args) != 2 \
+            or not all(type(a) is np.ndarray for a in args):
+        return ufunc.outer(*args, **kwargs)
+    a, b = args
+    return wrapper(a.reshape(a.shape + (1,) * b.ndim), b, **kwargs)
