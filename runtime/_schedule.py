@@ -21,8 +21,9 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Hashable
+from typing import Callable, Hashable, Iterator
 
 import numpy as np
 
@@ -252,10 +253,28 @@ def plan(row_s: float, rows: int, threads: int, chunk_s: float, dispatch_s: floa
     return Split(grain=grain, max_chunk=max_chunk)
 
 
+# Set by forced_split (tests): every run() splits at this grain.
+_forced_grain: int | None = None
+
+
+@contextmanager
+def forced_split(grain: int) -> Iterator[None]:
+    """For tests: inside, every run() without grain= splits its rows into
+    chunks of `grain` (to 2 * grain) rows on the pool, however small the
+    work, so that the parallel code paths run on small inputs.  Not
+    thread-safe; tests only."""
+    global _forced_grain
+    before, _forced_grain = _forced_grain, grain
+    try:
+        yield
+    finally:
+        _forced_grain = before
+
+
 def runs_inline(key: Hashable | None, elements: int) -> bool:
     """True when a call of `elements` elements certainly runs inline: the
     caller may then skip planning and call the function directly."""
-    if _overheads is None or key is None:
+    if _overheads is None or key is None or _forced_grain is not None:
         return False
     threads = _core.configured_threads()
     if threads == 1:
@@ -332,6 +351,8 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     """
     if rows <= 0:
         return
+    if grain is None and _forced_grain is not None:
+        grain = _forced_grain
     threads = _config.num_threads()
     has_first = first is not None
     first = first or body
@@ -392,7 +413,7 @@ def inline_elements(key: Hashable | None) -> int:
     from the rate at the nearest measured size, refined once at the
     estimate itself; small measured calls overstate the per-element cost,
     which errs low (toward asking again)."""
-    if _overheads is None or key is None:
+    if _overheads is None or key is None or _forced_grain is not None:
         return 0
     threads = _core.configured_threads()
     if threads != _overheads_threads:
@@ -412,7 +433,7 @@ def planned_split(key: Hashable | None, rows: int, *, native: bool = False) -> S
     probing: a Split, None for inline, or False when costs near this size
     are not known yet (run() would measure first)."""
     model = costs.get(key)
-    if model is None or not model.near(rows):
+    if model is None or not model.near(rows) or _forced_grain is not None:
         return False
     threads = _config.num_threads()
     ov = overheads()

@@ -184,7 +184,7 @@ def _hot_signature(ufunc: np.ufunc, args: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
     entry = _hot.get(signature)
-    if entry is None or entry[0] >= HOT_USES:
+    if entry is None or entry[0] >= HOT_USES or _schedule._forced_grain is not None:
         return NotImplemented
     entry[0] += 1
     _, loop, shape, size, split = entry
@@ -393,13 +393,61 @@ def _plan(ufunc: np.ufunc, args: tuple[Any, ...], kwargs: dict[str, Any]
             shape = np.broadcast_shapes(*(a.shape for a in arrays))
         except ValueError:
             return None
-    if math.prod(shape) == 0 or any(o is not None and o.shape != shape for o in outs):
+    if math.prod(shape) <= 1 or any(o is not None and o.shape != shape for o in outs):
         return None
     given = [o for o in outs if o is not None]
     if given and not overlap_is_safe(given, inputs + ([where] if where is not None else [])):
         return None
     options = {k: v for k, v in kwargs.items() if k not in ("out", "where")}
+    if _casts_report_errors(ufunc, inputs, outs, where, options):
+        return None
     return inputs, outs, where, options, shape
+
+
+def _cast_is_quiet(source: np.dtype, target: np.dtype) -> bool:
+    """A cast that can raise no floating-point flag and no ComplexWarning:
+    a safe cast, or one between integers (which wraps silently)."""
+    return source == target or np.can_cast(source, target, "safe") or (
+        source.kind in "biu" and target.kind in "biu")
+
+
+def _casts_report_errors(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
+                         options: dict[str, Any]) -> bool:
+    """NumPy reports errors of its casts apart from its loop's: "overflow
+    encountered in cast" (float64 to float32, float to int), and a
+    ComplexWarning, once per call, for complex values cast to real.  Chunks
+    cannot tell the cast's flags from the loop's, and every chunk would
+    warn again, so calls with such casts are left to NumPy."""
+    dtypes = [a.dtype if isinstance(a, (np.ndarray, np.generic)) else None for a in inputs]
+    given_outs = [o.dtype if o is not None else None for o in outs]
+    known = [d for d in dtypes + given_outs if d is not None]
+    if "dtype" not in options and "signature" not in options \
+            and all(d == known[0] for d in known) and all(d is not None for d in dtypes):
+        # (Not "None not in dtypes": a float64 dtype compares equal to None.)
+        return False  # one dtype throughout: no cast at all
+    signature = options.get("signature")
+    if "dtype" in options:
+        if signature is not None:
+            return True  # NumPy's error
+        signature = (None,) * ufunc.nin + (options["dtype"],) * ufunc.nout
+    resolve_options = {"casting": options.get("casting", "same_kind")}
+    if signature is not None:
+        resolve_options["signature"] = signature
+    try:
+        loop = ufunc.resolve_dtypes(
+            tuple(d if d is not None else type(a) for d, a in zip(dtypes, inputs))
+            + tuple(given_outs), **resolve_options)
+    except (TypeError, ValueError):
+        return True  # let NumPy raise its own error
+    nin = ufunc.nin
+    for given, used in zip(dtypes, loop[:nin]):
+        if given is not None and not _cast_is_quiet(given, used):
+            return True
+    for out, used in zip(given_outs, loop[nin:]):
+        if out is not None and (not _cast_is_quiet(used, out)
+                                or (where is not None and not _cast_is_quiet(out, used))):
+            return True
+    return False
 
 
 def outer(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -50,8 +50,11 @@ def _numeric_operand(a: Any) -> bool:
 
 
 def _worth_splitting(key: Any, size: int) -> bool:
-    return size >= MIN_PARALLEL_ELEMENTS and _core.configured_threads() > 1 \
-        and not _schedule.runs_inline(key, size)
+    if _core.configured_threads() == 1 or size == 0:
+        return False
+    if _schedule._forced_grain is not None:
+        return True
+    return size >= MIN_PARALLEL_ELEMENTS and not _schedule.runs_inline(key, size)
 
 
 def _key(function: Callable[..., Any], *operands: Any) -> Any:

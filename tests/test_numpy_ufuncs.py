@@ -1,0 +1,410 @@
+"""runtime.numpy's ufuncs against NumPy's: same values, dtypes, shapes,
+layouts, warnings and exceptions, with the calls really split.
+
+`forced_split` makes every call split into small chunks on the pool,
+however small the arrays, so the parallel paths (native loops, boxes over
+any layout, floating-point error replay) run on the small inputs
+Hypothesis generates."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import runtime
+import runtime.numpy as np
+from runtime import _core, _schedule
+
+pytestmark = pytest.mark.usefixtures("threads")
+
+UFUNC_NAMES = sorted(name for name, value in vars(numpy).items()
+                     if isinstance(value, numpy.ufunc) and value.signature is None
+                     and not name.startswith("_"))
+NUMERIC = "?bhilqBHILQefdgFDG"
+
+
+@pytest.fixture
+def split():
+    """Every call splits into chunks of 7 rows (elements) on the pool
+    (after forgetting the sizes below which ufuncs go straight to NumPy)."""
+    np._forget_learned_sizes()
+    with _schedule.forced_split(7):
+        yield
+    np._forget_learned_sizes()
+
+
+def outcome(call):
+    """(result or exception, warnings) of call(), for comparison."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = call()
+        except Exception as error:  # noqa: BLE001 - compared below
+            result = error
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+def assert_same(expected, got):
+    if isinstance(expected, Exception):
+        assert type(got) is type(expected) and str(got) == str(expected), (expected, got)
+        return
+    if isinstance(expected, tuple):
+        assert isinstance(got, tuple) and len(got) == len(expected)
+        for e, g in zip(expected, got):
+            assert_same(e, g)
+        return
+    assert type(got) is type(expected), (type(expected), type(got))
+    e, g = numpy.asarray(expected), numpy.asarray(got)
+    assert e.dtype == g.dtype and e.shape == g.shape
+    # Same bits, NaNs aside: equal values with equal signs (-0.0).  A NaN's
+    # sign and payload are not: NumPy's SIMD loops and their scalar tails
+    # make NaNs of different signs, and chunk edges move the tails.
+    assert numpy.array_equal(e, g, equal_nan=True), (e, g)
+    if e.dtype.kind in "fc":
+        for part_e, part_g in ((e.real, g.real), (e.imag, g.imag)):
+            numbers = ~numpy.isnan(part_e)
+            assert numpy.array_equal(numpy.signbit(part_e[numbers]),
+                                     numpy.signbit(part_g[numbers]))
+    if isinstance(expected, numpy.ndarray) and expected.ndim:
+        # NumPy's output layout (the stride of an axis of length 1 means nothing).
+        assert [s for s, n in zip(expected.strides, e.shape) if n > 1] == \
+            [s for s, n in zip(got.strides, g.shape) if n > 1]
+
+
+def compare(call_with):
+    """call_with(module) under numpy and runtime.numpy: same everything."""
+    expected, expected_warnings = outcome(lambda: call_with(numpy))
+    got, got_warnings = outcome(lambda: call_with(np))
+    assert_same(expected, got)
+    assert got_warnings == expected_warnings
+
+
+# ---------------------------------------------------------------- the face
+
+def test_every_public_numpy_name_is_there():
+    missing = [name for name in dir(numpy) if not name.startswith("_")
+               and not hasattr(np, name)]
+    assert missing == []
+    assert sorted(np.__all__) == sorted(numpy.__all__)
+    for name in numpy.__all__:
+        value = getattr(numpy, name)
+        if not isinstance(value, numpy.ufunc):
+            assert getattr(np, name) is value or name in OVERRIDDEN, name
+
+
+OVERRIDDEN = {"where", "clip", "copyto", "copy", "ascontiguousarray", "asfortranarray",
+              "matmul", "dot", "inner", "vdot", "tensordot", "sum", "prod", "min", "max",
+              "amin", "amax", "mean", "var", "std", "argmin", "argmax", "any", "all",
+              "count_nonzero", "nansum", "nanprod", "nanmin", "nanmax", "nanmean", "nanvar",
+              "nanstd"}
+
+
+def test_submodules_are_numpys():
+    import runtime.numpy.linalg as linalg
+    from runtime.numpy.random import default_rng
+
+    assert linalg is numpy.linalg and np.linalg is numpy.linalg
+    assert default_rng is numpy.random.default_rng
+    assert np.fft is numpy.fft and np.testing is numpy.testing
+    assert np.ndarray is numpy.ndarray and np.float64 is numpy.float64
+    with pytest.raises(AttributeError, match="no attribute 'not_a_numpy_name'"):
+        np.not_a_numpy_name
+
+
+def test_ufunc_type_has_numpys_attributes():
+    public = {name for name in dir(numpy.ufunc) if not name.startswith("_")}
+    assert public <= set(dir(type(np.exp)))
+    for name in UFUNC_NAMES:
+        wrapped, original = getattr(np, name), getattr(numpy, name)
+        assert type(wrapped) is not numpy.ufunc
+        assert isinstance(wrapped, numpy.ufunc)  # as code that checks for ufuncs expects
+        for attribute in ("nin", "nout", "nargs", "ntypes", "types", "identity", "signature",
+                          "__name__", "__doc__"):
+            assert getattr(wrapped, attribute) == getattr(original, attribute), (name, attribute)
+        assert repr(wrapped) == repr(original)
+        assert pickle.loads(pickle.dumps(wrapped)) is wrapped
+
+
+def test_aliases_share_one_wrapper():
+    assert np.abs is np.absolute and np.true_divide is np.divide
+    assert numpy.abs is numpy.absolute  # mirroring NumPy's own aliasing
+
+
+def test_gufuncs_and_private_names_are_numpys():
+    assert np.vecdot is numpy.vecdot
+    assert np._NoValue is numpy._NoValue
+
+
+# ------------------------------------------------- every ufunc, every loop
+
+def loop_inputs(types: str, size: int, seed: int) -> list[numpy.ndarray]:
+    rng = numpy.random.default_rng(seed)
+    inputs = []
+    for char in types:
+        dtype = numpy.dtype(char)
+        if dtype.kind == "b":
+            inputs.append(rng.integers(0, 2, size).astype(bool))
+        elif dtype.kind in "iu":
+            inputs.append(rng.integers(1, 5, size).astype(dtype))
+        elif dtype.kind == "f":
+            inputs.append((rng.standard_normal(size) * 3).astype(dtype))
+        else:
+            inputs.append((rng.standard_normal(size) + 1j * rng.standard_normal(size)
+                           ).astype(dtype))
+    return inputs
+
+
+@pytest.mark.parametrize("name", UFUNC_NAMES)
+def test_every_loop_of_every_ufunc(name, split):
+    ufunc = getattr(numpy, name)
+    for loop in ufunc.types:
+        ins, outs = loop.split("->")
+        if not set(ins + outs) <= set(NUMERIC):
+            continue
+        inputs = loop_inputs(ins, 1001, seed=len(loop))
+        compare(lambda m: getattr(m, name)(*inputs, dtype=numpy.dtype(outs[0]), casting="unsafe")
+                if ufunc.nout == 1 else getattr(m, name)(*inputs))
+        compare(lambda m: getattr(m, name)(*inputs))
+
+
+def test_calls_really_split(split):
+    x = numpy.linspace(0, 1, 10_000)
+    before = _core.stats()["leaves"]
+    np.exp(x)
+    np.add(x.astype(numpy.int64), 1)  # the Python path (integers)
+    assert _core.stats()["leaves"] - before >= 2 * (10_000 // 14)
+
+
+def test_big_call_runs_on_both_threads():
+    """Without forcing: a 4e6-element sin splits, and the other thread takes part."""
+    x = numpy.linspace(0, 1, 4_000_000)
+    steals = _core.stats()["steals"]
+    for _ in range(20):
+        assert numpy.array_equal(np.sin(x), numpy.sin(x))
+        if _core.stats()["steals"] > steals:
+            break
+    assert _core.stats()["steals"] > steals
+
+
+# ------------------------------------------------------------ Hypothesis
+
+LAYOUTS = ("C", "F", "reversed", "strided", "transposed")
+DTYPES = st.sampled_from([numpy.bool_, numpy.int8, numpy.int32, numpy.int64, numpy.uint16,
+                          numpy.float16, numpy.float32, numpy.float64, numpy.complex64,
+                          numpy.complex128])
+
+
+def laid_out(a: numpy.ndarray, layout: str) -> numpy.ndarray:
+    if layout == "F":
+        return numpy.asfortranarray(a)
+    if layout == "reversed":
+        return numpy.ascontiguousarray(a[::-1])[::-1] if a.ndim else a
+    if layout == "strided":
+        index = (slice(None, None, 2),) + (slice(None),) * (a.ndim - 1)
+        return numpy.repeat(a, 2, axis=0)[index] if a.ndim else a
+    if layout == "transposed":
+        return numpy.ascontiguousarray(a.T).T
+    return a
+
+
+@st.composite
+def operands(draw, count: int):
+    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=count, max_dims=3, max_side=9))
+    arrays = []
+    for shape in shapes.input_shapes:
+        dtype = draw(DTYPES)
+        a = draw(hnp.arrays(dtype, shape, elements=hnp.from_dtype(
+            numpy.dtype(dtype), allow_subnormal=False, min_value=None)))
+        arrays.append(laid_out(a, draw(st.sampled_from(LAYOUTS))))
+    return arrays, shapes.result_shape
+
+
+BINARY = ["add", "subtract", "multiply", "divide", "power", "maximum", "fmin", "arctan2",
+          "floor_divide", "remainder", "greater", "equal", "logical_and", "bitwise_xor",
+          "hypot", "copysign", "nextafter", "ldexp", "heaviside", "divmod", "left_shift"]
+UNARY = ["exp", "sin", "sqrt", "log1p", "negative", "absolute", "isnan", "signbit", "sign",
+         "floor", "rint", "reciprocal", "square", "invert", "logical_not", "frexp", "modf",
+         "spacing", "cbrt", "conjugate", "exp2", "tanh", "arccos", "deg2rad"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), name=st.sampled_from(UNARY + BINARY))
+def test_differential(data, name):
+    ufunc = getattr(numpy, name)
+    arrays, shape = data.draw(operands(ufunc.nin))
+    keywords = {}
+    if data.draw(st.booleans()):
+        where = data.draw(hnp.arrays(numpy.bool_, shape))
+        keywords["where"] = where
+        keywords["out"] = tuple(numpy.zeros(shape, dtype) for dtype in data.draw(
+            st.lists(DTYPES, min_size=ufunc.nout, max_size=ufunc.nout)))
+    elif data.draw(st.booleans()):
+        keywords["dtype"] = data.draw(DTYPES)
+        keywords["casting"] = "unsafe"
+    np._forget_learned_sizes()
+    with _schedule.forced_split(data.draw(st.sampled_from([1, 3, 7, 64]))):
+        def call(module):
+            kw = dict(keywords)
+            if "out" in kw:  # a fresh copy of the out arrays for each side
+                kw["out"] = tuple(o.copy() for o in kw["out"])
+                result = getattr(module, name)(*arrays, **kw)
+                return kw["out"] if isinstance(result, numpy.ndarray) else result
+            return getattr(module, name)(*arrays, **kw)
+
+        compare(call)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_in_place_and_overlapping_outputs(data):
+    base = data.draw(hnp.arrays(numpy.float64, st.integers(2, 60),
+                                elements=st.floats(-10, 10)))
+    with _schedule.forced_split(3):
+        in_place_and_overlapping(base)
+
+
+def in_place_and_overlapping(base):
+    a, b = base.copy(), base.copy()
+    assert numpy.add(a, 1, out=a) is a and np.add(b, 1, out=b) is b
+    assert numpy.array_equal(a, b)
+    # Output overlapping its input shifted by one: NumPy copies the input first.
+    a, b = base.copy(), base.copy()
+    numpy.multiply(a[:-1], 2, out=a[1:])
+    np.multiply(b[:-1], 2, out=b[1:])
+    assert numpy.array_equal(a, b)
+
+
+# ------------------------------------------------------ floating-point errors
+
+def test_errstate_modes_behave_as_numpys(split):
+    x = numpy.array([1.0, 0.0, -1.0, numpy.inf] * 50)
+    zero = numpy.zeros_like(x)
+    compare(lambda m: m.divide(x, zero))  # divide + invalid warnings, once each
+    compare(lambda m: m.log(x))
+    for mode in ("ignore", "warn", "raise"):
+        with numpy.errstate(all=mode):
+            compare(lambda m: m.divide(x, zero))
+    calls = {numpy: [], np: []}
+    for module in (numpy, np):
+        with numpy.errstate(all="call", call=lambda kind, flag, m=module: calls[m].append(
+                (kind, flag))):
+            module.divide(x, zero)
+    assert calls[np] == calls[numpy] != []
+
+    class Log:
+        def __init__(self):
+            self.lines = []
+
+        def write(self, line):
+            self.lines.append(line)
+
+    logs = {numpy: Log(), np: Log()}
+    for module in (numpy, np):
+        with numpy.errstate(all="log", call=logs[module]):
+            module.divide(x, zero)
+    assert logs[np].lines == logs[numpy].lines != []
+
+
+def test_raise_writes_every_output_first(split):
+    x = numpy.arange(1000.0)
+    out = numpy.full_like(x, -1.0)
+    with numpy.errstate(divide="raise"), pytest.raises(FloatingPointError,
+                                                        match="divide by zero encountered"):
+        np.divide(1.0, x, out=out)
+    expected = numpy.full_like(x, -1.0)
+    with numpy.errstate(divide="ignore"):
+        numpy.divide(1.0, x, out=expected)
+    assert numpy.array_equal(out, expected)  # as NumPy: the whole loop ran
+
+
+def test_warning_points_at_the_callers_line(split):
+    with pytest.warns(RuntimeWarning, match="divide by zero encountered in divide") as record:
+        np.divide(numpy.ones(100), numpy.zeros(100))
+    assert record[0].filename == __file__
+
+
+# --------------------------------------------------- calls left to NumPy
+
+def test_overrides_and_subclasses_go_to_numpy(split):
+    class Tagged:
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            return ("handled", ufunc.__name__, method)
+
+    assert np.exp(Tagged()) == ("handled", "exp", "__call__")
+    assert np.add.reduce(Tagged()) == ("handled", "add", "reduce")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix's own
+        m = numpy.asmatrix(numpy.ones((40, 40)))
+    assert type(np.exp(m)) is numpy.matrix
+    masked = numpy.ma.masked_array(numpy.arange(50.0), mask=numpy.arange(50) % 2 == 0)
+    result = np.sqrt(masked)
+    assert type(result) is numpy.ma.MaskedArray
+    assert numpy.array_equal(result.mask, masked.mask)
+    objects = numpy.array([1, 2, 3] * 20, dtype=object)
+    assert np.add(objects, 1).dtype == object
+    assert np.exp([0.0, 1.0]).tolist() == numpy.exp([0.0, 1.0]).tolist()
+    assert np.add(2, 3) == 5 and type(np.add(2.0, 3.0)) is numpy.float64
+
+
+def test_small_calls_skip_the_pool():
+    x = numpy.ones(100)
+    np.exp(x)  # learn
+    before = _core.stats()["leaves"]
+    for _ in range(100):
+        np.exp(x)
+    assert _core.stats()["leaves"] == before
+
+
+def test_thread_count_change_forgets_learned_sizes(threads):
+    np.exp(numpy.ones(100_000))
+    np.exp(numpy.ones(100_000))
+    runtime.set_num_threads(threads)
+    assert np.exp._inline_threshold(numpy.dtype(numpy.float64).num) == 1
+
+
+def test_ufunc_methods(split):
+    x = numpy.arange(3000.0).reshape(60, 50)
+    compare(lambda m: m.multiply.outer(x[0], x[:, 0]))
+    compare(lambda m: m.add.outer(x[:3], x[0, :4]))
+    compare(lambda m: m.add.accumulate(x, axis=1))
+    compare(lambda m: m.add.reduceat(x[0], [0, 10, 20]))
+    compare(lambda m: m.maximum.reduce(x, axis=0))
+    compare(lambda m: m.exp.outer(x, x))  # NumPy's error for a unary ufunc
+    a, b = x.copy(), x.copy()
+    numpy.add.at(a, ([0, 0, 1],), 1.0)
+    np.add.at(b, ([0, 0, 1],), 1.0)
+    assert numpy.array_equal(a, b)
+
+
+# ------------------------------------------------- the other functions
+
+def test_where_clip_copyto_copies(split):
+    rng = numpy.random.default_rng(1)
+    x = rng.standard_normal((40, 30))
+    f = numpy.asfortranarray(x)
+    compare(lambda m: m.where(x > 0, x, -x))
+    compare(lambda m: m.where(f > 0, f.astype(numpy.float32), 0.5))
+    compare(lambda m: m.where(x > 0))
+    compare(lambda m: m.where(x > 0, x))  # NumPy's error
+    compare(lambda m: m.clip(x, -0.5, 0.5))
+    compare(lambda m: m.clip(f, min=0.1))
+    compare(lambda m: m.clip((x * 100).astype(numpy.int16), -10, 10 ** 6))
+    compare(lambda m: m.clip(x, 1, 2, min=3))  # NumPy's error
+    compare(lambda m: m.copy(f))
+    compare(lambda m: m.copy(x.T, order="C"))
+    compare(lambda m: m.ascontiguousarray(f))
+    compare(lambda m: m.ascontiguousarray(x, dtype=numpy.float32))
+    compare(lambda m: m.asfortranarray(x[::2]))
+    compare(lambda m: m.ascontiguousarray(numpy.array([numpy.nan] * 50), dtype=numpy.int64))
+    assert np.ascontiguousarray(x) is x
+    for where in (True, x > 0):
+        a, b = numpy.zeros_like(f), numpy.zeros_like(f)
+        assert numpy.copyto(a, x, where=where) is None and np.copyto(b, x, where=where) is None
+        assert numpy.array_equal(a, b)
+    compare(lambda m: m.copyto(numpy.zeros(50, numpy.int32), numpy.ones(50)))  # casting error
