@@ -35,6 +35,7 @@ class Case:
     candidate: Callable[[Any], Any]
     target: str  # e.g. ">= 1.9x" or "<= 5 us"
     repeats: int = 7
+    calls: int = 1  # calls of the operation per timed block (small cases loop)
     data: Any = field(default=None, repr=False)
 
 

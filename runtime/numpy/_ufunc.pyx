@@ -28,6 +28,8 @@ cdef extern from "Python.h":
         unsigned long tp_flags
     void PyType_Modified(PyTypeObject *type)
 
+import inspect
+
 import numpy
 
 cnp.import_array()
@@ -172,10 +174,12 @@ cdef class ParallelUfunc:
         self.ufunc = ufunc
         self._parallel_call = parallel_call
         self._forget()
-        # In the instance dict: they win over the class's own (plain strings).
-        setattr(self, "__name__", ufunc.__name__)
+        # The instance dict NumPy's ufuncs have (__qualname__, __signature__),
+        # with this module's name: pickle finds the wrapper as runtime.numpy.<name>.
+        for key, value in getattr(ufunc, "__dict__", {}).items():
+            if key != "__doc__":
+                setattr(self, key, value)
         setattr(self, "__qualname__", ufunc.__name__)
-        setattr(self, "__doc__", ufunc.__doc__)
         setattr(self, "__module__", "runtime.numpy")
 
     def __call__(self, *args, **kwargs):
@@ -237,6 +241,44 @@ cdef class ParallelUfunc:
         return self.ufunc.signature
 
     @property
+    def __name__(self):
+        return self.ufunc.__name__
+
+    @property
+    def __signature__(self):
+        return inspect.signature(self.ufunc)
+
+    @property
+    def __doc__(self):
+        # As NumPy's ufuncs: a docstring set on the object wins; deleting it
+        # brings back the ufunc's own.
+        return vars(self).get("__doc__", self.ufunc.__doc__)
+
+    @__doc__.setter
+    def __doc__(self, value):
+        vars(self)["__doc__"] = value
+
+    @__doc__.deleter
+    def __doc__(self):
+        vars(self).pop("__doc__", None)
+
+    def __eq__(self, other):
+        # Equal to the NumPy ufunc it wraps (and hashed alike), so tables
+        # keyed by NumPy's ufuncs find runtime.numpy's, and the other way.
+        if isinstance(other, ParallelUfunc):
+            return (<ParallelUfunc>other).ufunc is self.ufunc
+        if type(other) is numpy.ufunc:
+            return other is self.ufunc
+        return NotImplemented
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self):
+        return hash(self.ufunc)
+
+    @property
     def __class__(self):
         # isinstance(np.exp, numpy.ufunc) holds, as it does for NumPy's own
         # exp, so code that checks for ufuncs treats this one as a ufunc
@@ -268,6 +310,12 @@ cdef class ParallelUfunc:
 
     def resolve_dtypes(self, *args, **kwargs):
         return self.ufunc.resolve_dtypes(*args, **kwargs)
+
+    def _resolve_dtypes_and_context(self, *args, **kwargs):
+        return self.ufunc._resolve_dtypes_and_context(*args, **kwargs)
+
+    def _get_strided_loop(self, *args, **kwargs):
+        return self.ufunc._get_strided_loop(*args, **kwargs)
 
 
 class _NumPyMethods:
