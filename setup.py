@@ -78,7 +78,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=["runtime", "runtime.numpy"],
-    package_data={"runtime": ["py.typed", "*.pyi"]},
+    package_data={"runtime": ["py.typed", "*.pyi"], "runtime.numpy": ["*.pyi"]},
     ext_modules=cythonize([extension, *numpy_extensions], language_level=3,
                           compiler_directives={"embedsignature": True}),
     install_requires=[

@@ -413,16 +413,16 @@ def inline_elements(key: Hashable | None) -> int:
     from the rate at the nearest measured size, refined once at the
     estimate itself; small measured calls overstate the per-element cost,
     which errs low (toward asking again)."""
-    if _overheads is None or key is None or _forced_grain is not None:
+    if _forced_grain is not None:
         return 0
     threads = _core.configured_threads()
-    if threads != _overheads_threads:
+    if threads == 1:
+        return 1 << 62  # everything runs inline
+    if _overheads is None or key is None or threads != _overheads_threads:
         return 0
     model = costs.get(key)
     if model is None or not model.points:
         return 0
-    if threads == 1:
-        return 1 << 62
     cutoff = inline_cutoff(threads, _overheads.chunk_s, _overheads.dispatch_s)
     elements = max(1, int(cutoff / model.rate(1 << 20)))
     return max(1, int(cutoff / model.rate(elements)))

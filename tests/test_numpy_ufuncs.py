@@ -408,3 +408,18 @@ def test_where_clip_copyto_copies(split):
         assert numpy.copyto(a, x, where=where) is None and np.copyto(b, x, where=where) is None
         assert numpy.array_equal(a, b)
     compare(lambda m: m.copyto(numpy.zeros(50, numpy.int32), numpy.ones(50)))  # casting error
+
+
+def test_one_thread_sends_every_call_straight_to_numpy():
+    x = numpy.linspace(0, 1, 2_000_000)
+    for _ in range(3):
+        np.exp(x)  # learn, and plan the repeated call
+    float64 = numpy.dtype(numpy.float64).num
+    assert np.exp._inline_threshold(float64) < x.size
+    before = runtime.num_threads()
+    runtime.set_num_threads(1)
+    try:
+        assert numpy.array_equal(np.exp(x), numpy.exp(x))
+        assert np.exp._inline_threshold(float64) > x.size  # no Python step from now on
+    finally:
+        runtime.set_num_threads(before)

@@ -66,8 +66,11 @@ _set_methods(_UfuncMethods)
 
 
 def _forget_learned_sizes() -> None:
+    """Decisions learned for one thread count: drop them when it changes."""
     for wrapper in _wrappers.values():
         wrapper._forget()
+    _functions._clip_ufunc._forget()
+    _elementwise._hot.clear()
 
 
 _config.thread_count_listeners.append(_forget_learned_sizes)
