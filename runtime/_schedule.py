@@ -338,7 +338,7 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
 def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         align: int = 1, grain: int | None = None, cache_rows: int = 0,
         first: Body | None = None, native: tuple[int, int] | None = None,
-        limit_blas: bool = True) -> None:
+        limit_blas: bool = True, min_grain: int = 1) -> None:
     """Run body over rows [0, rows): inline, or split on the pool.
 
     first(start, stop), if given, runs instead of body on the first chunk
@@ -348,11 +348,12 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     call the same kernel).  `limit_blas` holds BLAS to one thread while
     Python chunks run in parallel.  Costs are recorded per scalar element
     (`row_elements` per row), so one key serves arrays of any row width.
+    Every chunk of a split has at least `min_grain` rows.
     """
     if rows <= 0:
         return
     if grain is None and _forced_grain is not None:
-        grain = _forced_grain
+        grain = max(_forced_grain, min_grain, align)
     threads = _config.num_threads()
     has_first = first is not None
     first = first or body
@@ -386,6 +387,8 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     element_s = model.rate(remaining * row_elements)
     split = plan(element_s * row_elements, remaining, threads, chunk_s, ov.dispatch_s,
                  align, cache_rows)
+    if split is not None and split.grain < min_grain:
+        split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
     if split is None:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)

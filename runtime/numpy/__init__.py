@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import _config
-from . import _elementwise, _functions, _submodules
+from . import _elementwise, _functions, _reductions, _submodules
 from ._ufunc import ParallelUfunc as _ParallelUfunc
 from ._ufunc import set_methods as _set_methods
 
@@ -52,12 +52,38 @@ ascontiguousarray = _functions.ascontiguousarray
 asfortranarray = _functions.asfortranarray
 
 
+# Reductions.
+sum = _reductions.sum
+prod = _reductions.prod
+min = _reductions.min
+max = _reductions.max
+amin = _reductions.amin
+amax = _reductions.amax
+mean = _reductions.mean
+var = _reductions.var
+std = _reductions.std
+argmin = _reductions.argmin
+argmax = _reductions.argmax
+any = _reductions.any
+all = _reductions.all
+count_nonzero = _reductions.count_nonzero
+nansum = _reductions.nansum
+nanprod = _reductions.nanprod
+nanmin = _reductions.nanmin
+nanmax = _reductions.nanmax
+nanmean = _reductions.nanmean
+nanvar = _reductions.nanvar
+nanstd = _reductions.nanstd
+
+
 class _UfuncMethods:
     """ParallelUfunc's reduce and outer (accumulate, reduceat, at: NumPy's)."""
 
     @staticmethod
     def reduce(wrapper: _ParallelUfunc, args: tuple, kwargs: dict) -> object:
-        return wrapper.ufunc.reduce(*args, **kwargs)
+        # NumPy's ufunc (not the wrapper): ufunc_reduce may hand the call to
+        # ufunc.reduce, which must not come back here.
+        return _reductions.ufunc_reduce(wrapper.ufunc, *args, **kwargs)
 
     outer = staticmethod(_elementwise.outer)
 

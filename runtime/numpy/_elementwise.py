@@ -27,9 +27,14 @@ from ._fperrors import recorded_fp_errors, replay
 NUMERIC_KINDS = frozenset("biufc")
 UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "signature", "subok"})
 SCALAR_TYPES = (int, float, complex, np.generic)  # bool is an int
-# Split at whole innermost rows when there are at least this many rows per
-# thread (one box per chunk); with fewer, split inside rows.
-ROWS_PER_THREAD = 16
+# NumPy's loops pick their SIMD or scalar path from the strides they are
+# given, and NumPy hands a single element over as contiguous: a chunk piece
+# of one element from a strided operand can take the other path and differ
+# in the last bit (float32 arccos on a reversed array, found by the tests).
+# So a split keeps every piece of a strided operand at least two elements
+# long: whole innermost rows when there are two or more rows, else chunks
+# of at least two elements (the pool never makes a chunk below its grain).
+MIN_STRIDED_PIECE = 2
 
 Kernel = Callable[[list[Any], list[np.ndarray]], None]
 
@@ -89,7 +94,8 @@ def execute(kernel: Kernel, inputs: Sequence[Any], outputs: Sequence[np.ndarray]
     order_shape = tuple(shape[axis] for axis in perm) if perm is not None else shape
     total = math.prod(shape)
     arrays = [a for a in ins if isinstance(a, np.ndarray) and a.ndim] + outs
-    if len(order_shape) == 1 or all(a.flags.c_contiguous for a in arrays):
+    contiguous = all(a.flags.c_contiguous for a in arrays)
+    if len(order_shape) == 1 or contiguous:
         # One flat run over every operand: one slice per chunk.
         flat_ins = [a.reshape(-1) if isinstance(a, np.ndarray) and a.ndim else a for a in ins]
         flat_outs = [o.reshape(-1) for o in outs]
@@ -99,12 +105,12 @@ def execute(kernel: Kernel, inputs: Sequence[Any], outputs: Sequence[np.ndarray]
             kernel([a[start:stop] if s else a for a, s in zip(flat_ins, sliced)],
                    [o[start:stop] for o in flat_outs])
 
-        _schedule.run(flat_body, total, key=key, limit_blas=False)
+        _schedule.run(flat_body, total, key=key, limit_blas=False,
+                      min_grain=1 if contiguous else MIN_STRIDED_PIECE)
         return
 
-    threads = _core.configured_threads()
     row = order_shape[-1]
-    unit = row if total // row >= ROWS_PER_THREAD * threads else 1
+    unit = row if total // row >= 2 else 1
     sliced = [isinstance(a, np.ndarray) and a.ndim > 0 for a in ins]
     box_shape = order_shape[:-1] if unit > 1 else order_shape
 
@@ -112,7 +118,8 @@ def execute(kernel: Kernel, inputs: Sequence[Any], outputs: Sequence[np.ndarray]
         for box in boxes(start, stop, box_shape):
             kernel([a[box] if s else a for a, s in zip(ins, sliced)], [o[box] for o in outs])
 
-    _schedule.run(box_body, total // unit, key=key, row_elements=unit, limit_blas=False)
+    _schedule.run(box_body, total // unit, key=key, row_elements=unit, limit_blas=False,
+                  min_grain=1 if unit > 1 else MIN_STRIDED_PIECE)
 
 
 def _same_elements(a: np.ndarray, b: np.ndarray) -> bool:
@@ -178,8 +185,8 @@ _hot: dict[tuple[Any, ...], list[Any]] = {}
 
 
 def _hot_signature(ufunc: np.ufunc, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (ufunc, *[(a.dtype, a.shape, a.flags.c_contiguous) if type(a) is np.ndarray
-                     else type(a) for a in args])
+    return (ufunc, *[(a.dtype, a.shape, a.flags.c_contiguous, a.flags.f_contiguous)
+                     if type(a) is np.ndarray else type(a) for a in args])
 
 
 def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
@@ -187,13 +194,9 @@ def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]
     if entry is None or entry[0] >= HOT_USES or _schedule._forced_grain is not None:
         return NotImplemented
     entry[0] += 1
-    _, loop, shape, size, split = entry
-    nin = ufunc.nin
-    operands = [a.reshape(-1) if type(a) is np.ndarray and a.ndim else
-                a if type(a) is np.ndarray else np.asarray(a, dtype=dtype)
-                for a, dtype in zip(args, loop.dtypes)]
-    outs = [np.empty(shape, dtype=dtype) for dtype in loop.dtypes[nin:]]
-    loop_call = _loops.LoopCall(loop, operands + [o.reshape(-1) for o in outs])
+    _, loop, shape, size, split, order = entry
+    outs = [np.empty(shape, dtype=dtype, order=order) for dtype in loop.dtypes[ufunc.nin:]]
+    loop_call = _loop_call(loop, args, outs, order)
     _schedule._wake_for(split, size)
     _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size, split.grain,
                               split.max_chunk, 1)
@@ -236,7 +239,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if where is None and not options:
         native = _native_call(ufunc, inputs, outs, shape)
         if native is not None:
-            loop_call, outs = native
+            loop_call, outs, order = native
             kernel, ctx = loop_call.kernel, loop_call.ctx
             _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
                           key=key, native=(kernel, ctx), limit_blas=False)
@@ -246,7 +249,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 if isinstance(split, _schedule.Split):
                     if len(_hot) >= HOT_CACHE:
                         _hot.clear()
-                    _hot[signature] = [0, loop_call.loop, shape, size, split]
+                    _hot[signature] = [0, loop_call.loop, shape, size, split, order]
             return _native_result(ufunc, loop_call, outs, args, kwargs)
 
     order = options.pop("order", "K") or "K"
@@ -290,26 +293,41 @@ _native_loops: dict[Any, Any] = {}
 NATIVE_LOOP_CACHE = 1024
 
 
+def _flat_order(arrays: list[np.ndarray]) -> str | None:
+    """"C" or "F" when every array is contiguous in that order (NumPy then
+    runs one flat loop, and allocates its output in that order), else None."""
+    if all(a.flags.c_contiguous for a in arrays):
+        return "C"
+    if all(a.flags.f_contiguous for a in arrays):
+        return "F"
+    return None
+
+
 def _native_call(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], shape: tuple[int, ...]
-                 ) -> tuple[_loops.LoopCall, list[np.ndarray]] | None:
-    """NumPy's strided loop over the flat call, with outputs allocated, when
-    every array is C-contiguous with the call's shape (or 0-d) and needs no
-    cast; None otherwise."""
+                 ) -> tuple[_loops.LoopCall, list[np.ndarray], str] | None:
+    """NumPy's strided loop over the flat call, with outputs allocated, and
+    the flat order, when every array has the call's shape (or is 0-d), all
+    are contiguous in one order and none needs a cast; None otherwise."""
     signature: list[Any] = []
+    full: list[np.ndarray] = []
     for a in inputs:
         if isinstance(a, np.ndarray):
-            if a.dtype.kind not in NATIVE_KINDS or not (
-                    a.ndim == 0 or (a.shape == shape and a.flags.c_contiguous)):
+            if a.dtype.kind not in NATIVE_KINDS or (a.ndim and a.shape != shape):
                 return None
+            if a.ndim:
+                full.append(a)
             signature.append((a.dtype, a.ndim == 0))
         elif isinstance(a, np.generic):
             signature.append((a.dtype, True))
         else:
             signature.append((type(a), True))
     for o in outs:
-        if o is not None and not o.flags.c_contiguous:
-            return None
+        if o is not None:
+            full.append(o)
         signature.append((o.dtype if o is not None else None, False))
+    order = _flat_order(full)
+    if order is None:
+        return None
     key = (ufunc, *signature)
     loop = _native_loops.get(key, False)
     if loop is False:
@@ -319,17 +337,19 @@ def _native_call(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], shape: tup
         _native_loops[key] = loop
     if loop is None:
         return None
-    nin = ufunc.nin
-    operands = []
-    for a, dtype in zip(inputs, loop.dtypes):
-        if isinstance(a, np.ndarray):
-            operands.append(a if a.ndim == 0 else a.reshape(-1))
-        else:
-            operands.append(np.asarray(a, dtype=dtype))  # as NumPy converts a scalar
-    outs = [o if o is not None else np.empty(shape, dtype=dtype)
-            for o, dtype in zip(outs, loop.dtypes[nin:])]
-    operands += [o.reshape(-1) for o in outs]
-    return _loops.LoopCall(loop, operands), outs
+    outs = [o if o is not None else np.empty(shape, dtype=dtype, order=order)
+            for o, dtype in zip(outs, loop.dtypes[ufunc.nin:])]
+    return _loop_call(loop, inputs, outs, order), outs, order
+
+
+def _loop_call(loop: Any, inputs: Sequence[Any], outs: list[np.ndarray], order: str
+               ) -> _loops.LoopCall:
+    """A LoopCall over flat views (in `order`) of full arrays; 0-d arrays
+    as they are; scalars converted to the loop's dtype, as NumPy does."""
+    operands = [(a.reshape(-1, order=order) if a.ndim else a) if type(a) is np.ndarray
+                else np.asarray(a, dtype=dtype) for a, dtype in zip(inputs, loop.dtypes)]
+    operands += [o.reshape(-1, order=order) for o in outs]
+    return _loops.LoopCall(loop, operands)
 
 
 def _find_loop(ufunc: np.ufunc, signature: list[Any]) -> Any:
@@ -422,7 +442,9 @@ def _casts_report_errors(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], wh
     given_outs = [o.dtype if o is not None else None for o in outs]
     known = [d for d in dtypes + given_outs if d is not None]
     if "dtype" not in options and "signature" not in options \
-            and all(d == known[0] for d in known) and all(d is not None for d in dtypes):
+            and all(d == known[0] for d in known) and all(d is not None for d in dtypes) \
+            and all(o is None for o in outs):
+        # The inputs share one dtype and NumPy allocates the outputs.
         # (Not "None not in dtypes": a float64 dtype compares equal to None.)
         return False  # one dtype throughout: no cast at all
     signature = options.get("signature")
