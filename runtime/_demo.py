@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 import runtime
+import runtime.numpy as rnp
 
 from . import _config, _core
 from . import _demo_kernels as kernels
@@ -68,6 +69,11 @@ def _steps(n: int) -> list[Step]:
         Step(f"sum(x), {n:.0e}", lambda: np.sum(x),
              lambda: runtime.reduce(np.sum, x, combine=operator.add),
              lambda p, q: bool(np.isclose(p, q, rtol=1e-12))),
+        Step(f"runtime.numpy: exp(x) * 2, {n:.0e}", lambda: np.multiply(np.exp(x), 2.0),
+             lambda: rnp.multiply(rnp.exp(x), 2.0), np.array_equal),
+        Step(f"runtime.numpy: mean, var, {n:.0e}", lambda: (np.mean(x), np.var(x)),
+             lambda: (rnp.mean(x), rnp.var(x)),
+             lambda p, q: bool(np.allclose(p, q, rtol=1e-12, atol=0))),
         Step("native kernel, skewed cost, 3000", skewed_serial, skewed_parallel,
              np.array_equal),
         Step("sort 64 arrays of 1e5 (map_items)", lambda: [np.sort(v) for v in items],

@@ -159,14 +159,15 @@ def test_native_kernels_run_without_the_gil(threads):
 
 def test_skewed_work_is_shared(threads):
     # Indices cost ~i: the second half is 3/4 of the work.  Both threads
-    # must run chunks for it to finish; check they both did.
+    # must run chunks for it to finish; check they both did.  The work
+    # sleeps (it releases the GIL, as NumPy's loops do), ~40 ms in all:
+    # a busy loop holding the GIL could end before the worker, woken after
+    # tens of microseconds, ever got the GIL (seen on a loaded machine).
     seen = {}
     lock = threading.Lock()
 
     def body(start, stop):
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 1e-5 * (stop - start) * (start + stop) / 2000:
-            pass
+        time.sleep(1e-6 * (stop - start) * (start + stop) / 4)
         with lock:
             seen[threading.get_ident()] = seen.get(threading.get_ident(), 0) + stop - start
 
