@@ -423,3 +423,17 @@ def test_one_thread_sends_every_call_straight_to_numpy():
         assert np.exp._inline_threshold(float64) > x.size  # no Python step from now on
     finally:
         runtime.set_num_threads(before)
+
+
+def test_warnings_point_at_the_callers_line_on_every_path():
+    """Inline-planned, probed, and repeated (planned once, then reused) calls."""
+    x = numpy.zeros(300_000)
+    for _ in range(4):
+        with pytest.warns(RuntimeWarning, match="divide by zero encountered in divide") as w:
+            np.divide(1.0, x)
+        assert w[0].filename == __file__
+    f32 = numpy.ones(300_000, numpy.float32)
+    for _ in range(3):
+        with pytest.warns(RuntimeWarning, match="overflow encountered in cast") as w:
+            result = np.add(f32, 1e300)
+        assert w[0].filename == __file__ and numpy.isinf(result).all()

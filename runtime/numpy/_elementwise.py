@@ -196,19 +196,28 @@ def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]
     entry[0] += 1
     _, loop, shape, size, split, order = entry
     outs = [np.empty(shape, dtype=dtype, order=order) for dtype in loop.dtypes[ufunc.nin:]]
-    loop_call = _loop_call(loop, args, outs, order)
+    loop_call = _loop_call(loop, args, outs, order, stacklevel=4)
     _schedule._wake_for(split, size)
     _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size, split.grain,
                               split.max_chunk, 1)
-    return _native_result(ufunc, loop_call, outs, args, {})
+    return _native_result(ufunc, loop_call, outs, False, args, {}, stacklevel=4)
 
 
 def _native_result(ufunc: np.ufunc, loop_call: _loops.LoopCall, outs: list[np.ndarray],
-                   args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                   outs_given: bool, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   stacklevel: int) -> Any:
+    """The call's result, its floating-point errors replayed (stacklevel:
+    the user's frame, counted from the caller of this function as 1)."""
     if loop_call.failed:
-        return ufunc(*args, **kwargs)  # NumPy says what went wrong
+        # Float and complex loops report errors through FPU flags only; were
+        # one to fail, NumPy's own call says why, unless the outputs (which
+        # may be inputs too) were the caller's and are now partly written.
+        if outs_given:
+            raise RuntimeError(f"NumPy's {ufunc.__name__} loop failed in a chunk; "
+                               f"the out= arrays are partly written")
+        return ufunc(*args, **kwargs)
     if loop_call.fp_status:
-        replay(loop_call.fp_status, ufunc.__name__, stacklevel=3)
+        replay(loop_call.fp_status, ufunc.__name__, stacklevel=stacklevel)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
@@ -237,6 +246,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return ufunc(*args, **kwargs)
 
     if where is None and not options:
+        outs_given = any(o is not None for o in outs)
         native = _native_call(ufunc, inputs, outs, shape)
         if native is not None:
             loop_call, outs, order = native
@@ -250,7 +260,8 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                     if len(_hot) >= HOT_CACHE:
                         _hot.clear()
                     _hot[signature] = [0, loop_call.loop, shape, size, split, order]
-            return _native_result(ufunc, loop_call, outs, args, kwargs)
+            return _native_result(ufunc, loop_call, outs, outs_given, args, kwargs,
+                                  stacklevel=3)
 
     order = options.pop("order", "K") or "K"
     nin = ufunc.nin
@@ -339,15 +350,24 @@ def _native_call(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], shape: tup
         return None
     outs = [o if o is not None else np.empty(shape, dtype=dtype, order=order)
             for o, dtype in zip(outs, loop.dtypes[ufunc.nin:])]
-    return _loop_call(loop, inputs, outs, order), outs, order
+    return _loop_call(loop, inputs, outs, order, stacklevel=4), outs, order
 
 
-def _loop_call(loop: Any, inputs: Sequence[Any], outs: list[np.ndarray], order: str
-               ) -> _loops.LoopCall:
+def _loop_call(loop: Any, inputs: Sequence[Any], outs: list[np.ndarray], order: str,
+               stacklevel: int) -> _loops.LoopCall:
     """A LoopCall over flat views (in `order`) of full arrays; 0-d arrays
-    as they are; scalars converted to the loop's dtype, as NumPy does."""
-    operands = [(a.reshape(-1, order=order) if a.ndim else a) if type(a) is np.ndarray
-                else np.asarray(a, dtype=dtype) for a, dtype in zip(inputs, loop.dtypes)]
+    as they are; scalars converted to the loop's dtype, as NumPy does (a
+    Python float beyond float32's range warns "overflow encountered in
+    cast" at the caller's line, as NumPy's)."""
+    operands: list[Any] = []
+    for a, dtype in zip(inputs, loop.dtypes):
+        if type(a) is np.ndarray:
+            operands.append(a.reshape(-1, order=order) if a.ndim else a)
+        elif isinstance(a, np.generic) and a.dtype == dtype:
+            operands.append(np.asarray(a))
+        else:
+            with recorded_fp_errors("cast", stacklevel=stacklevel):
+                operands.append(np.asarray(a, dtype=dtype))
     operands += [o.reshape(-1, order=order) for o in outs]
     return _loops.LoopCall(loop, operands)
 
