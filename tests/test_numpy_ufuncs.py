@@ -20,6 +20,7 @@ from hypothesis.extra import numpy as hnp
 import runtime
 import runtime.numpy as np
 from runtime import _core, _schedule
+from runtime.numpy import _ufunc
 
 pytestmark = pytest.mark.usefixtures("threads")
 
@@ -34,9 +35,13 @@ def split():
     """Every call splits into chunks of 7 rows (elements) on the pool
     (after forgetting the sizes below which ufuncs go straight to NumPy)."""
     np._forget_learned_sizes()
-    with _schedule.forced_split(7):
-        yield
-    np._forget_learned_sizes()
+    _ufunc.set_small_call_gates(False)
+    try:
+        with _schedule.forced_split(7):
+            yield
+    finally:
+        _ufunc.set_small_call_gates(True)
+        np._forget_learned_sizes()
 
 
 def outcome(call):
@@ -437,3 +442,39 @@ def test_warnings_point_at_the_callers_line_on_every_path():
         with pytest.warns(RuntimeWarning, match="overflow encountered in cast") as w:
             result = np.add(f32, 1e300)
         assert w[0].filename == __file__ and numpy.isinf(result).all()
+
+
+GATED = ("where", "clip", "copyto", "copy", "ascontiguousarray", "asfortranarray", "dot",
+         "inner", "tensordot")
+
+
+def test_small_calls_of_functions_go_straight_to_numpy():
+    import inspect
+
+    x = numpy.ones(1000)
+    m = numpy.ones((30, 30))
+    before = _core.stats()["leaves"]
+    np.where(x > 0, x, 0.0)
+    np.clip(x, 0, 1)
+    np.copyto(numpy.empty(1000), x)
+    np.copy(x)
+    np.dot(m, m)
+    np.matmul(m, m)
+    np.add.reduce(x)
+    np.multiply.outer(x[:50], x[:50])
+    assert _core.stats()["leaves"] == before
+    for name in GATED:
+        ours, numpys = getattr(np, name), getattr(numpy, name)
+        assert ours.__name__ == name and ours.__doc__ == numpys.__doc__
+        assert inspect.signature(ours) == inspect.signature(numpys)
+        assert pickle.loads(pickle.dumps(ours)) is ours
+
+
+def test_gated_functions_split_when_asked(split):
+    x = numpy.linspace(-1, 1, 1000)
+    for call in (lambda: np.where(x > 0, x, 0.0), lambda: np.clip(x, 0, 0.5),
+                 lambda: np.copy(x[::2]),
+                 lambda: np.add.reduce(numpy.ones(200_000))):  # reductions: 2 leaves at least
+        before = _core.stats()["leaves"]
+        call()
+        assert _core.stats()["leaves"] > before

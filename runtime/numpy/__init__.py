@@ -24,8 +24,11 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import _config
-from . import _elementwise, _functions, _reductions, _submodules
+from . import _elementwise, _functions, _linalg, _reductions, _submodules
+from ._ufunc import PRODUCT_SIZE as _PRODUCT_SIZE
+from ._ufunc import SMALL_SIZE as _SMALL_SIZE
 from ._ufunc import ParallelUfunc as _ParallelUfunc
+from ._ufunc import SmallCallsToNumPy as _SmallCallsToNumPy
 from ._ufunc import set_methods as _set_methods
 
 # NumPy's public names first; the parallel versions below replace some.
@@ -43,14 +46,25 @@ for _name, _value in vars(_np).items():
         globals()[_name] = _wrappers[_value]
 
 
-# Elementwise functions that are not ufuncs.
-where = _functions.where
-clip = _functions.clip
-copyto = _functions.copyto
-copy = _functions.copy
-ascontiguousarray = _functions.ascontiguousarray
-asfortranarray = _functions.asfortranarray
+# Elementwise functions that are not ufuncs (small calls: NumPy's, at once).
+where = _SmallCallsToNumPy(_np.where, _functions.where, _SMALL_SIZE)
+clip = _SmallCallsToNumPy(_np.clip, _functions.clip, _SMALL_SIZE)
+copyto = _SmallCallsToNumPy(_np.copyto, _functions.copyto, _SMALL_SIZE)
+copy = _SmallCallsToNumPy(_np.copy, _functions.copy, _SMALL_SIZE)
+ascontiguousarray = _SmallCallsToNumPy(_np.ascontiguousarray, _functions.ascontiguousarray,
+                                       _SMALL_SIZE)
+asfortranarray = _SmallCallsToNumPy(_np.asfortranarray, _functions.asfortranarray, _SMALL_SIZE)
 
+
+# Linear algebra: products tiled over the pool.  np.matmul stays a ufunc
+# object (a generalized one: every call goes to _linalg.matmul).
+matmul = _ParallelUfunc(_np.matmul, lambda wrapper, args, kwargs: _linalg.matmul(*args, **kwargs))
+dot = _SmallCallsToNumPy(_np.dot, _linalg.dot, _PRODUCT_SIZE)
+inner = _SmallCallsToNumPy(_np.inner, _linalg.inner, _PRODUCT_SIZE)
+tensordot = _SmallCallsToNumPy(_np.tensordot, _linalg.tensordot, _PRODUCT_SIZE)
+# vdot is NumPy's: one dot product of two vectors is memory-bound, and on
+# this machine memory bandwidth barely grows with a second thread.
+vdot = _np.vdot
 
 # Reductions.
 sum = _reductions.sum
@@ -96,6 +110,7 @@ def _forget_learned_sizes() -> None:
     for wrapper in _wrappers.values():
         wrapper._forget()
     _functions._clip_ufunc._forget()
+    matmul._forget()
     _elementwise._hot.clear()
 
 

@@ -36,6 +36,16 @@ cnp.import_array()
 
 cdef enum:
     MAX_DIMS = 64
+    # Functions and ufunc methods whose calls go to NumPy below this many
+    # elements: even a perfect split would save less than the pool's
+    # dispatch (5-30 us measured here).  Reductions need two leaves
+    # (runtime.numpy._reductions.MIN_PARALLEL_ELEMENTS).
+    SMALL_ELEMENTS = 16384
+    REDUCE_ELEMENTS = 65536
+    # Products (matmul, dot, ...): operands of S elements in all make at most
+    # S*S/2 multiply-adds (k = 1), under runtime.numpy._linalg's threshold of
+    # 2e8 flops below 20000 elements.
+    PRODUCT_ELEMENTS = 20000
     # NumPy's legacy type numbers (NPY_BOOL=0 ... NPY_HALF=23); others share the last slot.
     TYPE_SLOTS = 25
     OTHER_SLOT = 24
@@ -67,6 +77,21 @@ cdef inline int fold_shape(cnp.ndarray a, Py_ssize_t *dims, int *ndim) noexcept:
         elif d != 1 and d != have:
             return -1
     return 0
+
+
+# Tests turn the size gates off so that small inputs take the parallel paths
+# (with runtime._schedule.forced_split).
+cdef bint _gates_open = True
+
+
+def set_small_call_gates(bint enabled):
+    """Tests: False makes every gated call take runtime's path."""
+    global _gates_open
+    _gates_open = enabled
+
+
+cdef inline Py_ssize_t _small_call_elements(Py_ssize_t elements) noexcept:
+    return elements if _gates_open else 0
 
 
 cdef inline bint is_scalar(object x):
@@ -137,8 +162,15 @@ cdef object ufunc_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
     cdef ParallelUfunc self = <ParallelUfunc>callable
     cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
     cdef int type_slot = OTHER_SLOT
-    cdef Py_ssize_t size = call_size(args, nargs, kwnames, &type_slot)
-    if size < 0 or size < self._inline_below[type_slot]:
+    cdef Py_ssize_t size
+    if not self._generalized:
+        size = call_size(args, nargs, kwnames, &type_slot)
+        if size < 0 or size < self._inline_below[type_slot]:
+            return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
+    elif nargs == 2 and type(<object>args[0]) is cnp.ndarray \
+            and type(<object>args[1]) is cnp.ndarray \
+            and cnp.PyArray_SIZE(<cnp.ndarray>args[0]) + cnp.PyArray_SIZE(<cnp.ndarray>args[1]) \
+            < _small_call_elements(PRODUCT_ELEMENTS):
         return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
     cdef tuple positional = tuple([<object>args[j] for j in range(nargs)])
     cdef dict keywords = {}
@@ -162,6 +194,9 @@ cdef class ParallelUfunc:
 
     cdef vectorcallfunc vectorcall  # found through tp_vectorcall_offset
     cdef readonly object ufunc
+    # Generalized ufuncs (matmul) have core dimensions: no broadcast size to
+    # read here; every call goes to _parallel_call, which decides.
+    cdef bint _generalized
     cdef object _parallel_call  # (wrapper, args, kwargs) -> result, for big calls
     cdef Py_ssize_t _inline_below[TYPE_SLOTS]
     cdef dict __dict__
@@ -172,6 +207,7 @@ cdef class ParallelUfunc:
             raise TypeError(f"ParallelUfunc wraps a numpy.ufunc, got {type(ufunc).__name__}")
         self.vectorcall = <vectorcallfunc>ufunc_vectorcall
         self.ufunc = ufunc
+        self._generalized = ufunc.signature is not None
         self._parallel_call = parallel_call
         self._forget()
         # The instance dict NumPy's ufuncs have (__qualname__, __signature__),
@@ -189,6 +225,8 @@ cdef class ParallelUfunc:
         cdef tuple names = tuple(kwargs) if kwargs else None
         cdef Py_ssize_t size
         cdef int type_num = OTHER_SLOT
+        if self._generalized:
+            return self._parallel_call(self, args, kwargs)
         size = call_size(PySequence_Fast_ITEMS(items),
                          len(args), <PyObject *>names if names is not None else NULL, &type_num)
         if size < 0 or size < self._inline_below[type_num]:
@@ -294,28 +332,35 @@ cdef class ParallelUfunc:
 
     # Methods: parallel where it pays (set by runtime.numpy), NumPy's otherwise.
     def reduce(self, *args, **kwargs):
+        if args and type(args[0]) is cnp.ndarray and \
+                cnp.PyArray_SIZE(<cnp.ndarray>args[0]) < _small_call_elements(REDUCE_ELEMENTS):
+            return PyObject_Call(self.ufunc.reduce, args, kwargs)
         return _methods.reduce(self, args, kwargs)
 
     def accumulate(self, *args, **kwargs):
-        return self.ufunc.accumulate(*args, **kwargs)
+        return PyObject_Call(self.ufunc.accumulate, args, kwargs)
 
     def reduceat(self, *args, **kwargs):
-        return self.ufunc.reduceat(*args, **kwargs)
+        return PyObject_Call(self.ufunc.reduceat, args, kwargs)
 
     def outer(self, *args, **kwargs):
+        if len(args) == 2 and type(args[0]) is cnp.ndarray and type(args[1]) is cnp.ndarray \
+                and cnp.PyArray_SIZE(<cnp.ndarray>args[0]) * cnp.PyArray_SIZE(
+                    <cnp.ndarray>args[1]) < _small_call_elements(SMALL_ELEMENTS):
+            return PyObject_Call(self.ufunc.outer, args, kwargs)
         return _methods.outer(self, args, kwargs)
 
     def at(self, *args, **kwargs):
-        return self.ufunc.at(*args, **kwargs)
+        return PyObject_Call(self.ufunc.at, args, kwargs)
 
     def resolve_dtypes(self, *args, **kwargs):
-        return self.ufunc.resolve_dtypes(*args, **kwargs)
+        return PyObject_Call(self.ufunc.resolve_dtypes, args, kwargs)
 
     def _resolve_dtypes_and_context(self, *args, **kwargs):
-        return self.ufunc._resolve_dtypes_and_context(*args, **kwargs)
+        return PyObject_Call(self.ufunc._resolve_dtypes_and_context, args, kwargs)
 
     def _get_strided_loop(self, *args, **kwargs):
-        return self.ufunc._get_strided_loop(*args, **kwargs)
+        return PyObject_Call(self.ufunc._get_strided_loop, args, kwargs)
 
 
 class _NumPyMethods:
@@ -351,3 +396,78 @@ def _enable_vectorcall():
 
 
 _enable_vectorcall()
+
+
+cdef class SmallCallsToNumPy:
+    """A runtime.numpy function whose small calls go straight to NumPy's.
+
+    Its vectorcall adds up the sizes of the array arguments and, below
+    ``min_elements`` (all arguments arrays or scalars), calls NumPy's
+    function with the arguments untouched: ~30 ns, where a Python-level
+    check cost 0.3-4 us (np.copyto on 1e3 elements takes 370 ns).  Other
+    calls go to the parallel version, which checks everything else.  It
+    looks like NumPy's function: name, docstring, signature.
+    """
+
+    cdef vectorcallfunc vectorcall
+    cdef readonly object numpy_function
+    cdef readonly object parallel_function
+    cdef readonly Py_ssize_t min_elements
+    cdef dict __dict__
+
+    def __cinit__(self, numpy_function, parallel_function, Py_ssize_t min_elements):
+        self.vectorcall = <vectorcallfunc>gated_vectorcall
+        self.numpy_function = numpy_function
+        self.parallel_function = parallel_function
+        self.min_elements = min_elements
+        for key in ("__name__", "__qualname__", "__doc__"):
+            setattr(self, key, getattr(numpy_function, key))
+        setattr(self, "__module__", "runtime.numpy")
+        setattr(self, "__wrapped__", numpy_function)  # inspect.signature: NumPy's
+
+    def __call__(self, *args, **kwargs):
+        return self.parallel_function(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<runtime.numpy function {self.numpy_function.__name__}>"
+
+    def __reduce__(self):
+        return self.numpy_function.__name__
+
+    def __get__(self, instance, owner):
+        return self  # like a builtin function: not a method when set on a class
+
+
+cdef object gated_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
+                             PyObject *kwnames):
+    cdef SmallCallsToNumPy self = <SmallCallsToNumPy>callable
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t total = PyTuple_GET_SIZE(<object>kwnames) if kwnames != NULL else 0
+    cdef Py_ssize_t j, elements = 0
+    cdef object arg
+    for j in range(nargs + total):
+        arg = <object>args[j]
+        if type(arg) is cnp.ndarray:
+            elements += cnp.PyArray_SIZE(<cnp.ndarray>arg)
+        elif not (is_scalar(arg) or type(arg) is str or type(arg) is tuple
+                  or isinstance(arg, (type, numpy.dtype))):
+            elements = -1  # a list, a subclass, an override: the full path decides
+            break
+    if 0 <= elements < _small_call_elements(self.min_elements):
+        return PyObject_Vectorcall(self.numpy_function, args, nargsf, kwnames)
+    return PyObject_Vectorcall(self.parallel_function, args, nargsf, kwnames)
+
+
+PRODUCT_SIZE = PRODUCT_ELEMENTS
+SMALL_SIZE = SMALL_ELEMENTS
+
+
+def _enable_gated_vectorcall():
+    cdef SmallCallsToNumPy probe = SmallCallsToNumPy(numpy.copy, numpy.copy, 0)
+    cdef PyTypeObject *tp = <PyTypeObject *>SmallCallsToNumPy
+    tp.tp_vectorcall_offset = <Py_ssize_t>(<char *>&probe.vectorcall - <char *><PyObject *>probe)
+    tp.tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL
+    PyType_Modified(tp)
+
+
+_enable_gated_vectorcall()
