@@ -11,19 +11,22 @@ load of BENCHMARKS.md.  The numexpr / numba columns need the [bench] extra."""
 from __future__ import annotations
 
 import argparse
+import time
 
 import runtime
 from runtime import _numpy_benchcases as cases
 from runtime._benchcases import _timed
 
 
-def best_of(functions: dict[str, object], data: object, repeats: int) -> dict[str, float]:
+def best_of(functions: dict[str, object], data: object, repeats: int,
+            pause: float) -> dict[str, float]:
     for fn in functions.values():  # warm up: caches, calibration, JIT, cost models
         fn(data)
         fn(data)
     best = {name: float("inf") for name in functions}
     for _ in range(repeats):
         for name, fn in functions.items():
+            time.sleep(pause)
             best[name] = min(best[name], _timed(lambda: fn(data)))
     return best
 
@@ -45,7 +48,7 @@ def main() -> None:
         functions = {"numpy": case.baseline, "runtime": case.candidate}
         if not args.no_competitors:
             functions.update(cases.competitors(case))
-        best = best_of(functions, case.data, args.repeats or case.repeats)
+        best = best_of(functions, case.data, args.repeats or case.repeats, case.pause)
         per_call = {k: v / case.calls for k, v in best.items()}
         others = "  ".join(f"{k} {best['numpy'] / v:.2f}x" for k, v in best.items()
                            if k not in ("numpy", "runtime"))

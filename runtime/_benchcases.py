@@ -36,6 +36,9 @@ class Case:
     target: str  # e.g. ">= 1.9x" or "<= 5 us"
     repeats: int = 7
     calls: int = 1  # calls of the operation per timed block (small cases loop)
+    # Seconds to sleep before each timed block: OpenBLAS's threads spin ~0.1 s
+    # after a call, and would slow whatever is timed next.
+    pause: float = 0.0
     data: Any = field(default=None, repr=False)
 
 

@@ -54,7 +54,7 @@ CASES: dict[str, Case] = {c.name: c for c in [
     Case("sum_1e7", "np.sum on 1e7 float64", lambda: (_random(10**7),),
          _loop(numpy.sum, 1), _loop(rnp.sum, 1), ">= 1.7x", 15),
     Case("matmul_2000", "2000x2000 float64 matmul (OpenBLAS threads vs tiles)", _matrices,
-         _loop(numpy.matmul, 1), _loop(rnp.matmul, 1), ">= 0.95x", 5),
+         _loop(numpy.matmul, 1), _loop(rnp.matmul, 1), ">= 0.95x", 5, pause=0.3),
 ] + [
     _ufunc_case(name, 10**3, ">= 0.9x", 9, calls=2000, binary=binary)
     for name, binary in [("exp", False), ("add", True), ("sin", False), ("sqrt", False),
@@ -136,26 +136,28 @@ def matmul_slow_core(n: int = 2000, repeats: int = 5) -> dict[str, float]:
     a, b = _matrices(n)
     rnp.matmul(a, b)
     numpy.matmul(a, b)
-    result = {"numpy_idle": _best(lambda: numpy.matmul(a, b), repeats),
-              "runtime_idle": _best(lambda: rnp.matmul(a, b), repeats)}
+    result = _interleaved(lambda: numpy.matmul(a, b), lambda: rnp.matmul(a, b), repeats,
+                          "idle")
     load = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
     try:
         time.sleep(0.2)
-        best_numpy = best_runtime = float("inf")
-        for _ in range(repeats):
-            best_numpy = min(best_numpy, _best(lambda: numpy.matmul(a, b), 1))
-            best_runtime = min(best_runtime, _best(lambda: rnp.matmul(a, b), 1))
+        result.update(_interleaved(lambda: numpy.matmul(a, b), lambda: rnp.matmul(a, b),
+                                   repeats, "slow_core"))
     finally:
         load.kill()
         load.wait()
-    result.update(numpy_slow_core=best_numpy, runtime_slow_core=best_runtime)
     return result
 
 
-def _best(fn: Callable[[], Any], repeats: int) -> float:
-    best = float("inf")
+def _interleaved(numpy_call: Callable[[], Any], runtime_call: Callable[[], Any], repeats: int,
+                 label: str, pause: float = 0.3) -> dict[str, float]:
+    """Best times, the two interleaved, each after `pause` seconds of quiet
+    (OpenBLAS's threads spin ~0.1 s after a call)."""
+    best = {f"numpy_{label}": float("inf"), f"runtime_{label}": float("inf")}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
+        for name, fn in ((f"numpy_{label}", numpy_call), (f"runtime_{label}", runtime_call)):
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best

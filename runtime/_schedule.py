@@ -17,6 +17,7 @@ slow core finishing its last chunk does not hold up the job for long.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 import time
@@ -27,7 +28,7 @@ from typing import Callable, Hashable, Iterator
 
 import numpy as np
 
-from . import _config, _core
+from . import _config, _core, _demo_kernels
 from ._blas import single_threaded_blas
 
 Body = Callable[[int, int], object]
@@ -54,9 +55,13 @@ COST_CACHE_SIZE = 512
 
 @dataclass(frozen=True)
 class Overheads:
-    dispatch_s: float  # cost of running a job on the pool rather than inline
+    dispatch_s: float  # cost of running a job of Python chunks on the pool rather than inline
     chunk_s: float  # cost of each Python chunk: the call and the GIL hand-off
     native_chunk_s: float  # cost of each native chunk
+    # Cost of running a job of native chunks on the pool rather than inline:
+    # no GIL to hand over, so a spinning worker starts at once; a parked one
+    # starts late, but the caller meanwhile takes the chunks itself.
+    native_dispatch_s: float = 0.0
 
 
 _overheads: Overheads | None = None
@@ -99,11 +104,18 @@ def _calibrate(threads: int) -> Overheads:
     two = _best_of(5, lambda: _core.parallel_for_python(work, 0, 2, 1, 1, 1))
     chunks = 256
     empty = _best_of(3, lambda: _core.parallel_for_python(noop, 0, chunks, 1, 1, 1)) / chunks
+    # The same two pieces of work as native chunks (the shipped sum kernel).
+    summed, parts = np.ones(2 * 4 * per_chunk), np.empty(2)  # (the context points into these)
+    sums = _demo_kernels.sum_context(summed, parts)
+    sum_kernel, sum_ctx = _demo_kernels.kernel("sum"), ctypes.addressof(sums)
+    native_one = _best_of(5, lambda: _core.call_native(sum_kernel, sum_ctx, 0, 1))
+    native_two = _best_of(5, lambda: _core.parallel_for_native(sum_kernel, sum_ctx, 0, 2, 1, 1, 1))
     return Overheads(
         dispatch_s=min(max(two - one, 2e-6), 200e-6),
         chunk_s=min(max(empty * min(threads, 2), 0.3e-6), 50e-6),
         # csrc/tests/bench_spawn.c measures ~6 ns per native chunk; 50 ns is a safe bound.
         native_chunk_s=50e-9,
+        native_dispatch_s=min(max(native_two - native_one, 1e-6), 200e-6),
     )
 
 
@@ -271,7 +283,15 @@ def forced_split(grain: int) -> Iterator[None]:
         _forced_grain = before
 
 
-def runs_inline(key: Hashable | None, elements: int) -> bool:
+def _dispatch(native: bool) -> tuple[float, float]:
+    """(chunk, dispatch) overheads of Python or native jobs, as measured."""
+    assert _overheads is not None
+    if native:
+        return _overheads.native_chunk_s, _overheads.native_dispatch_s
+    return _overheads.chunk_s, _overheads.dispatch_s
+
+
+def runs_inline(key: Hashable | None, elements: int, native: bool = False) -> bool:
     """True when a call of `elements` elements certainly runs inline: the
     caller may then skip planning and call the function directly."""
     if _overheads is None or key is None or _forced_grain is not None:
@@ -284,7 +304,7 @@ def runs_inline(key: Hashable | None, elements: int) -> bool:
     model = costs.get(key)
     if model is None or not model.knows(elements):
         return False  # first look at this size: take the measured path
-    cutoff = inline_cutoff(threads, _overheads.chunk_s, _overheads.dispatch_s)
+    cutoff = inline_cutoff(threads, *_dispatch(native))
     return model.predict(elements) < cutoff
 
 
@@ -375,17 +395,18 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         return
 
     ov = overheads()
-    chunk_s = ov.native_chunk_s if native is not None else ov.chunk_s
+    chunk_s, dispatch_s = ((ov.native_chunk_s, ov.native_dispatch_s) if native is not None
+                           else (ov.chunk_s, ov.dispatch_s))
     model = costs.get(key)
     done = 0
     if model is None or not model.near(rows * row_elements):
         done, model = _probe(first, body, rows, align, key, row_elements,
-                             PROBE_RELIABLE_RATIO * (chunk_s + ov.dispatch_s))
+                             PROBE_RELIABLE_RATIO * (chunk_s + dispatch_s))
         if done >= rows:
             return
     remaining = rows - done
     element_s = model.rate(remaining * row_elements)
-    split = plan(element_s * row_elements, remaining, threads, chunk_s, ov.dispatch_s,
+    split = plan(element_s * row_elements, remaining, threads, chunk_s, dispatch_s,
                  align, cache_rows)
     if split is not None and split.grain < min_grain:
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
@@ -410,7 +431,7 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         costs.record(key, (rows - done) * row_elements, (time.perf_counter() - t0) * threads)
 
 
-def inline_elements(key: Hashable | None) -> int:
+def inline_elements(key: Hashable | None, native: bool = False) -> int:
     """Calls with this key and fewer elements than this run inline, as far
     as the measured costs tell (0 when nothing is known yet).  Estimated
     from the rate at the nearest measured size, refined once at the
@@ -426,7 +447,7 @@ def inline_elements(key: Hashable | None) -> int:
     model = costs.get(key)
     if model is None or not model.points:
         return 0
-    cutoff = inline_cutoff(threads, _overheads.chunk_s, _overheads.dispatch_s)
+    cutoff = inline_cutoff(threads, *_dispatch(native))
     elements = max(1, int(cutoff / model.rate(1 << 20)))
     return max(1, int(cutoff / model.rate(elements)))
 
@@ -439,6 +460,5 @@ def planned_split(key: Hashable | None, rows: int, *, native: bool = False) -> S
     if model is None or not model.near(rows) or _forced_grain is not None:
         return False
     threads = _config.num_threads()
-    ov = overheads()
-    return plan(model.rate(rows), rows, threads,
-                ov.native_chunk_s if native else ov.chunk_s, ov.dispatch_s)
+    overheads()
+    return plan(model.rate(rows), rows, threads, *_dispatch(native))

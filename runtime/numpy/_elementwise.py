@@ -168,11 +168,11 @@ def _dtype_char(a: Any) -> Any:
     return a.dtype.char if isinstance(a, (np.ndarray, np.generic)) else type(a)
 
 
-def _learn_once(wrapper: Any, first: np.ndarray, key: Any) -> None:
+def _learn_once(wrapper: Any, first: np.ndarray, key: Any, native: bool) -> None:
     """After a parallel run: give ParallelUfunc its inline size for this
     dtype if it has none yet (calls found to run inline refresh it)."""
     if wrapper._inline_threshold(first.dtype.num) <= 1:
-        wrapper._learn(first.dtype.num, _schedule.inline_elements(key))
+        wrapper._learn(first.dtype.num, _schedule.inline_elements(key, native=native))
 
 
 # Repeated calls (same ufunc, dtypes, shapes, layouts; no keywords) reuse
@@ -240,28 +240,31 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     key = _schedule.cost_key(ufunc, *map(_dtype_char, inputs),
                              *(o.dtype.char if o is not None else None for o in outs),
                              where is not None, *options.items())
-    if _core.configured_threads() == 1 or _schedule.runs_inline(key, size):
-        # From now on ParallelUfunc sends such calls to NumPy by itself.
-        wrapper._learn(first.dtype.num, _schedule.inline_elements(key))
+    native = _native_loop(ufunc, inputs, outs, shape) if where is None and not options else None
+    if _core.configured_threads() == 1 or _schedule.runs_inline(key, size, native=bool(native)):
+        # From now on ParallelUfunc sends calls of this size (at least) to
+        # NumPy by itself.
+        wrapper._learn(first.dtype.num,
+                       max(_schedule.inline_elements(key, native=bool(native)), size + 1))
         return ufunc(*args, **kwargs)
 
-    if where is None and not options:
+    if native is not None:
         outs_given = any(o is not None for o in outs)
-        native = _native_call(ufunc, inputs, outs, shape)
-        if native is not None:
-            loop_call, outs, order = native
-            kernel, ctx = loop_call.kernel, loop_call.ctx
-            _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
-                          key=key, native=(kernel, ctx), limit_blas=False)
-            _learn_once(wrapper, first, key)
-            if signature is not None:
-                split = _schedule.planned_split(key, size, native=True)
-                if isinstance(split, _schedule.Split):
-                    if len(_hot) >= HOT_CACHE:
-                        _hot.clear()
-                    _hot[signature] = [0, loop_call.loop, shape, size, split, order]
-            return _native_result(ufunc, loop_call, outs, outs_given, args, kwargs,
-                                  stacklevel=3)
+        loop, order = native
+        outs = [o if o is not None else np.empty(shape, dtype=dtype, order=order)
+                for o, dtype in zip(outs, loop.dtypes[ufunc.nin:])]
+        loop_call = _loop_call(loop, inputs, outs, order, stacklevel=3)
+        kernel, ctx = loop_call.kernel, loop_call.ctx
+        _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
+                      key=key, native=(kernel, ctx), limit_blas=False)
+        _learn_once(wrapper, first, key, native=True)
+        if signature is not None:
+            split = _schedule.planned_split(key, size, native=True)
+            if isinstance(split, _schedule.Split):
+                if len(_hot) >= HOT_CACHE:
+                    _hot.clear()
+                _hot[signature] = [0, loop, shape, size, split, order]
+        return _native_result(ufunc, loop_call, outs, outs_given, args, kwargs, stacklevel=3)
 
     order = options.pop("order", "K") or "K"
     nin = ufunc.nin
@@ -291,7 +294,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 ufunc(*ins[:nin], out=tuple(out_views), where=ins[nin], **options)
 
         execute(kernel, kernel_in, outs, shape, key)
-    _learn_once(wrapper, first, key)
+    _learn_once(wrapper, first, key, native=False)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
@@ -314,11 +317,11 @@ def _flat_order(arrays: list[np.ndarray]) -> str | None:
     return None
 
 
-def _native_call(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], shape: tuple[int, ...]
-                 ) -> tuple[_loops.LoopCall, list[np.ndarray], str] | None:
-    """NumPy's strided loop over the flat call, with outputs allocated, and
-    the flat order, when every array has the call's shape (or is 0-d), all
-    are contiguous in one order and none needs a cast; None otherwise."""
+def _native_loop(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], shape: tuple[int, ...]
+                 ) -> tuple[Any, str] | None:
+    """NumPy's strided loop for the flat call and the flat order, when every
+    array has the call's shape (or is 0-d), all are contiguous in one order
+    and none needs a cast; None otherwise."""
     signature: list[Any] = []
     full: list[np.ndarray] = []
     for a in inputs:
@@ -346,11 +349,7 @@ def _native_call(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], shape: tup
         if len(_native_loops) >= NATIVE_LOOP_CACHE:
             _native_loops.clear()
         _native_loops[key] = loop
-    if loop is None:
-        return None
-    outs = [o if o is not None else np.empty(shape, dtype=dtype, order=order)
-            for o, dtype in zip(outs, loop.dtypes[ufunc.nin:])]
-    return _loop_call(loop, inputs, outs, order, stacklevel=4), outs, order
+    return None if loop is None else (loop, order)
 
 
 def _loop_call(loop: Any, inputs: Sequence[Any], outs: list[np.ndarray], order: str,
