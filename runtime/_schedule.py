@@ -283,15 +283,17 @@ def forced_split(grain: int) -> Iterator[None]:
         _forced_grain = before
 
 
-def _dispatch(native: bool) -> tuple[float, float]:
-    """(chunk, dispatch) overheads of Python or native jobs, as measured."""
+def _dispatch(native: bool, call_s: float = 0.0) -> tuple[float, float]:
+    """(chunk, dispatch) overheads of Python or native jobs, as measured,
+    plus the caller's own cost of a parallel call (`call_s`)."""
     assert _overheads is not None
     if native:
-        return _overheads.native_chunk_s, _overheads.native_dispatch_s
-    return _overheads.chunk_s, _overheads.dispatch_s
+        return _overheads.native_chunk_s, _overheads.native_dispatch_s + call_s
+    return _overheads.chunk_s, _overheads.dispatch_s + call_s
 
 
-def runs_inline(key: Hashable | None, elements: int, native: bool = False) -> bool:
+def runs_inline(key: Hashable | None, elements: int, native: bool = False,
+                call_s: float = 0.0) -> bool:
     """True when a call of `elements` elements certainly runs inline: the
     caller may then skip planning and call the function directly."""
     if _overheads is None or key is None or _forced_grain is not None:
@@ -304,7 +306,7 @@ def runs_inline(key: Hashable | None, elements: int, native: bool = False) -> bo
     model = costs.get(key)
     if model is None or not model.knows(elements):
         return False  # first look at this size: take the measured path
-    cutoff = inline_cutoff(threads, *_dispatch(native))
+    cutoff = inline_cutoff(threads, *_dispatch(native, call_s))
     return model.predict(elements) < cutoff
 
 
@@ -358,7 +360,7 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
 def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         align: int = 1, grain: int | None = None, cache_rows: int = 0,
         first: Body | None = None, native: tuple[int, int] | None = None,
-        limit_blas: bool = True, min_grain: int = 1) -> None:
+        limit_blas: bool = True, min_grain: int = 1, call_s: float = 0.0) -> None:
     """Run body over rows [0, rows): inline, or split on the pool.
 
     first(start, stop), if given, runs instead of body on the first chunk
@@ -368,7 +370,8 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     call the same kernel).  `limit_blas` holds BLAS to one thread while
     Python chunks run in parallel.  Costs are recorded per scalar element
     (`row_elements` per row), so one key serves arrays of any row width.
-    Every chunk of a split has at least `min_grain` rows.
+    Every chunk of a split has at least `min_grain` rows.  `call_s` is what
+    the caller's own parallel path costs beyond the pool's dispatch.
     """
     if rows <= 0:
         return
@@ -394,9 +397,8 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             _run_split(body, done, rows, split, align, native, limit_blas)
         return
 
-    ov = overheads()
-    chunk_s, dispatch_s = ((ov.native_chunk_s, ov.native_dispatch_s) if native is not None
-                           else (ov.chunk_s, ov.dispatch_s))
+    overheads()  # measured on first use (and per thread count)
+    chunk_s, dispatch_s = _dispatch(native is not None, call_s)
     model = costs.get(key)
     done = 0
     if model is None or not model.near(rows * row_elements):
@@ -431,7 +433,7 @@ def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         costs.record(key, (rows - done) * row_elements, (time.perf_counter() - t0) * threads)
 
 
-def inline_elements(key: Hashable | None, native: bool = False) -> int:
+def inline_elements(key: Hashable | None, native: bool = False, call_s: float = 0.0) -> int:
     """Calls with this key and fewer elements than this run inline, as far
     as the measured costs tell (0 when nothing is known yet).  Estimated
     from the rate at the nearest measured size, refined once at the
@@ -447,12 +449,13 @@ def inline_elements(key: Hashable | None, native: bool = False) -> int:
     model = costs.get(key)
     if model is None or not model.points:
         return 0
-    cutoff = inline_cutoff(threads, *_dispatch(native))
+    cutoff = inline_cutoff(threads, *_dispatch(native, call_s))
     elements = max(1, int(cutoff / model.rate(1 << 20)))
     return max(1, int(cutoff / model.rate(elements)))
 
 
-def planned_split(key: Hashable | None, rows: int, *, native: bool = False) -> Split | None | bool:
+def planned_split(key: Hashable | None, rows: int, *, native: bool = False,
+                  call_s: float = 0.0) -> Split | None | bool:
     """The split run() would choose now for `rows` rows of this key without
     probing: a Split, None for inline, or False when costs near this size
     are not known yet (run() would measure first)."""
@@ -461,4 +464,4 @@ def planned_split(key: Hashable | None, rows: int, *, native: bool = False) -> S
         return False
     threads = _config.num_threads()
     overheads()
-    return plan(model.rate(rows), rows, threads, *_dispatch(native))
+    return plan(model.rate(rows), rows, threads, *_dispatch(native, call_s))

@@ -36,6 +36,14 @@ SCALAR_TYPES = (int, float, complex, np.generic)  # bool is an int
 # of at least two elements (the pool never makes a chunk below its grain).
 MIN_STRIDED_PIECE = 2
 
+# What runtime.numpy's own Python steps cost a parallel call, beyond the
+# pool's dispatch (measured here: a planned native call 4-6 us: signature,
+# output, LoopCall, posting; the Python path ~15 us: errstate, probe,
+# allocation, boxes).  Decisions count them, or a 1e3-element sin (8 us)
+# went parallel and took 10 us.
+NATIVE_CALL_S = 5e-6
+PYTHON_CALL_S = 15e-6
+
 Kernel = Callable[[list[Any], list[np.ndarray]], None]
 
 
@@ -84,7 +92,7 @@ def _full(operand: Any, shape: tuple[int, ...], perm: list[int] | None) -> Any:
 
 
 def execute(kernel: Kernel, inputs: Sequence[Any], outputs: Sequence[np.ndarray],
-            shape: tuple[int, ...], key: Any) -> None:
+            shape: tuple[int, ...], key: Any, call_s: float = PYTHON_CALL_S) -> None:
     """Run kernel(input views, output views) over boxes covering `shape`,
     inline or on the pool as _schedule decides.  `outputs` all have
     exactly `shape`; inputs broadcast to it or are scalars."""
@@ -105,7 +113,7 @@ def execute(kernel: Kernel, inputs: Sequence[Any], outputs: Sequence[np.ndarray]
             kernel([a[start:stop] if s else a for a, s in zip(flat_ins, sliced)],
                    [o[start:stop] for o in flat_outs])
 
-        _schedule.run(flat_body, total, key=key, limit_blas=False,
+        _schedule.run(flat_body, total, key=key, limit_blas=False, call_s=call_s,
                       min_grain=1 if contiguous else MIN_STRIDED_PIECE)
         return
 
@@ -119,7 +127,7 @@ def execute(kernel: Kernel, inputs: Sequence[Any], outputs: Sequence[np.ndarray]
             kernel([a[box] if s else a for a, s in zip(ins, sliced)], [o[box] for o in outs])
 
     _schedule.run(box_body, total // unit, key=key, row_elements=unit, limit_blas=False,
-                  min_grain=1 if unit > 1 else MIN_STRIDED_PIECE)
+                  call_s=call_s, min_grain=1 if unit > 1 else MIN_STRIDED_PIECE)
 
 
 def _same_elements(a: np.ndarray, b: np.ndarray) -> bool:
@@ -172,7 +180,8 @@ def _learn_once(wrapper: Any, first: np.ndarray, key: Any, native: bool) -> None
     """After a parallel run: give ParallelUfunc its inline size for this
     dtype if it has none yet (calls found to run inline refresh it)."""
     if wrapper._inline_threshold(first.dtype.num) <= 1:
-        wrapper._learn(first.dtype.num, _schedule.inline_elements(key, native=native))
+        wrapper._learn(first.dtype.num, _schedule.inline_elements(
+            key, native=native, call_s=NATIVE_CALL_S if native else PYTHON_CALL_S))
 
 
 # Repeated calls (same ufunc, dtypes, shapes, layouts; no keywords) reuse
@@ -241,11 +250,13 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                              *(o.dtype.char if o is not None else None for o in outs),
                              where is not None, *options.items())
     native = _native_loop(ufunc, inputs, outs, shape) if where is None and not options else None
-    if _core.configured_threads() == 1 or _schedule.runs_inline(key, size, native=bool(native)):
+    call_s = NATIVE_CALL_S if native else PYTHON_CALL_S
+    if _core.configured_threads() == 1 or _schedule.runs_inline(key, size, native=bool(native),
+                                                                call_s=call_s):
         # From now on ParallelUfunc sends calls of this size (at least) to
         # NumPy by itself.
-        wrapper._learn(first.dtype.num,
-                       max(_schedule.inline_elements(key, native=bool(native)), size + 1))
+        wrapper._learn(first.dtype.num, max(
+            _schedule.inline_elements(key, native=bool(native), call_s=call_s), size + 1))
         return ufunc(*args, **kwargs)
 
     if native is not None:
@@ -256,10 +267,10 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         loop_call = _loop_call(loop, inputs, outs, order, stacklevel=3)
         kernel, ctx = loop_call.kernel, loop_call.ctx
         _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
-                      key=key, native=(kernel, ctx), limit_blas=False)
+                      key=key, native=(kernel, ctx), limit_blas=False, call_s=call_s)
         _learn_once(wrapper, first, key, native=True)
         if signature is not None:
-            split = _schedule.planned_split(key, size, native=True)
+            split = _schedule.planned_split(key, size, native=True, call_s=call_s)
             if isinstance(split, _schedule.Split):
                 if len(_hot) >= HOT_CACHE:
                     _hot.clear()
@@ -293,7 +304,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             else:
                 ufunc(*ins[:nin], out=tuple(out_views), where=ins[nin], **options)
 
-        execute(kernel, kernel_in, outs, shape, key)
+        execute(kernel, kernel_in, outs, shape, key, call_s)
     _learn_once(wrapper, first, key, native=False)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
