@@ -83,8 +83,9 @@ setup(
                           compiler_directives={"embedsignature": True}),
     install_requires=[
         # NumPy 2: np.errstate in contextvars (propagated to chunks), NEP 50
-        # promotion (a chunk's result dtype is the whole call's).
-        "numpy>=2.0",
+        # promotion (a chunk's result dtype is the whole call's); 2.1 for
+        # np.reshape(copy=False) (runtime.numpy's batched matmul views).
+        "numpy>=2.1",
         "psutil>=5.9",
         "cffi>=1.15",
         # threadpoolctl: the standard way to see and limit native thread pools

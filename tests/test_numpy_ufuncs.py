@@ -478,3 +478,23 @@ def test_gated_functions_split_when_asked(split):
         before = _core.stats()["leaves"]
         call()
         assert _core.stats()["leaves"] > before
+
+
+def test_keywords_numpy_takes(split):
+    rng = numpy.random.default_rng(3)
+    x = rng.standard_normal((40, 30))
+    f = numpy.asfortranarray(x)
+    i = (x * 10).astype(numpy.int32)
+    compare(lambda m: m.add(x, f, signature="dd->d"))
+    compare(lambda m: m.add(i, i, signature=(numpy.float32, numpy.float32, None)))
+    compare(lambda m: m.multiply(i, 2, dtype=numpy.int64))
+    compare(lambda m: m.exp(x, order="F"))
+    compare(lambda m: m.exp(f, order="C"))
+    compare(lambda m: m.exp(f, order="A"))
+    compare(lambda m: m.negative(x, subok=False))
+    compare(lambda m: m.add(i, x, casting="no"))  # NumPy's casting error
+    compare(lambda m: m.add(x, x, out=numpy.empty((40, 30), numpy.int64)))  # same_kind error
+    compare(lambda m: m.add(x, x, numpy.empty((40, 30))))  # positional out
+    compare(lambda m: m.divmod(x, 3.0, out=(numpy.empty_like(x), None)))
+    compare(lambda m: m.add(x, x, out=(numpy.empty_like(x), numpy.empty_like(x))))  # wrong count
+    compare(lambda m: m.add(x, x, extobj=None))  # unknown keyword: NumPy's TypeError
