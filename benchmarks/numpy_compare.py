@@ -3,10 +3,11 @@ side in one process:
 
     python benchmarks/numpy_compare.py [--emulate-slow-core] [--no-competitors] [case ...]
 
-For each case of runtime/_numpy_benchcases.py: the best time of NumPy,
-runtime.numpy and each competitor, measured interleaved (best of N), and
-the speedup over NumPy.  --emulate-slow-core adds matmul under the busy-cpu1
-load of BENCHMARKS.md.  The numexpr / numba columns need the [bench] extra."""
+For each case of runtime/_numpy_benchcases.py: the best time of NumPy and
+runtime.numpy, measured interleaved (best of N), and the speedup; then each
+competitor's speedup, measured interleaved with NumPy in a pass of its own.
+--emulate-slow-core adds matmul under the busy-cpu1 load of BENCHMARKS.md.
+The numexpr / numba columns need the [bench] extra."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from runtime._benchcases import _timed
 
 def best_of(functions: dict[str, object], data: object, repeats: int,
             pause: float) -> dict[str, float]:
+    """Best time of each function, interleaved (each round runs them all in
+    order); `pause` seconds of quiet before every call."""
     for fn in functions.values():  # warm up: caches, calibration, JIT, cost models
         fn(data)
         fn(data)
@@ -45,13 +48,20 @@ def main() -> None:
         case = cases.CASES[name]
         if case.data is None:
             case.data = case.setup()
-        functions = {"numpy": case.baseline, "runtime": case.candidate}
-        if not args.no_competitors:
-            functions.update(cases.competitors(case))
-        best = best_of(functions, case.data, args.repeats or case.repeats, case.pause)
+        repeats = args.repeats or case.repeats
+        best = best_of({"numpy": case.baseline, "runtime": case.candidate}, case.data,
+                       repeats, case.pause)
+        # Competitors in a pass of their own, each interleaved with NumPy:
+        # their threads spin after a call (numba's ~10 ms) and would slow
+        # runtime's next call (exp 1e5 fell from 1.6x to 0.9x behind numba).
+        others = ""
+        competitors = {} if args.no_competitors else cases.competitors(case)
+        if competitors:
+            theirs = best_of({"numpy": case.baseline, **competitors}, case.data, repeats,
+                             case.pause)
+            others = "  ".join(f"{k} {theirs['numpy'] / v:.2f}x" for k, v in theirs.items()
+                               if k != "numpy")
         per_call = {k: v / case.calls for k, v in best.items()}
-        others = "  ".join(f"{k} {best['numpy'] / v:.2f}x" for k, v in best.items()
-                           if k not in ("numpy", "runtime"))
         print(f"{name:12} {_us(per_call['numpy'])} {_us(per_call['runtime'])} "
               f"{best['numpy'] / best['runtime']:7.2f}x  {case.target:9} {others}")
     if args.emulate_slow_core:

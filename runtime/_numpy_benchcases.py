@@ -48,7 +48,7 @@ def _matrices(n: int = 2000) -> tuple[numpy.ndarray, numpy.ndarray]:
 CASES: dict[str, Case] = {c.name: c for c in [
     _ufunc_case("exp", 10**7, ">= 1.9x", 7),
     _ufunc_case("exp", 10**6, ">= 1.7x", 21),
-    _ufunc_case("exp", 10**5, ">= 1.3x", 15, calls=20),
+    _ufunc_case("exp", 10**5, ">= 1.3x", 15, calls=100),
     _ufunc_case("sin", 10**7, ">= 1.9x", 5),
     _ufunc_case("add", 10**7, ">= 1.0x", 9, binary=True),
     Case("sum_1e7", "np.sum on 1e7 float64", lambda: (_random(10**7),),
