@@ -82,7 +82,7 @@ def assert_same(expected, got):
             [s for s, n in zip(got.strides, g.shape) if n > 1]
 
 
-def compare(call_with):
+def check(call_with):
     """call_with(module) under numpy and runtime.numpy: same everything."""
     expected, expected_warnings = outcome(lambda: call_with(numpy))
     got, got_warnings = outcome(lambda: call_with(np))
@@ -173,9 +173,9 @@ def test_every_loop_of_every_ufunc(name, split):
         if not set(ins + outs) <= set(NUMERIC):
             continue
         inputs = loop_inputs(ins, 1001, seed=len(loop))
-        compare(lambda m: getattr(m, name)(*inputs, dtype=numpy.dtype(outs[0]), casting="unsafe")
+        check(lambda m: getattr(m, name)(*inputs, dtype=numpy.dtype(outs[0]), casting="unsafe")
                 if ufunc.nout == 1 else getattr(m, name)(*inputs))
-        compare(lambda m: getattr(m, name)(*inputs))
+        check(lambda m: getattr(m, name)(*inputs))
 
 
 def test_calls_really_split(split):
@@ -262,7 +262,7 @@ def test_differential(data, name):
                 return kw["out"] if isinstance(result, numpy.ndarray) else result
             return getattr(module, name)(*arrays, **kw)
 
-        compare(call)
+        check(call)
 
 
 @settings(max_examples=60, deadline=None)
@@ -271,10 +271,10 @@ def test_in_place_and_overlapping_outputs(data):
     base = data.draw(hnp.arrays(numpy.float64, st.integers(2, 60),
                                 elements=st.floats(-10, 10)))
     with _schedule.forced_split(3):
-        in_place_and_overlapping(base)
+        check_in_place_and_overlapping(base)
 
 
-def in_place_and_overlapping(base):
+def check_in_place_and_overlapping(base):
     a, b = base.copy(), base.copy()
     assert numpy.add(a, 1, out=a) is a and np.add(b, 1, out=b) is b
     assert numpy.array_equal(a, b)
@@ -290,11 +290,11 @@ def in_place_and_overlapping(base):
 def test_errstate_modes_behave_as_numpys(split):
     x = numpy.array([1.0, 0.0, -1.0, numpy.inf] * 50)
     zero = numpy.zeros_like(x)
-    compare(lambda m: m.divide(x, zero))  # divide + invalid warnings, once each
-    compare(lambda m: m.log(x))
+    check(lambda m: m.divide(x, zero))  # divide + invalid warnings, once each
+    check(lambda m: m.log(x))
     for mode in ("ignore", "warn", "raise"):
         with numpy.errstate(all=mode):
-            compare(lambda m: m.divide(x, zero))
+            check(lambda m: m.divide(x, zero))
     calls = {numpy: [], np: []}
     for module in (numpy, np):
         with numpy.errstate(all="call", call=lambda kind, flag, m=module: calls[m].append(
@@ -375,12 +375,12 @@ def test_thread_count_change_forgets_learned_sizes(threads):
 
 def test_ufunc_methods(split):
     x = numpy.arange(3000.0).reshape(60, 50)
-    compare(lambda m: m.multiply.outer(x[0], x[:, 0]))
-    compare(lambda m: m.add.outer(x[:3], x[0, :4]))
-    compare(lambda m: m.add.accumulate(x, axis=1))
-    compare(lambda m: m.add.reduceat(x[0], [0, 10, 20]))
-    compare(lambda m: m.maximum.reduce(x, axis=0))
-    compare(lambda m: m.exp.outer(x, x))  # NumPy's error for a unary ufunc
+    check(lambda m: m.multiply.outer(x[0], x[:, 0]))
+    check(lambda m: m.add.outer(x[:3], x[0, :4]))
+    check(lambda m: m.add.accumulate(x, axis=1))
+    check(lambda m: m.add.reduceat(x[0], [0, 10, 20]))
+    check(lambda m: m.maximum.reduce(x, axis=0))
+    check(lambda m: m.exp.outer(x, x))  # NumPy's error for a unary ufunc
     a, b = x.copy(), x.copy()
     numpy.add.at(a, ([0, 0, 1],), 1.0)
     np.add.at(b, ([0, 0, 1],), 1.0)
@@ -393,26 +393,26 @@ def test_where_clip_copyto_copies(split):
     rng = numpy.random.default_rng(1)
     x = rng.standard_normal((40, 30))
     f = numpy.asfortranarray(x)
-    compare(lambda m: m.where(x > 0, x, -x))
-    compare(lambda m: m.where(f > 0, f.astype(numpy.float32), 0.5))
-    compare(lambda m: m.where(x > 0))
-    compare(lambda m: m.where(x > 0, x))  # NumPy's error
-    compare(lambda m: m.clip(x, -0.5, 0.5))
-    compare(lambda m: m.clip(f, min=0.1))
-    compare(lambda m: m.clip((x * 100).astype(numpy.int16), -10, 10 ** 6))
-    compare(lambda m: m.clip(x, 1, 2, min=3))  # NumPy's error
-    compare(lambda m: m.copy(f))
-    compare(lambda m: m.copy(x.T, order="C"))
-    compare(lambda m: m.ascontiguousarray(f))
-    compare(lambda m: m.ascontiguousarray(x, dtype=numpy.float32))
-    compare(lambda m: m.asfortranarray(x[::2]))
-    compare(lambda m: m.ascontiguousarray(numpy.array([numpy.nan] * 50), dtype=numpy.int64))
+    check(lambda m: m.where(x > 0, x, -x))
+    check(lambda m: m.where(f > 0, f.astype(numpy.float32), 0.5))
+    check(lambda m: m.where(x > 0))
+    check(lambda m: m.where(x > 0, x))  # NumPy's error
+    check(lambda m: m.clip(x, -0.5, 0.5))
+    check(lambda m: m.clip(f, min=0.1))
+    check(lambda m: m.clip((x * 100).astype(numpy.int16), -10, 10 ** 6))
+    check(lambda m: m.clip(x, 1, 2, min=3))  # NumPy's error
+    check(lambda m: m.copy(f))
+    check(lambda m: m.copy(x.T, order="C"))
+    check(lambda m: m.ascontiguousarray(f))
+    check(lambda m: m.ascontiguousarray(x, dtype=numpy.float32))
+    check(lambda m: m.asfortranarray(x[::2]))
+    check(lambda m: m.ascontiguousarray(numpy.array([numpy.nan] * 50), dtype=numpy.int64))
     assert np.ascontiguousarray(x) is x
     for where in (True, x > 0):
         a, b = numpy.zeros_like(f), numpy.zeros_like(f)
         assert numpy.copyto(a, x, where=where) is None and np.copyto(b, x, where=where) is None
         assert numpy.array_equal(a, b)
-    compare(lambda m: m.copyto(numpy.zeros(50, numpy.int32), numpy.ones(50)))  # casting error
+    check(lambda m: m.copyto(numpy.zeros(50, numpy.int32), numpy.ones(50)))  # casting error
 
 
 def test_one_thread_sends_every_call_straight_to_numpy():
@@ -485,16 +485,16 @@ def test_keywords_numpy_takes(split):
     x = rng.standard_normal((40, 30))
     f = numpy.asfortranarray(x)
     i = (x * 10).astype(numpy.int32)
-    compare(lambda m: m.add(x, f, signature="dd->d"))
-    compare(lambda m: m.add(i, i, signature=(numpy.float32, numpy.float32, None)))
-    compare(lambda m: m.multiply(i, 2, dtype=numpy.int64))
-    compare(lambda m: m.exp(x, order="F"))
-    compare(lambda m: m.exp(f, order="C"))
-    compare(lambda m: m.exp(f, order="A"))
-    compare(lambda m: m.negative(x, subok=False))
-    compare(lambda m: m.add(i, x, casting="no"))  # NumPy's casting error
-    compare(lambda m: m.add(x, x, out=numpy.empty((40, 30), numpy.int64)))  # same_kind error
-    compare(lambda m: m.add(x, x, numpy.empty((40, 30))))  # positional out
-    compare(lambda m: m.divmod(x, 3.0, out=(numpy.empty_like(x), None)))
-    compare(lambda m: m.add(x, x, out=(numpy.empty_like(x), numpy.empty_like(x))))  # wrong count
-    compare(lambda m: m.add(x, x, extobj=None))  # unknown keyword: NumPy's TypeError
+    check(lambda m: m.add(x, f, signature="dd->d"))
+    check(lambda m: m.add(i, i, signature=(numpy.float32, numpy.float32, None)))
+    check(lambda m: m.multiply(i, 2, dtype=numpy.int64))
+    check(lambda m: m.exp(x, order="F"))
+    check(lambda m: m.exp(f, order="C"))
+    check(lambda m: m.exp(f, order="A"))
+    check(lambda m: m.negative(x, subok=False))
+    check(lambda m: m.add(i, x, casting="no"))  # NumPy's casting error
+    check(lambda m: m.add(x, x, out=numpy.empty((40, 30), numpy.int64)))  # same_kind error
+    check(lambda m: m.add(x, x, numpy.empty((40, 30))))  # positional out
+    check(lambda m: m.divmod(x, 3.0, out=(numpy.empty_like(x), None)))
+    check(lambda m: m.add(x, x, out=(numpy.empty_like(x), numpy.empty_like(x))))  # wrong count
+    check(lambda m: m.add(x, x, extobj=None))  # unknown keyword: NumPy's TypeError

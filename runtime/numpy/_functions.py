@@ -135,22 +135,27 @@ def _copy_is_parallel(a: Any, dtype: Any) -> bool:
     return _worth_splitting(_key(np.copyto, a, a), a.size)
 
 
+def _contiguous(numpy_func: Callable[..., Any], order: str, a: Any, dtype: Any,
+                like: Any) -> Any:
+    """np.ascontiguousarray (order "C") or np.asfortranarray ("F"): `a`
+    itself when it already is, else a parallel copy."""
+    contiguous = order == "C" and a.flags.c_contiguous or order == "F" and a.flags.f_contiguous \
+        if type(a) is np.ndarray else False
+    if like is not None or not _copy_is_parallel(a, dtype) or (
+            contiguous and (dtype is None or np.dtype(dtype) == a.dtype)):
+        return numpy_func(a, dtype=dtype, like=like)
+    out = np.empty(a.shape, dtype=a.dtype if dtype is None else dtype, order=order)
+    return _parallel_copy(a, out, stacklevel=3)
+
+
 @_like(np.ascontiguousarray)
 def ascontiguousarray(a: Any, dtype: Any = None, *, like: Any = None) -> Any:
-    if like is not None or not _copy_is_parallel(a, dtype) or (
-            a.flags.c_contiguous and (dtype is None or np.dtype(dtype) == a.dtype)):
-        return np.ascontiguousarray(a, dtype=dtype, like=like)
-    out = np.empty(a.shape, dtype=a.dtype if dtype is None else dtype, order="C")
-    return _parallel_copy(a, out, stacklevel=2)
+    return _contiguous(np.ascontiguousarray, "C", a, dtype, like)
 
 
 @_like(np.asfortranarray)
 def asfortranarray(a: Any, dtype: Any = None, *, like: Any = None) -> Any:
-    if like is not None or not _copy_is_parallel(a, dtype) or (
-            a.flags.f_contiguous and (dtype is None or np.dtype(dtype) == a.dtype)):
-        return np.asfortranarray(a, dtype=dtype, like=like)
-    out = np.empty(a.shape, dtype=a.dtype if dtype is None else dtype, order="F")
-    return _parallel_copy(a, out, stacklevel=2)
+    return _contiguous(np.asfortranarray, "F", a, dtype, like)
 
 
 @_like(np.copy)

@@ -390,32 +390,30 @@ def _plain(out: Any, keepdims: Any, initial: Any, where: Any) -> bool:
     return out is None and keepdims is _NoValue and initial is _NoValue and where is _NoValue
 
 
-@_like(_np.sum)
-def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
-        initial: Any = _NoValue, where: Any = _NoValue) -> Any:
+def _sum_or_prod(ufunc: Any, numpy_func: Any, a: Any, axis: Any, dtype: Any, out: Any,
+                 keepdims: Any, initial: Any, where: Any) -> Any:
+    """np.sum (ufunc np.add) or np.prod (np.multiply)."""
     if type(a) is _ndarray:
         if a.size < MIN_PARALLEL_ELEMENTS:
             if _plain(out, keepdims, initial, where):
-                return _add.reduce(a, axis, dtype)
+                return ufunc.reduce(a, axis, dtype)
         else:
-            result = _ufunc_reduction(_add, a, axis, dtype, out, keepdims, initial, where)
+            result = _ufunc_reduction(ufunc, a, axis, dtype, out, keepdims, initial, where)
             if result is not _FORWARD:
                 return result
-    return _np.sum(a, axis, dtype, out, keepdims, initial, where)
+    return numpy_func(a, axis, dtype, out, keepdims, initial, where)
+
+
+@_like(_np.sum)
+def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
+        initial: Any = _NoValue, where: Any = _NoValue) -> Any:
+    return _sum_or_prod(_add, _np.sum, a, axis, dtype, out, keepdims, initial, where)
 
 
 @_like(_np.prod)
 def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NoValue,
          initial: Any = _NoValue, where: Any = _NoValue) -> Any:
-    if type(a) is _ndarray:
-        if a.size < MIN_PARALLEL_ELEMENTS:
-            if _plain(out, keepdims, initial, where):
-                return _multiply.reduce(a, axis, dtype)
-        else:
-            result = _ufunc_reduction(_multiply, a, axis, dtype, out, keepdims, initial, where)
-            if result is not _FORWARD:
-                return result
-    return _np.prod(a, axis, dtype, out, keepdims, initial, where)
+    return _sum_or_prod(_multiply, _np.prod, a, axis, dtype, out, keepdims, initial, where)
 
 
 def _extreme(ufunc: Any, numpy_func: Any, a: Any, axis: Any, out: Any, keepdims: Any,
@@ -799,38 +797,36 @@ def _var_leaves(p: _Plan, a: Any, dtype: Any, ddof: Any) -> Any:
     return ret.dtype.type(ret / rcount)
 
 
+def _var_or_std(numpy_func: Any, small_impl: Any, a: Any, axis: Any, dtype: Any, out: Any,
+                ddof: Any, keepdims: Any, where: Any, mean: Any, correction: Any) -> Any:
+    """np.var or np.std (numpy_func; small_impl: what it runs for a plain ndarray)."""
+    if type(a) is _ndarray:
+        if a.size < MIN_PARALLEL_ELEMENTS:
+            if out is None and where is _NoValue and mean is _NoValue:
+                return small_impl(a, axis, dtype, None, ddof, keepdims, correction=correction)
+        else:
+            result = _var(numpy_func, a, axis, dtype, out, ddof, keepdims, where, mean,
+                          correction)
+            if result is not _FORWARD:
+                return result
+    return numpy_func(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                      correction=correction)
+
+
 @_like(_np.var)
 def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
         keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
         correction: Any = _NoValue) -> Any:
-    if type(a) is _ndarray:
-        if a.size < MIN_PARALLEL_ELEMENTS:
-            if out is None and where is _NoValue and mean is _NoValue:
-                return _var_impl(a, axis, dtype, None, ddof, keepdims, correction=correction)
-        else:
-            result = _var(_np.var, a, axis, dtype, out, ddof, keepdims, where, mean,
-                          correction)
-            if result is not _FORWARD:
-                return result
-    return _np.var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
-                   correction=correction)
+    return _var_or_std(_np.var, _var_impl, a, axis, dtype, out, ddof, keepdims, where, mean,
+                       correction)
 
 
 @_like(_np.std)
 def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
         keepdims: Any = _NoValue, *, where: Any = _NoValue, mean: Any = _NoValue,
         correction: Any = _NoValue) -> Any:
-    if type(a) is _ndarray:
-        if a.size < MIN_PARALLEL_ELEMENTS:
-            if out is None and where is _NoValue and mean is _NoValue:
-                return _std_impl(a, axis, dtype, None, ddof, keepdims, correction=correction)
-        else:
-            result = _var(_np.std, a, axis, dtype, out, ddof, keepdims, where, mean,
-                          correction)
-            if result is not _FORWARD:
-                return result
-    return _np.std(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
-                   correction=correction)
+    return _var_or_std(_np.std, _std_impl, a, axis, dtype, out, ddof, keepdims, where, mean,
+                       correction)
 
 
 def _divide_by_count(a: Any, b: Any) -> Any:
