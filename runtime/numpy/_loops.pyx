@@ -120,11 +120,11 @@ def strided_loop(ufunc, tuple operand_dtypes, tuple strides):
         return None
     try:
         dtypes, capsule = ufunc._resolve_dtypes_and_context(operand_dtypes)
-    except (AttributeError, TypeError):
+        if tuple(dtypes) != operand_dtypes or not PyCapsule_IsValid(capsule, CALL_INFO):
+            return None
+        ufunc._get_strided_loop(capsule, fixed_strides=strides)
+    except (AttributeError, TypeError, ValueError):
         return None  # no loop, or NumPy's API changed: the Python path decides
-    if tuple(dtypes) != operand_dtypes or not PyCapsule_IsValid(capsule, CALL_INFO):
-        return None
-    ufunc._get_strided_loop(capsule, fixed_strides=strides)
     loop = StridedLoop(capsule, tuple(dtypes), strides)
     if loop.info.requires_pyapi or loop.info.strided_loop == NULL:
         return None
