@@ -17,11 +17,14 @@ from ._info import info
 from ._map import map, map_items, reduce
 from ._parallel import parallel
 from ._parallel_for import parallel_for
+from ._topology import CoreKind, Topology, topology
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CoreKind",
+    "Topology",
     "__version__",
     "info",
     "map",
@@ -32,6 +35,7 @@ __all__ = [
     "reduce",
     "set_num_threads",
     "shutdown",
+    "topology",
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _arrays, _blas, _config, _core, _cpus, _schedule
+from . import _arrays, _blas, _config, _core, _cpus, _schedule, _topology
 
 
 def info() -> dict[str, Any]:
@@ -40,7 +40,17 @@ def info() -> dict[str, Any]:
         "cache_bytes": {f"L{level}": size for level, size in sorted(caches.items())},
         "chunk_cache_bytes": _arrays.chunk_cache_bytes(_config.num_threads()),
         "blas_threads": _blas.blas_threads(),
+        "topology": _topology_info(),
     }
+
+
+def _topology_info() -> dict[str, Any]:
+    try:
+        t = _topology.topology()
+    except ValueError as error:  # a malformed RUNTIME_TOPOLOGY: say so, as the call would
+        return {"error": str(error)}
+    return {"kinds": [{"name": k.name, "cpus": k.cpus} for k in t.kinds],
+            "heterogeneous": t.heterogeneous, "source": t.source}
 
 
 def _version() -> str:
@@ -70,5 +80,13 @@ def format_info(data: dict[str, Any]) -> str:
         "BLAS threads: " + (", ".join(f"{k} {v}" for k, v in data["blas_threads"].items())
                             or "no BLAS library found")
         + " (held to 1 inside parallel Python chunks)",
+        "core kinds: " + _format_topology(data["topology"]),
     ]
     return "\n".join(lines)
+
+
+def _format_topology(topology: dict[str, Any]) -> str:
+    if "error" in topology:
+        return "error: " + topology["error"]
+    kinds = ", ".join(f"{k['name']} {_topology._cpu_text(k['cpus'])}" for k in topology["kinds"])
+    return f"{kinds} (from {topology['source']})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -18,6 +19,19 @@ def test_info_prints_the_configuration():
     assert "threads per job:" in result.stdout and "BLAS threads" in result.stdout
     data = json.loads(run("info", "--json").stdout)
     assert data["num_threads"] >= 1 and data["build"]
+    assert "core kinds:" in result.stdout and data["topology"]["kinds"]
+
+
+def test_info_shows_the_topology_override_and_its_errors():
+    env = {**os.environ, "RUNTIME_TOPOLOGY": "performance:0;efficiency:1"}
+    shown = subprocess.run([sys.executable, "-m", "runtime", "info"], capture_output=True,
+                           text=True, timeout=300, env=env)
+    assert "core kinds: performance 0, efficiency 1 (from RUNTIME_TOPOLOGY)" in shown.stdout
+    env["RUNTIME_TOPOLOGY"] = "performance:0;efficiency"
+    bad = subprocess.run([sys.executable, "-m", "runtime", "info"], capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert bad.returncode == 0  # info reports the error instead of failing
+    assert "core kinds: error: RUNTIME_TOPOLOGY: 'efficiency' is not 'name:cpus'" in bad.stdout
 
 
 def test_demo_runs_and_checks_its_results():
