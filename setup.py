@@ -9,13 +9,15 @@ does):
 Never -march=native: a built wheel must run on other CPUs, and NumPy's own
 loops already pick their SIMD at run time.
 """
+import glob
 import os
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-C_SOURCES = ["csrc/deque.c", "csrc/sleep.c", "csrc/injector.c", "csrc/pool.c"]
+C_SOURCES = ["csrc/deque.c", "csrc/sleep.c", "csrc/injector.c", "csrc/pool.c",
+             "csrc/qos_linux.c", "csrc/qos_darwin.c", "csrc/qos_none.c"]
 
 
 def build_kind():
@@ -52,8 +54,7 @@ extension = Extension(
     extra_compile_args=cflags,
     extra_link_args=ldflags,
     define_macros=[("RUNTIME_BUILD", f'"{build_kind()}"')],
-    depends=["runtime/_pythread.h", "runtime/_kernels.h"]
-    + [p.replace(".c", ".h") for p in C_SOURCES],
+    depends=["runtime/_pythread.h", "runtime/_kernels.h"] + sorted(glob.glob("csrc/*.h")),
 )
 
 # runtime.numpy's two extensions read array headers through NumPy's C API:

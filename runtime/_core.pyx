@@ -55,6 +55,17 @@ cdef extern from "pool.h" nogil:
     int rt_pool_current_slot(const rt_pool *pool)
     void rt_after_fork_child()
 
+cdef extern from "qos.h" nogil:
+    int rt_qos_available()
+    const char *rt_qos_platform()
+    const char *rt_qos_unavailable_reason(int mechanism)
+    enum:
+        RT_QOS_AFFINITY
+        RT_QOS_BATCH
+        RT_QOS_UCLAMP
+        RT_QOS_NICE
+        RT_QOS_DARWIN_CLASS
+
 cdef extern from "_pythread.h" nogil:
     void rt_python_attach_thread()
     void rt_python_detach_thread(void *unused)
@@ -340,3 +351,17 @@ os.register_at_fork(after_in_child=_after_fork_child)
 # symbol before handing it to runtime's controller (runtime/_threadpoolctl.py).
 cdef public int runtime_threadpool_get_num_threads() noexcept nogil:
     return _num_threads
+
+
+_QOS_MECHANISMS = (("affinity", RT_QOS_AFFINITY), ("SCHED_BATCH", RT_QOS_BATCH),
+                   ("util-clamp", RT_QOS_UCLAMP), ("nice", RT_QOS_NICE),
+                   ("QoS classes", RT_QOS_DARWIN_CLASS))
+
+
+def qos_mechanisms():
+    """(platform, {mechanism: None if available, else why not}) of csrc/qos*.c."""
+    reasons = {}
+    for name, bit in _QOS_MECHANISMS:
+        reason = rt_qos_unavailable_reason(bit)
+        reasons[name] = None if reason == NULL else reason.decode()
+    return rt_qos_platform().decode(), reasons

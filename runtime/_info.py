@@ -41,7 +41,15 @@ def info() -> dict[str, Any]:
         "chunk_cache_bytes": _arrays.chunk_cache_bytes(_config.num_threads()),
         "blas_threads": _blas.blas_threads(),
         "topology": _topology_info(),
+        "qos": _qos_info(),
     }
+
+
+def _qos_info() -> dict[str, Any]:
+    platform_name, reasons = _core.qos_mechanisms()
+    return {"platform": platform_name,
+            "available": [name for name, reason in reasons.items() if reason is None],
+            "unavailable": {name: reason for name, reason in reasons.items() if reason}}
 
 
 def _topology_info() -> dict[str, Any]:
@@ -81,6 +89,10 @@ def format_info(data: dict[str, Any]) -> str:
                             or "no BLAS library found")
         + " (held to 1 inside parallel Python chunks)",
         "core kinds: " + _format_topology(data["topology"]),
+        f"QoS mechanisms ({data['qos']['platform']}): "
+        + (", ".join(data["qos"]["available"]) or "none")
+        + "".join(f"; {name} unavailable: {reason}"
+                  for name, reason in data["qos"]["unavailable"].items()),
     ]
     return "\n".join(lines)
 

@@ -20,6 +20,11 @@ def test_info_prints_the_configuration():
     data = json.loads(run("info", "--json").stdout)
     assert data["num_threads"] >= 1 and data["build"]
     assert "core kinds:" in result.stdout and data["topology"]["kinds"]
+    assert "QoS mechanisms (" in result.stdout and data["qos"]["platform"] in (
+        "linux", "darwin", "none")
+    if sys.platform.startswith("linux"):
+        assert {"affinity", "SCHED_BATCH"} <= set(data["qos"]["available"])
+        assert "QoS classes" in data["qos"]["unavailable"]
 
 
 def test_info_shows_the_topology_override_and_its_errors():
