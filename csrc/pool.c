@@ -53,6 +53,8 @@ typedef struct rt_job {
      * runs a chunk more, and the caller reads it after every chunk has
      * joined (the latches order that). */
     _Atomic int status;
+    int qos; /* rt_qos_level, or -1: each thread's own setting */
+    const rt_cpuset *qos_cpus;
 } rt_job;
 
 typedef struct rt_participant {
@@ -71,6 +73,10 @@ typedef struct rt_participant {
     rt_job *interrupt_job;
     int64_t interrupt_period_ns;
     int64_t next_poll_ns;
+    /* The QoS level this thread runs at for the job it is in (-1: its own
+     * setting), and what rt_qos_apply changed, to restore. */
+    int qos_level;
+    rt_qos_saved qos_saved;
     /* Statistics, written only by this thread (relaxed load + store, no
      * locked instruction), read by anyone. */
     _Atomic uint64_t leaves, steals, injected, parks;
@@ -89,6 +95,7 @@ struct rt_pool {
     _Atomic int caller_limit;
     _Atomic uint64_t callers_in_use; /* bit k: caller slot k is taken */
     pthread_mutex_t resize_mutex;    /* serializes resize and destroy */
+    rt_qos_saved home_qos; /* the creator's setting: every worker starts from it */
     _Atomic(rt_participant *) slots[SLOT_COUNT];
 };
 
@@ -141,6 +148,7 @@ static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
     p->is_worker = is_worker;
     atomic_init(&p->state, WORKER_GONE);
     p->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(slot + 1);
+    p->qos_level = -1;
     atomic_init(&p->leaves, 0);
     atomic_init(&p->steals, 0);
     atomic_init(&p->injected, 0);
@@ -426,6 +434,30 @@ static void range_task_execute(rt_task *task, rt_participant *self)
         rt_sleep_wake_specific(&owner->pool->sleep, &owner->sleep);
 }
 
+/* A thread adopts the QoS of the job whose chunk it is about to run, and
+ * changes its setting only when the level differs: one compare per chunk
+ * while levels stay the same. */
+static void adopt_qos(rt_participant *self, const rt_job *job)
+{
+    if (job->qos == self->qos_level)
+        return;
+    if (self->qos_level >= 0)
+        rt_qos_restore(&self->qos_saved);
+    self->qos_level = -1;
+    if (job->qos >= 0) {
+        rt_qos_apply((rt_qos_level)job->qos, job->qos_cpus, &self->qos_saved);
+        self->qos_level = job->qos;
+    }
+}
+
+/* Back to the thread's own setting (a caller, when its job ends). */
+static void drop_qos(rt_participant *self)
+{
+    if (self->qos_level >= 0)
+        rt_qos_restore(&self->qos_saved);
+    self->qos_level = -1;
+}
+
 static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
                       rt_splitter splitter, bool migrated)
 {
@@ -464,6 +496,7 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
     if (job_cancelled(job))
         return;
     stat_add(&self->leaves);
+    adopt_qos(self, job);
     if (job->body(lo, hi, job->ctx) != 0)
         job_cancel(job, RT_STOPPED);
 }
@@ -610,17 +643,29 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
             },
     };
     atomic_init(&job.status, RT_OK);
+    job.qos = options != NULL && options->has_qos ? (int)options->qos : -1;
+    job.qos_cpus = options != NULL ? options->qos_cpus : NULL;
+    if (job.qos >= RT_QOS_LEVELS)
+        job.qos = RT_QOS_INITIATED;
 
     rt_participant *self = current;
     if (self != NULL && self->pool == pool)
         return run_job(self, &job, begin, end, options); /* nested */
-    if (workers == 0)
-        return body(begin, end, ctx) != 0 ? RT_STOPPED : RT_OK;
+    if (workers == 0) {
+        rt_qos_saved saved;
+        int changed = job.qos >= 0 ? rt_qos_apply((rt_qos_level)job.qos, job.qos_cpus, &saved)
+                                   : 0;
+        int status = body(begin, end, ctx) != 0 ? RT_STOPPED : RT_OK;
+        if (changed)
+            rt_qos_restore(&saved);
+        return status;
+    }
     rt_participant *caller = caller_acquire(pool);
     if (caller == NULL)
         return run_injected(pool, &job, begin, end, options);
     current = caller;
     int status = run_job(caller, &job, begin, end, options);
+    drop_qos(caller); /* the caller's thread gets its own setting back */
     current = self;
     caller_release(pool, caller);
     return status;
@@ -740,6 +785,8 @@ static void *worker_main(void *arg)
 {
     rt_participant *self = arg;
     name_this_thread();
+    /* It inherited whatever its creator ran at: start from the pool's home. */
+    rt_qos_restore(&self->pool->home_qos);
     current = self;
     wait_until(self, NULL);
     current = NULL;
@@ -840,6 +887,7 @@ int rt_pool_create(const rt_pool_config *config, rt_pool **out)
         return rc;
     }
     pthread_mutex_init(&pool->resize_mutex, NULL);
+    rt_qos_capture(&pool->home_qos); /* the creating thread, at its own setting */
     pool->spin_ns = config->spin_ns; /* < 0: budgeted, see spin_ns() */
     pool->on_worker_exit = config->on_worker_exit;
     pool->hook_arg = config->hook_arg;

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "qos.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,7 +45,9 @@ enum {
     RT_INTERRUPTED = 2, /* the interrupt hook returned nonzero; remaining chunks skipped */
 };
 
-/* Returns 0 or an errno value (EINVAL, ENOMEM, EAGAIN). */
+/* Returns 0 or an errno value (EINVAL, ENOMEM, EAGAIN).  The calling
+ * thread's QoS setting (affinity, policy, nice; QoS class) becomes the
+ * pool's home: every worker starts from it, whatever thread starts it. */
 int rt_pool_create(const rt_pool_config *config, rt_pool **out);
 /* Stops and joins the workers.  No call into the pool may be running. */
 void rt_pool_destroy(rt_pool *pool);
@@ -66,6 +70,13 @@ typedef struct rt_for_options {
     rt_interrupt_fn interrupt; /* may be NULL */
     void *interrupt_ctx;
     int64_t interrupt_period_ns; /* <= 0: 20 ms */
+    /* The job's QoS: every thread that runs one of its chunks (the caller
+     * included) runs it at this level, confined to qos_cpus (NULL or empty:
+     * any CPU); the caller's own setting is restored when the job ends.
+     * has_qos = 0 (a zeroed struct): chunks run at each thread's own setting. */
+    int has_qos;
+    rt_qos_level qos;
+    const rt_cpuset *qos_cpus; /* must outlive the job */
 } rt_for_options;
 
 /* Runs body over [begin, end) split into chunks on the pool and returns

@@ -72,6 +72,12 @@ int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
 /* Undo what rt_qos_apply recorded in *saved, on the same thread. */
 void rt_qos_restore(const rt_qos_saved *saved);
 
+/* The calling thread's whole setting, for rt_qos_restore on another thread
+ * (the pool's workers start from their creator's setting: a new thread
+ * inherits affinity, policy and nice from the thread that made it, which
+ * may have been at a job's level then). */
+void rt_qos_capture(rt_qos_saved *out);
+
 /* Mechanisms this system offers, probed once. */
 int rt_qos_available(void);
 

@@ -58,6 +58,13 @@ int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
     return saved->changed;
 }
 
+void rt_qos_capture(rt_qos_saved *out)
+{
+    memset(out, 0, sizeof *out);
+    out->darwin_class = (unsigned int)qos_class_self();
+    out->changed = RT_QOS_DARWIN_CLASS;
+}
+
 void rt_qos_restore(const rt_qos_saved *saved)
 {
     if (!(saved->changed & RT_QOS_DARWIN_CLASS))

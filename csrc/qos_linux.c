@@ -1,8 +1,8 @@
 /* Linux QoS: per-thread affinity, SCHED_BATCH, util-clamp and nice.
  *
  *   background  SCHED_BATCH, util-clamp max 256 (if the kernel has it),
- *               nice +10 where it can be undone, the caller's CPUs
- *   utility     SCHED_BATCH, util-clamp max 512, nice +5 where undoable
+ *               nice at least 10 where it can be undone, the caller's CPUs
+ *   utility     SCHED_BATCH, util-clamp max 512, nice at least 5 where undoable
  *   initiated   unchanged (SCHED_OTHER), the caller's CPUs
  *   interactive util-clamp min 512 (the scheduler then prefers big cores)
  *
@@ -193,16 +193,39 @@ int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
             saved->changed |= RT_QOS_UCLAMP;
         }
     }
-    if (nice_for[level] > 0) {
-        int original = thread_nice();
+    /* nice_for is a floor, not a step: applying a level twice (a caller
+     * already at it, then its job) leaves the same nice. */
+    int original = thread_nice();
+    if (original < nice_for[level]) {
         pid_t tid = (pid_t)syscall(SYS_gettid);
         if (nice_undoable(original) &&
-            setpriority(PRIO_PROCESS, (id_t)tid, original + nice_for[level]) == 0) {
+            setpriority(PRIO_PROCESS, (id_t)tid, nice_for[level]) == 0) {
             saved->nice = original;
             saved->changed |= RT_QOS_NICE;
         }
     }
     return saved->changed;
+}
+
+void rt_qos_capture(rt_qos_saved *out)
+{
+    memset(out, 0, sizeof *out);
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof mask, &mask) == 0) {
+        for (int cpu = 0; cpu < CPU_SETSIZE && cpu < 64 * RT_CPUSET_WORDS; cpu++)
+            if (CPU_ISSET(cpu, &mask))
+                rt_cpuset_add(&out->affinity, cpu);
+        out->changed |= RT_QOS_AFFINITY;
+    }
+    int policy = sched_getscheduler(0);
+    if (policy == SCHED_OTHER || policy == SCHED_BATCH) {
+        out->policy = policy;
+        out->changed |= RT_QOS_BATCH;
+    }
+    out->nice = thread_nice();
+    out->changed |= RT_QOS_NICE;
+    if ((rt_qos_available() & RT_QOS_UCLAMP) && get_uclamp(&out->uclamp_min, &out->uclamp_max) == 0)
+        out->changed |= RT_QOS_UCLAMP;
 }
 
 void rt_qos_restore(const rt_qos_saved *saved)

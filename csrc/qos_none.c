@@ -29,6 +29,11 @@ int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
     return 0;
 }
 
+void rt_qos_capture(rt_qos_saved *out)
+{
+    memset(out, 0, sizeof *out);
+}
+
 void rt_qos_restore(const rt_qos_saved *saved)
 {
     (void)saved;

@@ -17,6 +17,7 @@ from ._info import info
 from ._map import map, map_items, reduce
 from ._parallel import parallel
 from ._parallel_for import parallel_for
+from ._qos import qos
 from ._topology import CoreKind, Topology, topology
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
 
@@ -32,6 +33,7 @@ __all__ = [
     "num_threads",
     "parallel",
     "parallel_for",
+    "qos",
     "reduce",
     "set_num_threads",
     "shutdown",

@@ -8,11 +8,31 @@ the caller waits.  Everything user-facing (argument checking, chunking of
 arrays) lives in the Python modules beside it.
 """
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport int64_t, uintptr_t
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
+from libc.string cimport memset
 
 import contextvars
 import os
 import threading
+
+cdef extern from "qos.h" nogil:
+    ctypedef struct rt_cpuset:
+        uint64_t bits[16]
+    ctypedef struct rt_qos_saved:
+        pass
+    ctypedef int rt_qos_level
+    int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
+    void rt_qos_restore(const rt_qos_saved *saved)
+    void rt_cpuset_add(rt_cpuset *cpus, int cpu)
+    int rt_qos_available()
+    const char *rt_qos_platform()
+    const char *rt_qos_unavailable_reason(int mechanism)
+    enum:
+        RT_QOS_AFFINITY
+        RT_QOS_BATCH
+        RT_QOS_UCLAMP
+        RT_QOS_NICE
+        RT_QOS_DARWIN_CLASS
 
 cdef extern from "pool.h" nogil:
     ctypedef struct rt_pool:
@@ -31,6 +51,9 @@ cdef extern from "pool.h" nogil:
         rt_interrupt_fn interrupt
         void *interrupt_ctx
         int64_t interrupt_period_ns
+        int has_qos
+        rt_qos_level qos
+        const rt_cpuset *qos_cpus
     ctypedef struct rt_pool_stats:
         int workers
         int sleeping
@@ -54,17 +77,6 @@ cdef extern from "pool.h" nogil:
     void rt_pool_wake(rt_pool *pool, int count)
     int rt_pool_current_slot(const rt_pool *pool)
     void rt_after_fork_child()
-
-cdef extern from "qos.h" nogil:
-    int rt_qos_available()
-    const char *rt_qos_platform()
-    const char *rt_qos_unavailable_reason(int mechanism)
-    enum:
-        RT_QOS_AFFINITY
-        RT_QOS_BATCH
-        RT_QOS_UCLAMP
-        RT_QOS_NICE
-        RT_QOS_DARWIN_CLASS
 
 cdef extern from "_pythread.h" nogil:
     void rt_python_attach_thread()
@@ -194,12 +206,60 @@ cdef inline void _release_pool():
     _active_calls -= 1
 
 
+# The QoS level of the jobs a context starts (runtime.qos sets it; -1: each
+# thread's own setting), and the CPUs each level may use (runtime._qos
+# computes them from the topology; empty: any CPU).
+qos_level = contextvars.ContextVar("runtime_qos_level", default=-1)
+cdef rt_cpuset _placement[4]
+
+
+def set_placement(int level, cpus):
+    """The CPUs jobs at `level` run on (empty: any)."""
+    if not 0 <= level < 4:
+        raise ValueError(f"QoS level must be 0..3, got {level}")
+    memset(&_placement[level], 0, sizeof(rt_cpuset))
+    for cpu in cpus:
+        rt_cpuset_add(&_placement[level], cpu)
+
+
+cdef class ThreadQos:
+    """Context manager: the calling thread at a QoS level (and its CPUs),
+    its own setting restored on exit (for work that runs inline)."""
+    cdef rt_qos_saved saved
+    cdef int level
+    cdef int applied
+
+    def __cinit__(self, int level):
+        self.level = level
+        self.applied = 0
+
+    def __enter__(self):
+        if 0 <= self.level < 4:
+            # The pool's workers start from the setting of the thread that
+            # creates the pool: create it before this thread leaves its own.
+            _acquire_pool()
+            _release_pool()
+            rt_qos_apply(self.level, &_placement[self.level], &self.saved)
+            self.applied = 1
+        return self
+
+    def __exit__(self, *exc):
+        if self.applied:
+            rt_qos_restore(&self.saved)
+            self.applied = 0
+        return False
+
+
 cdef void _fill_options(rt_for_options *options, int64_t grain, int64_t max_chunk,
                         int64_t align, _Job job):
     options.grain = grain
     options.max_chunk = max_chunk
     options.align = align
     options.interrupt_period_ns = 0
+    cdef int level = qos_level.get()
+    options.has_qos = 0 <= level < 4
+    options.qos = level if options.has_qos else 0
+    options.qos_cpus = &_placement[level] if options.has_qos else NULL
     # Only the main thread receives signals, so only it polls.
     if PyThread_get_thread_ident() == _main_thread_ident:
         options.interrupt = _poll_signals

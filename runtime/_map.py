@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
-from . import _config, _schedule
+from . import _config, _core, _qos, _schedule
 from ._arrays import Outputs, SplitArguments, chunk_caller, make_first_and_body, split_arguments
 
 T = TypeVar("T")
@@ -142,7 +142,8 @@ def _checked(what: str, func: object, arrays: tuple[Any, ...], grain: object
     return checked_grain, split, split.args
 
 
-def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | None = None) -> Any:
+def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | None = None,
+        qos: str | None = None) -> Any:
     """Apply ``func`` to chunks of ``arrays`` along axis 0, on all cores.
 
     ``func`` is called on aligned row ranges of every array (all must have
@@ -152,7 +153,7 @@ def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | No
     functions the result is the same as ``func(*arrays)``, bit for bit.
     Small inputs run inline on the caller; ``grain`` overrides that
     decision and sets the chunk size (chunks of ``grain`` to ``2 * grain``
-    rows).
+    rows).  ``qos`` runs the call at that QoS level (as ``runtime.qos``).
 
     >>> import numpy as np, runtime
     >>> x = np.linspace(0.0, 10.0, 200_000)
@@ -163,7 +164,10 @@ def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | No
     >>> float(buf[-1])
     21.0
     """
-    if len(arrays) == 1 and out is None and grain is None:
+    if qos is not None:
+        with _qos.maybe(qos, "runtime.map"):
+            return map(func, *arrays, out=out, grain=grain)
+    if len(arrays) == 1 and out is None and grain is None and _core.qos_level.get() < 0:
         x = arrays[0]
         if type(x) is np.ndarray and x.ndim >= 1 and x.shape[0] > 0:
             # Fast path for a call known to run inline: straight to func.
@@ -183,7 +187,7 @@ def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | No
 
 
 def reduce(func: Callable[..., Any], *arrays: Any, combine: Callable[[Any, Any], Any],
-           grain: int | None = None) -> Any:
+           grain: int | None = None, qos: str | None = None) -> Any:
     """``func`` on chunks of ``arrays`` along axis 0, partial results
     combined with ``combine`` in a fixed order.
 
@@ -198,6 +202,9 @@ def reduce(func: Callable[..., Any], *arrays: Any, combine: Callable[[Any, Any],
     >>> int(runtime.reduce(np.sum, x, combine=operator.add)) == int(x.sum())
     True
     """
+    if qos is not None:
+        with _qos.maybe(qos, "runtime.reduce"):
+            return reduce(func, *arrays, combine=combine, grain=grain)
     check_callable(combine, "runtime.reduce", "combine")
     grain, split, args = _checked("runtime.reduce", func, arrays, grain)
     if split is None:
@@ -205,18 +212,22 @@ def reduce(func: Callable[..., Any], *arrays: Any, combine: Callable[[Any, Any],
     return reduce_split(func, split, combine, grain, "runtime.reduce")
 
 
-def map_items(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
+def map_items(func: Callable[[T], R], items: Iterable[T], *, qos: str | None = None) -> list[R]:
     """``[func(item) for item in items]`` with the items spread over all
     cores, results in order.
 
     Each item is a task of its own (images, files, parameter sets), unless
     items are so cheap that several are grouped to keep overhead down.  The
-    first exception stops the remaining items and is raised here.
+    first exception stops the remaining items and is raised here.  ``qos``
+    runs the call at that QoS level (as ``runtime.qos``).
 
     >>> import runtime
     >>> runtime.map_items(lambda s: s.upper(), ["a", "b", "c"])
     ['A', 'B', 'C']
     """
+    if qos is not None:
+        with _qos.maybe(qos, "runtime.map_items"):
+            return map_items(func, items)
     check_callable(func, "runtime.map_items", "func")
     items = items if isinstance(items, (list, tuple)) else list(items)
     results: list[Any] = [None] * len(items)

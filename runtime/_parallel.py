@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, TypeVar, overload
 
+from . import _qos
 from ._arrays import split_arguments
 from ._map import check_callable, check_grain, map_split, reduce_split
 
@@ -15,12 +16,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 def parallel(func: F, /) -> F: ...
 @overload
 def parallel(*, reduce: Callable[[Any, Any], Any] | None = None,
-             grain: int | None = None) -> Callable[[F], F]: ...
+             grain: int | None = None, qos: str | None = None) -> Callable[[F], F]: ...
 
 
 def parallel(func: Callable[..., Any] | None = None, /, *,
              reduce: Callable[[Any, Any], Any] | None = None,
-             grain: int | None = None) -> Any:
+             grain: int | None = None, qos: str | None = None) -> Any:
     """Decorate a function written for one chunk so that calling it on whole
     arrays runs it on chunks, on all cores.
 
@@ -32,8 +33,9 @@ def parallel(func: Callable[..., Any] | None = None, /, *,
     output(s).  With ``reduce=combine`` each chunk returns a partial result
     and the partials are combined in a fixed order (deterministic, as
     :func:`runtime.reduce`).  ``grain`` sets the chunk size (``grain`` to
-    ``2 * grain`` rows) instead of the measured choice.  The plain
-    function stays available as ``.__wrapped__``.
+    ``2 * grain`` rows) instead of the measured choice; ``qos`` runs every
+    call at that QoS level (as ``runtime.qos``).  The plain function stays
+    available as ``.__wrapped__``.
 
     >>> import operator, numpy as np, runtime
     >>> @runtime.parallel
@@ -49,7 +51,9 @@ def parallel(func: Callable[..., Any] | None = None, /, *,
     900000.0
     """
     if func is None:
-        return lambda f: parallel(f, reduce=reduce, grain=grain)
+        return lambda f: parallel(f, reduce=reduce, grain=grain, qos=qos)
+    if qos is not None:
+        _qos.level_number(qos, "runtime.parallel")  # a bad level fails at decoration
     check_callable(func, "runtime.parallel", "the decorated object")
     if reduce is not None:
         check_callable(reduce, "runtime.parallel", "reduce")
@@ -58,6 +62,12 @@ def parallel(func: Callable[..., Any] | None = None, /, *,
 
     @functools.wraps(func)
     def chunked(*args: Any, **kwargs: Any) -> Any:
+        if qos is not None:
+            with _qos.maybe(qos, what):
+                return run_chunked(args, kwargs)
+        return run_chunked(args, kwargs)
+
+    def run_chunked(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         split = split_arguments(args, kwargs, strict=False, what=what)
         if split is None or split.rows == 0:
             return func(*args, **kwargs)

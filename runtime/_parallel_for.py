@@ -5,13 +5,13 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable
 
-from . import _config, _core, _schedule
+from . import _config, _core, _qos, _schedule
 from ._map import check_grain
 from ._native import context_address, kernel_address
 
 
 def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None, *,
-                 grain: int | None = None) -> None:
+                 grain: int | None = None, qos: str | None = None) -> None:
     """Run ``body(start, stop)`` over ``range(n)`` split into chunks, on all
     cores; returns when every chunk has run.
 
@@ -21,7 +21,8 @@ def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None,
     address.  Native kernels run with no GIL; ``ctx`` (None, an address, a
     cffi or ctypes pointer, or a NumPy array) is passed to them as is.
     Small jobs run inline on the caller; ``grain`` overrides that decision
-    and sets the chunk size (``grain`` to ``2 * grain`` indices).
+    and sets the chunk size (``grain`` to ``2 * grain`` indices).  ``qos``
+    runs the call at that QoS level (as ``runtime.qos``).
 
     >>> import numpy as np, runtime
     >>> out = np.zeros(10)
@@ -31,6 +32,9 @@ def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None,
     >>> out.tolist()[-3:]
     [49.0, 64.0, 81.0]
     """
+    if qos is not None:
+        with _qos.maybe(qos, "runtime.parallel_for"):
+            return parallel_for(n, body, ctx, grain=grain)
     if isinstance(n, bool):
         raise TypeError("runtime.parallel_for: n must be an int (number of indices), got bool")
     try:

@@ -357,7 +357,21 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
     return done, costs.get(key) or local
 
 
-def run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
+def run(body: Body, rows: int, **options: object) -> None:
+    """Run body over rows [0, rows): inline, or split on the pool (see
+    _run).  Under a QoS level (runtime.qos) the calling thread runs at that
+    level for the whole call, inline parts included, and gets its own
+    setting back after; the pool's threads adopt the job's level."""
+    level = _core.qos_level.get()
+    if level < 0:
+        _run(body, rows, **options)  # type: ignore[arg-type]
+        return
+    _config.ensure_configured()
+    with _core.ThreadQos(level):
+        _run(body, rows, **options)  # type: ignore[arg-type]
+
+
+def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         align: int = 1, grain: int | None = None, cache_rows: int = 0,
         first: Body | None = None, native: tuple[int, int] | None = None,
         limit_blas: bool = True, min_grain: int = 1, call_s: float = 0.0) -> None:

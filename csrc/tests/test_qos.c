@@ -2,7 +2,12 @@
  * through the OS's own getters, and restored exactly.  Linux checks run
  * here; elsewhere only apply/restore round trips run. */
 #define _GNU_SOURCE
+#include "../pool.h"
 #include "../qos.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +56,14 @@ static void test_linux_levels(void)
     CHECK(sched_getaffinity(0, sizeof now, &now) == 0);
     CHECK(CPU_COUNT(&now) == 1 && CPU_ISSET(first, &now));
     if (rt_qos_available() & RT_QOS_NICE)
-        CHECK(nice_now() == nice + 10);
+        CHECK(nice_now() == (nice > 10 ? nice : 10));
+    /* Applying the level again (a caller already at it, then its job's
+     * chunk) changes nothing more. */
+    rt_qos_saved twice;
+    rt_qos_apply(RT_QOS_BACKGROUND, &one, &twice);
+    if (rt_qos_available() & RT_QOS_NICE)
+        CHECK(nice_now() == (nice > 10 ? nice : 10));
+    rt_qos_restore(&twice);
     rt_qos_restore(&saved);
     CHECK(sched_getscheduler(0) == policy && nice_now() == nice);
     CHECK(sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, &before));
@@ -63,6 +75,79 @@ static void test_linux_levels(void)
     printf("ok linux levels (available mechanisms 0x%x; util-clamp: %s)\n", rt_qos_available(),
            rt_qos_unavailable_reason(RT_QOS_UCLAMP) ? rt_qos_unavailable_reason(RT_QOS_UCLAMP)
                                                     : "available");
+}
+
+/* A job at a level: every chunk, on every thread, runs at that level and
+ * on the job's CPUs; the caller gets its own setting back; a later job
+ * without a level runs at each thread's own setting again. */
+typedef struct level_check {
+    int expect_policy;
+    int cpu; /* -1: any */
+    atomic_int chunks, wrong;
+    atomic_int threads_seen;
+    pthread_t first_thread;
+} level_check;
+
+static int level_body(int64_t begin, int64_t end, void *ctx)
+{
+    level_check *c = ctx;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do /* ~20 us a chunk: long enough for the worker to take some */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 20000);
+    int ok = sched_getscheduler(0) == c->expect_policy;
+    if (c->cpu >= 0) {
+        cpu_set_t mask;
+        ok = ok && sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_COUNT(&mask) == 1 &&
+             CPU_ISSET(c->cpu, &mask);
+    }
+    atomic_fetch_add(&c->chunks, (int)(end - begin));
+    if (!ok)
+        atomic_fetch_add(&c->wrong, 1);
+    if (!pthread_equal(pthread_self(), c->first_thread))
+        atomic_store(&c->threads_seen, 2);
+    return 0;
+}
+
+static void test_pool_runs_jobs_at_their_level(void)
+{
+    rt_pool_config config = {.num_workers = 1, .spin_ns = -1};
+    rt_pool *pool;
+    CHECK(rt_pool_create(&config, &pool) == 0);
+    cpu_set_t before;
+    CHECK(sched_getaffinity(0, sizeof before, &before) == 0);
+    int last = -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &before))
+            last = cpu;
+    int policy = sched_getscheduler(0);
+
+    rt_cpuset cpus = {{0}};
+    rt_cpuset_add(&cpus, last);
+    rt_for_options options = {.grain = 1, .has_qos = 1, .qos = RT_QOS_BACKGROUND,
+                              .qos_cpus = &cpus};
+    int seen_worker = 0;
+    for (int round = 0; round < 50 && !seen_worker; round++) {
+        level_check check = {.expect_policy = SCHED_BATCH, .cpu = last,
+                             .first_thread = pthread_self()};
+        CHECK(rt_parallel_for(pool, 0, 100, &options, level_body, &check) == RT_OK);
+        CHECK(atomic_load(&check.chunks) == 100 && atomic_load(&check.wrong) == 0);
+        seen_worker = atomic_load(&check.threads_seen) == 2;
+        cpu_set_t after;
+        CHECK(sched_getscheduler(0) == policy);
+        CHECK(sched_getaffinity(0, sizeof after, &after) == 0 && CPU_EQUAL(&after, &before));
+    }
+    CHECK(seen_worker); /* the worker ran chunks at the level too */
+
+    level_check plain = {.expect_policy = policy, .cpu = -1, .first_thread = pthread_self()};
+    rt_for_options no_level = {.grain = 1};
+    for (int round = 0; round < 20; round++)
+        CHECK(rt_parallel_for(pool, 0, 100, &no_level, level_body, &plain) == RT_OK);
+    CHECK(atomic_load(&plain.wrong) == 0);
+    rt_pool_destroy(pool);
+    printf("ok a background job's chunks ran SCHED_BATCH on cpu %d on every thread; "
+           "the caller was restored\n", last);
 }
 #endif
 
@@ -85,6 +170,7 @@ int main(void)
 {
 #if defined(__linux__)
     test_linux_levels();
+    test_pool_runs_jobs_at_their_level();
 #endif
     test_round_trips();
     printf("all qos tests passed\n");

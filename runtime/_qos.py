@@ -1,0 +1,94 @@
+"""QoS levels of jobs: ``with runtime.qos("background"):`` and ``qos=``.
+
+A level travels in a context variable (runtime._core.qos_level), so the
+jobs a context starts, and jobs nested in their chunks, carry it; every
+thread that runs one of their chunks (the caller included) runs it at that
+level (csrc/qos*.c), and the caller gets its own setting back after.
+
+Placement policy (../docs/ARCHITECTURE.md, "Heterogeneous cores"): on a
+heterogeneous machine, utility and background jobs run on the efficiency
+kinds only (every kind but the most performant); initiated and
+interactive jobs may use every core.  On Linux the levels also set
+SCHED_BATCH (utility, background), util-clamp and nice where the kernel
+and privileges allow (runtime.info() lists what is in force); on macOS
+they are QoS classes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from . import _core, _topology
+
+LEVELS = {"background": 0, "utility": 1, "initiated": 2, "interactive": 3}
+NAMES = {number: name for name, number in LEVELS.items()}
+
+_placed = False
+
+
+def level_number(level: object, what: str = "runtime.qos") -> int:
+    """The number of a level name; ValueError/TypeError saying what to pass."""
+    if not isinstance(level, str):
+        raise TypeError(f"{what}: level must be one of {', '.join(map(repr, LEVELS))}, "
+                        f"got {type(level).__name__}")
+    try:
+        return LEVELS[level]
+    except KeyError:
+        raise ValueError(f"{what}: unknown QoS level {level!r}; use one of "
+                         f"{', '.join(map(repr, LEVELS))}") from None
+
+
+def placement(topology: _topology.Topology) -> dict[int, list[int]]:
+    """CPUs per level (empty: any CPU) under the policy above."""
+    efficiency = sorted(cpu for kind in topology.kinds[1:] for cpu in kind.cpus)
+    low = efficiency if topology.heterogeneous else []
+    return {0: low, 1: low, 2: [], 3: []}
+
+
+def ensure_placed() -> None:
+    """Give the binding each level's CPUs, once (from runtime.topology())."""
+    global _placed
+    if not _placed:
+        for level, cpus in placement(_topology.topology()).items():
+            _core.set_placement(level, cpus)
+        _placed = True
+
+
+@contextlib.contextmanager
+def _jobs_at(number: int) -> Iterator[None]:
+    ensure_placed()
+    token = _core.qos_level.set(number)
+    try:
+        yield
+    finally:
+        _core.qos_level.reset(token)
+
+
+def qos(level: str) -> contextlib.AbstractContextManager[None]:
+    """Jobs started inside run at QoS `level`: "interactive", "initiated"
+    (the default for a caller that waits), "utility" or "background".
+
+    Background and utility work stays on efficiency cores (on a
+    heterogeneous machine) at lowered priority; the calling thread's own
+    setting is restored when each call returns.
+
+    >>> import numpy as np, runtime
+    >>> with runtime.qos("background"):
+    ...     y = runtime.map(np.sqrt, np.arange(100_000.0))
+    >>> float(y[4])
+    2.0
+    """
+    return _jobs_at(level_number(level))
+
+
+def maybe(level: str | None, what: str) -> contextlib.AbstractContextManager[None]:
+    """The `qos=` of an entry point named `what`: None keeps the context's level."""
+    if level is None:
+        return contextlib.nullcontext()
+    return _jobs_at(level_number(level, what))
+
+
+def current() -> int:
+    """The level of jobs started here now (-1: none set)."""
+    return _core.qos_level.get()

@@ -1,0 +1,150 @@
+"""QoS levels of jobs (runtime.qos, qos=): every chunk, the caller's
+included, runs at the job's level and on its CPUs; the caller gets its own
+setting back.  Linux: checked through the OS (affinity, policy, nice) with
+RUNTIME_TOPOLOGY declaring cpu1 an efficiency core, in a child process
+(the topology is read once per process), also one that dropped root."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import runtime
+
+pytestmark = pytest.mark.usefixtures("threads")
+linux_two_cpus = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not hasattr(os, "sched_getaffinity")
+    or not {0, 1} <= os.sched_getaffinity(0), reason="needs Linux and CPUs 0 and 1")
+
+CHILD = textwrap.dedent("""
+    import json, os, sys, threading, time
+    import numpy as np, runtime
+    if len(sys.argv) > 1:  # drop root (after the imports: Python may live in /root)
+        os.setgroups([]); os.setgid(65534); os.setuid(65534)
+    runtime.set_num_threads(2)
+
+    def observe(seen):
+        tid = threading.get_native_id()
+        seen.append([tid, sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0),
+                     os.getpriority(os.PRIO_PROCESS, tid)])
+
+    def state():
+        tid = threading.get_native_id()
+        return [sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0),
+                os.getpriority(os.PRIO_PROCESS, tid)]
+
+    out = {"caller": threading.get_native_id(), "before": state()}
+    for level in ("background", "interactive"):
+        seen = []
+        def body(start, stop):
+            time.sleep(0.002)  # releases the GIL: the worker takes chunks too
+            observe(seen)
+        runtime.parallel_for(100, body, grain=1, qos=level)
+        items = []
+        runtime.map_items(lambda i: (time.sleep(0.001), observe(items)), range(40), qos=level)
+        out[level] = seen + items
+        out[level + " after"] = state()
+    print(json.dumps(out))
+""")
+
+
+def run_child(drop_root: bool) -> dict:
+    env = {**os.environ, "RUNTIME_TOPOLOGY": "performance:0;efficiency:1"}
+    result = subprocess.run([sys.executable, "-c", CHILD, *(["drop"] if drop_root else [])],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def check_levels(out: dict) -> None:
+    caller = out["caller"]
+    background = out["background"]
+    assert {tid for tid, *_ in background} >= {caller} and len({t for t, *_ in background}) == 2
+    for tid, cpus, policy, nice in background:
+        assert cpus == [1] and policy == os.SCHED_BATCH, (tid, cpus, policy)
+    interactive = out["interactive"]
+    assert all(cpus == [0, 1] and policy == os.SCHED_OTHER
+               for _, cpus, policy, _ in interactive), interactive
+    assert out["background after"] == out["before"] == out["interactive after"]
+
+
+@linux_two_cpus
+def test_background_job_runs_on_the_efficiency_core_interactive_on_both():
+    out = run_child(drop_root=False)
+    check_levels(out)
+    if os.geteuid() == 0:  # nice can be lowered back here, so it was raised
+        assert all(nice == 10 for *_, nice in out["background"])
+
+
+@linux_two_cpus
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="dropping privileges needs root")
+def test_levels_in_a_process_that_dropped_root():
+    out = run_child(drop_root=True)
+    check_levels(out)
+    # An unprivileged thread could not lower its nice again: left alone.
+    assert all(nice == out["before"][2] for *_, nice in out["background"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux scheduling policies")
+def test_every_entry_point_takes_qos():
+    policies = []
+    lock = threading.Lock()
+
+    def note(*_):
+        with lock:
+            policies.append(os.sched_getscheduler(0))
+
+    x = np.arange(200_000.0)
+
+    def chunk(a):
+        note()
+        return a + 1
+
+    runtime.map(chunk, x, grain=10_000, qos="utility")
+    runtime.reduce(lambda a: (note(), float(a.sum()))[1], x, combine=float.__add__,
+                   grain=10_000, qos="background")
+    runtime.parallel(chunk, grain=10_000, qos="background")(x)
+    runtime.parallel_for(40, lambda start, stop: note(), grain=1, qos="utility")
+    runtime.map_items(note, range(20), qos="background")
+    with runtime.qos("background"):
+        runtime.map(chunk, x[:10])  # inline: the caller runs at the level too
+    assert policies and set(policies) == {os.SCHED_BATCH}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    policies.clear()
+    runtime.map(chunk, x, grain=10_000)  # no level: each thread's own setting
+    assert set(policies) == {os.SCHED_OTHER}
+
+
+def test_bad_levels_say_what_to_pass():
+    with pytest.raises(ValueError, match="unknown QoS level 'fast'; use one of 'background'"):
+        with runtime.qos("fast"):
+            pass
+    with pytest.raises(TypeError, match="runtime.map: level must be one of"):
+        runtime.map(np.sqrt, np.ones(10), qos=3)
+    with pytest.raises(ValueError, match="runtime.parallel: unknown QoS level"):
+        runtime.parallel(np.sqrt, qos="urgent")
+
+
+def test_level_is_per_context():
+    from runtime import _qos
+
+    seen = {}
+
+    def other_thread():
+        seen["other"] = _qos.current()
+
+    with runtime.qos("utility"):
+        seen["inside"] = _qos.current()
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    seen["after"] = _qos.current()
+    assert seen == {"inside": 1, "other": -1, "after": -1}
