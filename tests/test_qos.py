@@ -148,3 +148,26 @@ def test_level_is_per_context():
         thread.join()
     seen["after"] = _qos.current()
     assert seen == {"inside": 1, "other": -1, "after": -1}
+
+
+@pytest.mark.skipif(sys.platform != "darwin", reason="macOS QoS classes (runs on the macOS CI "
+                    "runner; not run where runtime is developed)")
+def test_chunks_report_the_qos_class_of_their_level():
+    import ctypes
+    import time
+
+    libc = ctypes.CDLL(None)
+    libc.qos_class_self.restype = ctypes.c_uint
+    # <sys/qos.h>: QOS_CLASS_BACKGROUND 0x09, UTILITY 0x11, USER_INITIATED 0x19,
+    # USER_INTERACTIVE 0x21.
+    expected = {"background": 0x09, "utility": 0x11, "initiated": 0x19, "interactive": 0x21}
+    for level, qos_class in expected.items():
+        seen = []
+
+        def body(start, stop):
+            time.sleep(0.002)
+            seen.append((threading.get_ident(), libc.qos_class_self()))
+
+        runtime.parallel_for(60, body, grain=1, qos=level)
+        assert len({ident for ident, _ in seen}) == 2, seen  # the worker took part
+        assert {cls for _, cls in seen} == {qos_class}, (level, seen)
