@@ -62,6 +62,7 @@ typedef struct rt_qos_saved {
     int nice;
     uint32_t uclamp_min, uclamp_max;
     unsigned int darwin_class;
+    void *darwin_override; /* pthread_override_t of an override */
     rt_cpuset affinity;
 } rt_qos_saved;
 
@@ -77,6 +78,17 @@ void rt_qos_restore(const rt_qos_saved *saved);
  * inherits affinity, policy and nice from the thread that made it, which
  * may have been at a job's level then). */
 void rt_qos_capture(rt_qos_saved *out);
+
+/* Raising another thread while it runs work someone now waits for (the
+ * waiter override of GCD).  `thread` is rt_qos_thread_self() of that
+ * thread; every override started must be ended (the work's thread may end
+ * it).  Linux: the level's affinity, policy, util-clamp and nice on that
+ * thread (a nice that cannot be lowered is left); macOS:
+ * pthread_override_qos_class_start_np / _end_np. */
+uint64_t rt_qos_thread_self(void);
+int rt_qos_override_start(uint64_t thread, rt_qos_level level, const rt_cpuset *cpus,
+                          rt_qos_saved *saved);
+void rt_qos_override_end(uint64_t thread, rt_qos_saved *saved);
 
 /* Mechanisms this system offers, probed once. */
 int rt_qos_available(void);

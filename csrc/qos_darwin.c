@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <pthread/qos.h>
+#include <stdint.h>
 #include <string.h>
 
 static const qos_class_t class_for[RT_QOS_LEVELS] = {
@@ -56,6 +57,36 @@ int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
         saved->changed = RT_QOS_DARWIN_CLASS;
     }
     return saved->changed;
+}
+
+uint64_t rt_qos_thread_self(void)
+{
+    return (uint64_t)(uintptr_t)pthread_self();
+}
+
+int rt_qos_override_start(uint64_t thread, rt_qos_level level, const rt_cpuset *cpus,
+                          rt_qos_saved *saved)
+{
+    (void)cpus;
+    memset(saved, 0, sizeof *saved);
+    if (level < 0 || level >= RT_QOS_LEVELS)
+        level = RT_QOS_INITIATED;
+    pthread_override_t override =
+        pthread_override_qos_class_start_np((pthread_t)(uintptr_t)thread, class_for[level], 0);
+    if (override == NULL)
+        return 0;
+    saved->darwin_override = override;
+    saved->changed = RT_QOS_DARWIN_CLASS;
+    return saved->changed;
+}
+
+void rt_qos_override_end(uint64_t thread, rt_qos_saved *saved)
+{
+    (void)thread;
+    if (saved->darwin_override != NULL)
+        pthread_override_qos_class_end_np((pthread_override_t)saved->darwin_override);
+    saved->darwin_override = NULL;
+    saved->changed = 0;
 }
 
 void rt_qos_capture(rt_qos_saved *out)

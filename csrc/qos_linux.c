@@ -49,7 +49,7 @@ static const int nice_for[RT_QOS_LEVELS] = {10, 5, 0, 0};
 static atomic_int probed = -1; /* available mechanisms, -1 until probed */
 static char uclamp_reason[128];
 
-static int set_uclamp(uint32_t min, uint32_t max)
+static int set_uclamp(pid_t tid, uint32_t min, uint32_t max)
 {
     struct rt_sched_attr attr;
     memset(&attr, 0, sizeof attr);
@@ -58,14 +58,14 @@ static int set_uclamp(uint32_t min, uint32_t max)
                        RT_SCHED_FLAG_UTIL_CLAMP_MIN | RT_SCHED_FLAG_UTIL_CLAMP_MAX;
     attr.sched_util_min = min;
     attr.sched_util_max = max;
-    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+    return (int)syscall(SYS_sched_setattr, tid, &attr, 0);
 }
 
-static int get_uclamp(uint32_t *min, uint32_t *max)
+static int get_uclamp(pid_t tid, uint32_t *min, uint32_t *max)
 {
     struct rt_sched_attr attr;
     memset(&attr, 0, sizeof attr);
-    if (syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) != 0)
+    if (syscall(SYS_sched_getattr, tid, &attr, sizeof attr, 0) != 0)
         return -1;
     *min = attr.sched_util_min;
     *max = attr.sched_util_max;
@@ -101,10 +101,15 @@ static int nice_undoable(int original)
     return original >= 20 - (int)limit.rlim_cur;
 }
 
-static int thread_nice(void)
+static pid_t self_tid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static int thread_nice(pid_t tid)
 {
     errno = 0;
-    int value = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    int value = getpriority(PRIO_PROCESS, (id_t)tid);
     return errno ? 0 : value;
 }
 
@@ -115,10 +120,10 @@ int rt_qos_available(void)
         return found;
     found = RT_QOS_AFFINITY | RT_QOS_BATCH;
     uint32_t min, max;
-    if (get_uclamp(&min, &max) != 0) {
+    if (get_uclamp(0, &min, &max) != 0) {
         snprintf(uclamp_reason, sizeof uclamp_reason, "sched_getattr failed: %s",
                  strerror(errno));
-    } else if (set_uclamp(min, max) != 0) {
+    } else if (set_uclamp(0, min, max) != 0) {
         /* Setting the current values back: fails only where the kernel
          * has no util-clamp (EOPNOTSUPP without CONFIG_UCLAMP_TASK). */
         snprintf(uclamp_reason, sizeof uclamp_reason, "%s",
@@ -126,7 +131,7 @@ int rt_qos_available(void)
     } else {
         found |= RT_QOS_UCLAMP;
     }
-    if (nice_undoable(thread_nice()))
+    if (nice_undoable(thread_nice(self_tid())))
         found |= RT_QOS_NICE;
     atomic_store_explicit(&probed, found, memory_order_release);
     return found;
@@ -154,7 +159,12 @@ const char *rt_qos_platform(void)
     return "linux";
 }
 
-int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
+/* Set thread `tid` to `level` (see the table above), recording what
+ * changed.  nice_floor: only ever raise the nice (a thread's own level);
+ * otherwise move it to the level's value either way (an override, which
+ * lowers what a lower level raised; refused without the privilege). */
+static int set_level(pid_t tid, rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved,
+                     int nice_floor)
 {
     int available = rt_qos_available();
     memset(saved, 0, sizeof *saved);
@@ -166,45 +176,90 @@ int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
         for (int cpu = 0; cpu < 64 * RT_CPUSET_WORDS && cpu < CPU_SETSIZE; cpu++)
             if (rt_cpuset_has(cpus, cpu))
                 CPU_SET(cpu, &wanted);
-        if (sched_getaffinity(0, sizeof old, &old) == 0 && !CPU_EQUAL(&old, &wanted) &&
-            sched_setaffinity(0, sizeof wanted, &wanted) == 0) {
+        if (sched_getaffinity(tid, sizeof old, &old) == 0 && !CPU_EQUAL(&old, &wanted) &&
+            sched_setaffinity(tid, sizeof wanted, &wanted) == 0) {
             for (int cpu = 0; cpu < CPU_SETSIZE && cpu < 64 * RT_CPUSET_WORDS; cpu++)
                 if (CPU_ISSET(cpu, &old))
                     rt_cpuset_add(&saved->affinity, cpu);
             saved->changed |= RT_QOS_AFFINITY;
         }
     }
-    int policy = sched_getscheduler(0);
+    int policy = sched_getscheduler(tid);
     int wanted_policy = level <= RT_QOS_UTILITY ? SCHED_BATCH : SCHED_OTHER;
     if ((policy == SCHED_OTHER || policy == SCHED_BATCH) && policy != wanted_policy) {
         struct sched_param param = {0};
-        if (sched_setscheduler(0, wanted_policy, &param) == 0) {
+        if (sched_setscheduler(tid, wanted_policy, &param) == 0) {
             saved->policy = policy;
             saved->changed |= RT_QOS_BATCH;
         }
     }
     if (available & RT_QOS_UCLAMP) {
         uint32_t min, max;
-        if (get_uclamp(&min, &max) == 0 &&
+        if (get_uclamp(tid, &min, &max) == 0 &&
             (min != uclamp_min_for[level] || max != uclamp_max_for[level]) &&
-            set_uclamp(uclamp_min_for[level], uclamp_max_for[level]) == 0) {
+            set_uclamp(tid, uclamp_min_for[level], uclamp_max_for[level]) == 0) {
             saved->uclamp_min = min;
             saved->uclamp_max = max;
             saved->changed |= RT_QOS_UCLAMP;
         }
     }
-    /* nice_for is a floor, not a step: applying a level twice (a caller
+    /* As a floor, nice is only raised: applying a level twice (a caller
      * already at it, then its job) leaves the same nice. */
-    int original = thread_nice();
-    if (original < nice_for[level]) {
-        pid_t tid = (pid_t)syscall(SYS_gettid);
-        if (nice_undoable(original) &&
-            setpriority(PRIO_PROCESS, (id_t)tid, nice_for[level]) == 0) {
-            saved->nice = original;
-            saved->changed |= RT_QOS_NICE;
-        }
+    int original = thread_nice(tid);
+    int wanted_nice = nice_floor && original > nice_for[level] ? original : nice_for[level];
+    if (original != wanted_nice && (wanted_nice < original || nice_undoable(original)) &&
+        setpriority(PRIO_PROCESS, (id_t)tid, wanted_nice) == 0) {
+        saved->nice = original;
+        saved->changed |= RT_QOS_NICE;
     }
     return saved->changed;
+}
+
+static void restore_level(pid_t tid, const rt_qos_saved *saved)
+{
+    if (saved->changed & RT_QOS_NICE)
+        setpriority(PRIO_PROCESS, (id_t)tid, saved->nice);
+    if (saved->changed & RT_QOS_UCLAMP)
+        set_uclamp(tid, saved->uclamp_min, saved->uclamp_max);
+    if (saved->changed & RT_QOS_BATCH) {
+        struct sched_param param = {0};
+        sched_setscheduler(tid, saved->policy, &param);
+    }
+    if (saved->changed & RT_QOS_AFFINITY) {
+        cpu_set_t old;
+        CPU_ZERO(&old);
+        for (int cpu = 0; cpu < CPU_SETSIZE && cpu < 64 * RT_CPUSET_WORDS; cpu++)
+            if (rt_cpuset_has(&saved->affinity, cpu))
+                CPU_SET(cpu, &old);
+        sched_setaffinity(tid, sizeof old, &old);
+    }
+}
+
+int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
+{
+    return set_level(0, level, cpus, saved, 1);
+}
+
+void rt_qos_restore(const rt_qos_saved *saved)
+{
+    restore_level(0, saved);
+}
+
+uint64_t rt_qos_thread_self(void)
+{
+    return (uint64_t)self_tid();
+}
+
+int rt_qos_override_start(uint64_t thread, rt_qos_level level, const rt_cpuset *cpus,
+                          rt_qos_saved *saved)
+{
+    return set_level((pid_t)thread, level, cpus, saved, 0);
+}
+
+void rt_qos_override_end(uint64_t thread, rt_qos_saved *saved)
+{
+    restore_level((pid_t)thread, saved);
+    saved->changed = 0;
 }
 
 void rt_qos_capture(rt_qos_saved *out)
@@ -222,30 +277,11 @@ void rt_qos_capture(rt_qos_saved *out)
         out->policy = policy;
         out->changed |= RT_QOS_BATCH;
     }
-    out->nice = thread_nice();
+    out->nice = thread_nice(self_tid());
     out->changed |= RT_QOS_NICE;
-    if ((rt_qos_available() & RT_QOS_UCLAMP) && get_uclamp(&out->uclamp_min, &out->uclamp_max) == 0)
+    if ((rt_qos_available() & RT_QOS_UCLAMP) &&
+        get_uclamp(0, &out->uclamp_min, &out->uclamp_max) == 0)
         out->changed |= RT_QOS_UCLAMP;
-}
-
-void rt_qos_restore(const rt_qos_saved *saved)
-{
-    if (saved->changed & RT_QOS_NICE)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), saved->nice);
-    if (saved->changed & RT_QOS_UCLAMP)
-        set_uclamp(saved->uclamp_min, saved->uclamp_max);
-    if (saved->changed & RT_QOS_BATCH) {
-        struct sched_param param = {0};
-        sched_setscheduler(0, saved->policy, &param);
-    }
-    if (saved->changed & RT_QOS_AFFINITY) {
-        cpu_set_t old;
-        CPU_ZERO(&old);
-        for (int cpu = 0; cpu < CPU_SETSIZE && cpu < 64 * RT_CPUSET_WORDS; cpu++)
-            if (rt_cpuset_has(&saved->affinity, cpu))
-                CPU_SET(cpu, &old);
-        sched_setaffinity(0, sizeof old, &old);
-    }
 }
 
 #endif /* __linux__ */

@@ -29,6 +29,27 @@ int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
     return 0;
 }
 
+uint64_t rt_qos_thread_self(void)
+{
+    return 0;
+}
+
+int rt_qos_override_start(uint64_t thread, rt_qos_level level, const rt_cpuset *cpus,
+                          rt_qos_saved *saved)
+{
+    (void)thread;
+    (void)level;
+    (void)cpus;
+    memset(saved, 0, sizeof *saved);
+    return 0;
+}
+
+void rt_qos_override_end(uint64_t thread, rt_qos_saved *saved)
+{
+    (void)thread;
+    saved->changed = 0;
+}
+
 void rt_qos_capture(rt_qos_saved *out)
 {
     memset(out, 0, sizeof *out);

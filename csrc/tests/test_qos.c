@@ -143,6 +143,51 @@ static void test_pool_runs_jobs_at_their_level(void)
     printf("ok a background job's chunks ran SCHED_BATCH on cpu %d on every thread; "
            "the caller was restored\n", last);
 }
+
+/* A waiter raises a background thread's level while it runs, then ends it. */
+typedef struct override_target {
+    atomic_int stage; /* 0 start, 1 at background, 2 overridden seen, 3 ended seen */
+    atomic_ullong thread;
+    int seen_policy_overridden, seen_policy_after;
+} override_target;
+
+static void *override_target_main(void *arg)
+{
+    override_target *t = arg;
+    rt_qos_saved own;
+    rt_qos_apply(RT_QOS_BACKGROUND, NULL, &own);
+    atomic_store(&t->thread, rt_qos_thread_self());
+    atomic_store(&t->stage, 1);
+    while (atomic_load(&t->stage) != 2)
+        ;
+    t->seen_policy_overridden = sched_getscheduler(0);
+    atomic_store(&t->stage, 3);
+    while (atomic_load(&t->stage) != 4)
+        ;
+    t->seen_policy_after = sched_getscheduler(0);
+    rt_qos_restore(&own);
+    return NULL;
+}
+
+static void test_override_raises_another_thread(void)
+{
+    override_target t = {0};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, override_target_main, &t) == 0);
+    while (atomic_load(&t.stage) != 1)
+        ;
+    rt_qos_saved override;
+    int used = rt_qos_override_start(atomic_load(&t.thread), RT_QOS_INTERACTIVE, NULL, &override);
+    CHECK(used & RT_QOS_BATCH);
+    atomic_store(&t.stage, 2);
+    while (atomic_load(&t.stage) != 3)
+        ;
+    rt_qos_override_end(atomic_load(&t.thread), &override);
+    atomic_store(&t.stage, 4);
+    pthread_join(thread, NULL);
+    CHECK(t.seen_policy_overridden == SCHED_OTHER && t.seen_policy_after == SCHED_BATCH);
+    printf("ok an override raised a background thread to SCHED_OTHER and ended\n");
+}
 #endif
 
 static void test_round_trips(void)
@@ -165,6 +210,7 @@ int main(void)
 #if defined(__linux__)
     test_linux_levels();
     test_pool_runs_jobs_at_their_level();
+    test_override_raises_another_thread();
 #endif
     test_round_trips();
     printf("all qos tests passed\n");
