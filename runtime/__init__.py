@@ -18,6 +18,7 @@ from ._map import map, map_items, reduce
 from ._parallel import parallel
 from ._parallel_for import parallel_for
 from ._qos import qos
+from ._submit import submit
 from ._topology import CoreKind, Topology, topology
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
 
@@ -37,6 +38,7 @@ __all__ = [
     "reduce",
     "set_num_threads",
     "shutdown",
+    "submit",
     "topology",
 ]
 
@@ -44,9 +46,10 @@ __all__ = [
 def shutdown() -> bool:
     """Stop the worker threads now (they start again on the next call).
 
-    Runs at interpreter exit by itself; call it to release the threads
-    earlier.  Returns False, leaving the threads alone, while another
-    thread is inside a call.
+    Runs at interpreter exit by itself (after submitted work has run);
+    call it to release the threads earlier.  Returns False, leaving the
+    threads alone, while another thread is inside a call or submitted work
+    has not run yet.
 
     >>> import runtime
     >>> runtime.shutdown()
@@ -57,4 +60,12 @@ def shutdown() -> bool:
 
 import atexit as _atexit  # noqa: E402
 
-_atexit.register(_core.shutdown)
+from . import _submit as _submit_module  # noqa: E402
+
+
+def _shutdown_at_exit() -> None:
+    _submit_module.wait_for_submitted()  # submitted work runs to the end first
+    _core.shutdown()
+
+
+_atexit.register(_shutdown_at_exit)

@@ -8,6 +8,7 @@ the caller waits.  Everything user-facing (argument checking, chunking of
 arrays) lives in the Python modules beside it.
 """
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.string cimport memset
 
@@ -24,6 +25,10 @@ cdef extern from "qos.h" nogil:
     int rt_qos_apply(rt_qos_level level, const rt_cpuset *cpus, rt_qos_saved *saved)
     void rt_qos_restore(const rt_qos_saved *saved)
     void rt_cpuset_add(rt_cpuset *cpus, int cpu)
+    uint64_t rt_qos_thread_self()
+    int rt_qos_override_start(uint64_t thread, rt_qos_level level, const rt_cpuset *cpus,
+                              rt_qos_saved *saved)
+    void rt_qos_override_end(uint64_t thread, rt_qos_saved *saved)
     int rt_qos_available()
     const char *rt_qos_platform()
     const char *rt_qos_unavailable_reason(int mechanism)
@@ -75,6 +80,8 @@ cdef extern from "pool.h" nogil:
                         const rt_for_options *options, rt_range_fn body, void *ctx)
     void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
     void rt_pool_wake(rt_pool *pool, int count)
+    ctypedef void (*rt_fn)(void *ctx) noexcept nogil
+    int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
     int rt_pool_current_slot(const rt_pool *pool)
     void rt_after_fork_child()
 
@@ -211,15 +218,23 @@ cdef inline void _release_pool():
 # computes them from the topology; empty: any CPU).
 qos_level = contextvars.ContextVar("runtime_qos_level", default=-1)
 cdef rt_cpuset _placement[4]
+# An override moves a running thread to the level's CPUs even where that
+# level leaves a thread's own affinity alone (initiated, interactive): here
+# every CPU the process may use.
+cdef rt_cpuset _override_placement[4]
 
 
-def set_placement(int level, cpus):
-    """The CPUs jobs at `level` run on (empty: any)."""
+def set_placement(int level, cpus, override_cpus):
+    """The CPUs jobs at `level` run on (empty: any), and those an override
+    to `level` moves a running thread to (empty: affinity unchanged)."""
     if not 0 <= level < 4:
         raise ValueError(f"QoS level must be 0..3, got {level}")
     memset(&_placement[level], 0, sizeof(rt_cpuset))
+    memset(&_override_placement[level], 0, sizeof(rt_cpuset))
     for cpu in cpus:
         rt_cpuset_add(&_placement[level], cpu)
+    for cpu in override_cpus:
+        rt_cpuset_add(&_override_placement[level], cpu)
 
 
 cdef class ThreadQos:
@@ -425,3 +440,55 @@ def qos_mechanisms():
         reason = rt_qos_unavailable_reason(bit)
         reasons[name] = None if reason == NULL else reason.decode()
     return rt_qos_platform().decode(), reasons
+
+
+
+cdef class Override:
+    """A raised QoS level on another thread (rt_qos_override_start), until end()."""
+    cdef rt_qos_saved saved
+    cdef uint64_t thread
+    cdef int active
+
+    def __cinit__(self, uint64_t thread, int level):
+        self.thread = thread
+        self.active = 0
+        if 0 <= level < 4:
+            rt_qos_override_start(thread, level, &_override_placement[level], &self.saved)
+            self.active = 1
+
+    def end(self):
+        if self.active:
+            rt_qos_override_end(self.thread, &self.saved)
+            self.active = 0
+
+
+def thread_handle():
+    """This thread, as rt_qos_override_start names threads (Linux: its tid)."""
+    return rt_qos_thread_self()
+
+
+cdef void _submitted(void *ctx) noexcept nogil:
+    rt_python_attach_thread()
+    with gil:
+        task = <object>ctx
+        try:
+            task()
+        except BaseException:
+            pass  # the task records its own outcome (runtime._submit)
+        finally:
+            Py_DECREF(task)
+            _release_pool()
+
+
+def submit(task):
+    """Run task() on a worker, with no waiter; the pool stays up until it
+    has run.  Needs at least one worker (the caller runs it otherwise)."""
+    cdef rt_pool *pool = _acquire_pool()
+    cdef int rc
+    Py_INCREF(task)
+    with nogil:
+        rc = rt_pool_submit(pool, _submitted, <void *>task)
+    if rc != 0:
+        Py_DECREF(task)
+        _release_pool()
+        raise OSError(rc, f"runtime.submit: {os.strerror(rc)}")

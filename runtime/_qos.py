@@ -47,11 +47,15 @@ def placement(topology: _topology.Topology) -> dict[int, list[int]]:
 
 
 def ensure_placed() -> None:
-    """Give the binding each level's CPUs, once (from runtime.topology())."""
+    """Give the binding each level's CPUs, once (from runtime.topology()):
+    where jobs run, and where an override moves a running thread (the
+    low levels' CPUs, else every CPU of the topology)."""
     global _placed
     if not _placed:
-        for level, cpus in placement(_topology.topology()).items():
-            _core.set_placement(level, cpus)
+        topology = _topology.topology()
+        every = sorted(cpu for kind in topology.kinds for cpu in kind.cpus)
+        for level, cpus in placement(topology).items():
+            _core.set_placement(level, cpus, cpus or every)
         _placed = True
 
 

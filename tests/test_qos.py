@@ -171,3 +171,93 @@ def test_chunks_report_the_qos_class_of_their_level():
         runtime.parallel_for(60, body, grain=1, qos=level)
         assert len({ident for ident, _ in seen}) == 2, seen  # the worker took part
         assert {cls for _, cls in seen} == {qos_class}, (level, seen)
+
+
+SUBMIT_CHILD = textwrap.dedent("""
+    import json, os, threading, time
+    import runtime
+    runtime.set_num_threads(2)
+
+    def state():
+        return [sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0)]
+
+    out = {}
+    # 1. Running background work, then a waiter (initiated by default) raises it.
+    started = threading.Event()
+    def work():
+        before = state()
+        started.set()
+        deadline = time.monotonic() + 10
+        while state() == before and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return before, state(), threading.get_native_id()
+    fut = runtime.submit(work, qos="background")
+    started.wait()
+    before, boosted, tid = fut.result()
+    time.sleep(0.05)
+    out["running"] = [before, boosted, [sorted(os.sched_getaffinity(tid)),
+                                        os.sched_getscheduler(tid)], fut.qos]
+
+    # 2. Queued background work, raised by an interactive waiter before it starts.
+    release = threading.Event()
+    blocker = runtime.submit(release.wait)  # holds the one worker
+    queued = runtime.submit(state, qos="background")
+    seen = {}
+    def waiter():
+        with runtime.qos("interactive"):
+            seen["result"] = queued.result()
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.1)
+    release.set()
+    thread.join()
+    blocker.result()
+    out["queued"] = [seen["result"], queued.qos]
+
+    # 3. Nobody waits from higher up: it stays at its level.
+    low = runtime.submit(state, qos="background")
+    with runtime.qos("background"):
+        out["unraised"] = [low.result(), low.qos]
+    print(json.dumps(out))
+""")
+
+
+@linux_two_cpus
+def test_submit_runs_at_its_level_and_waiters_raise_it():
+    env = {**os.environ, "RUNTIME_TOPOLOGY": "performance:0;efficiency:1"}
+    result = subprocess.run([sys.executable, "-c", SUBMIT_CHILD], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    before, boosted, after, level = out["running"]
+    assert before == [[1], os.SCHED_BATCH]  # background: the efficiency core, SCHED_BATCH
+    assert boosted == [[0, 1], os.SCHED_OTHER]  # raised while it ran
+    assert after == [[0, 1], os.SCHED_OTHER] and level == "initiated"  # override ended
+    assert out["queued"] == [[[0, 1], os.SCHED_OTHER], "interactive"]
+    assert out["unraised"] == [[[1], os.SCHED_BATCH], "background"]
+
+
+def test_submit_returns_a_future_with_results_and_errors():
+    assert runtime.submit(sum, [1, 2, 3]).result() == 6
+    assert runtime.submit(pow, 2, 10, qos="utility").result(timeout=30) == 1024
+
+    def fail():
+        raise KeyError("lost")
+
+    error = runtime.submit(fail).exception(timeout=30)
+    assert isinstance(error, KeyError)
+    with pytest.raises(TypeError, match="runtime.submit: fn must be callable"):
+        runtime.submit(42)
+    with pytest.raises(ValueError, match="runtime.submit: unknown QoS level"):
+        runtime.submit(print, qos="soon")
+    import concurrent.futures
+
+    futures = [runtime.submit(lambda i=i: i * i) for i in range(20)]
+    assert sorted(f.result() for f in concurrent.futures.as_completed(futures)) == \
+        [i * i for i in range(20)]
+
+
+def test_submit_with_one_thread_runs_on_the_caller():
+    runtime.set_num_threads(1)  # the threads fixture restores the count
+    fut = runtime.submit(threading.get_ident)
+    assert fut.done() and fut.result() == threading.get_ident()
