@@ -55,6 +55,8 @@ typedef struct rt_job {
     _Atomic int status;
     int qos; /* rt_qos_level, or -1: each thread's own setting */
     const rt_cpuset *qos_cpus;
+    bool tail_boost;
+    const rt_cpuset *boost_cpus;
 } rt_job;
 
 typedef struct rt_participant {
@@ -79,7 +81,8 @@ typedef struct rt_participant {
     rt_qos_saved qos_saved;
     /* Statistics, written only by this thread (relaxed load + store, no
      * locked instruction), read by anyone. */
-    _Atomic uint64_t leaves, steals, injected, parks;
+    _Atomic uint64_t leaves, steals, injected, parks, boosts;
+    uint64_t thread_handle; /* rt_qos_thread_self() of the thread in this slot now */
 } rt_participant;
 
 struct rt_pool {
@@ -153,6 +156,7 @@ static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
     atomic_init(&p->steals, 0);
     atomic_init(&p->injected, 0);
     atomic_init(&p->parks, 0);
+    atomic_init(&p->boosts, 0);
     return p;
 }
 
@@ -385,9 +389,22 @@ static void idle_step(rt_participant *self, idle_state *st, rt_latch *latch)
     }
 }
 
+typedef void (*idle_hook)(rt_participant *self, void *arg);
+
+static void wait_until_hooked(rt_participant *self, rt_latch *latch, idle_hook on_idle,
+                              void *arg);
+
 /* Runs other work until `latch` is set; for a worker at its top level
  * (latch NULL) until it is asked to leave. */
 static void wait_until(rt_participant *self, rt_latch *latch)
+{
+    wait_until_hooked(self, latch, NULL, NULL);
+}
+
+/* wait_until, calling on_idle(self, arg) once, the first time there is
+ * nothing to do but wait. */
+static void wait_until_hooked(rt_participant *self, rt_latch *latch, idle_hook on_idle,
+                              void *arg)
 {
     rt_pool *pool = self->pool;
     idle_state st;
@@ -405,6 +422,11 @@ static void wait_until(rt_participant *self, rt_latch *latch)
             continue;
         }
         poll_interrupt(self);
+        if (on_idle != NULL) {
+            on_idle(self, arg);
+            on_idle = NULL;
+            continue; /* the hook took time: look for the latch and work again */
+        }
         idle_step(self, &st, latch);
     }
     rt_sleep_stop_looking(&pool->sleep);
@@ -413,6 +435,15 @@ static void wait_until(rt_participant *self, rt_latch *latch)
 /* ---- range jobs -------------------------------------------------------- */
 
 /* The right half of a split, on the stack of the thread that split it. */
+/* Tail boost of the thread running a stolen half (boost_state):
+ *   0  running, no boost     1  the owner is starting one
+ *   2  boosted               3  the half is done (no boost may start)
+ * The owner moves 0 -> 1 -> 2; the runner, when its half is done, moves
+ * 0 or 2 -> 3 (ending a boost itself, on its own thread, before it sets
+ * the latch) and waits out a 1.  So every boost started is ended, by the
+ * thread it raised, before the owner goes on. */
+enum { BOOST_NONE = 0, BOOST_STARTING = 1, BOOST_ON = 2, BOOST_DONE = 3 };
+
 typedef struct range_task {
     rt_task base;
     rt_job *job;
@@ -420,18 +451,61 @@ typedef struct range_task {
     rt_splitter splitter;
     rt_participant *owner;
     rt_latch done;
+    _Atomic uint64_t runner_thread; /* 0 until a thread runs it */
+    _Atomic int boost_state;
+    rt_qos_saved boost_saved;
 } range_task;
 
 static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
                       rt_splitter splitter, bool migrated);
 
+static void boost_finish(range_task *right)
+{
+    for (;;) {
+        int state = atomic_load_explicit(&right->boost_state, memory_order_acquire);
+        if (state == BOOST_STARTING) {
+            rt_cpu_relax(); /* the owner is between its two steps */
+            continue;
+        }
+        /* acq_rel: the owner's boost_saved (written before BOOST_ON) is seen. */
+        if (atomic_compare_exchange_weak_explicit(&right->boost_state, &state, BOOST_DONE,
+                                                  memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            if (state == BOOST_ON)
+                rt_qos_override_end(rt_qos_thread_self(), &right->boost_saved);
+            return;
+        }
+    }
+}
+
 static void range_task_execute(rt_task *task, rt_participant *self)
 {
     range_task *right = (range_task *)task;
     rt_participant *owner = right->owner; /* read before the latch frees it */
+    if (right->job->tail_boost)
+        atomic_store_explicit(&right->runner_thread, self->thread_handle, memory_order_release);
     run_range(self, right->job, right->lo, right->hi, right->splitter, true);
+    if (right->job->tail_boost)
+        boost_finish(right);
     if (rt_latch_set(&right->done))
         rt_sleep_wake_specific(&owner->pool->sleep, &owner->sleep);
+}
+
+/* The owner has nothing left but to wait for `right`: raise its runner. */
+static void boost_runner(rt_participant *self, void *arg)
+{
+    range_task *right = arg;
+    uint64_t thread = atomic_load_explicit(&right->runner_thread, memory_order_acquire);
+    if (thread == 0 || thread == self->thread_handle)
+        return;
+    int expected = BOOST_NONE;
+    if (!atomic_compare_exchange_strong_explicit(&right->boost_state, &expected, BOOST_STARTING,
+                                                 memory_order_acquire, memory_order_relaxed))
+        return; /* already done */
+    rt_qos_override_start(thread, RT_QOS_INTERACTIVE, right->job->boost_cpus,
+                          &right->boost_saved);
+    stat_add(&self->boosts);
+    atomic_store_explicit(&right->boost_state, BOOST_ON, memory_order_release);
 }
 
 /* A thread adopts the QoS of the job whose chunk it is about to run, and
@@ -474,6 +548,8 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
             .owner = self,
         };
         rt_latch_init(&right.done);
+        atomic_init(&right.runner_thread, 0);
+        atomic_init(&right.boost_state, BOOST_NONE);
         if (push_and_notify(self, &right.base)) {
             run_range(self, job, lo, mid, splitter, false);
             /* Everything the left half pushed has been popped or joined, so
@@ -485,7 +561,10 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
                 run_range(self, job, mid, hi, splitter, false);
             } else {
                 assert(task == NULL);
-                wait_until(self, &right.done);
+                if (job->tail_boost)
+                    wait_until_hooked(self, &right.done, boost_runner, &right);
+                else
+                    wait_until(self, &right.done);
             }
             return;
         }
@@ -647,6 +726,10 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
     job.qos_cpus = options != NULL ? options->qos_cpus : NULL;
     if (job.qos >= RT_QOS_LEVELS)
         job.qos = RT_QOS_INITIATED;
+    /* Background and utility work is never boosted. */
+    job.tail_boost = options != NULL && options->tail_boost &&
+                     (job.qos < 0 || job.qos >= RT_QOS_INITIATED);
+    job.boost_cpus = options != NULL ? options->boost_cpus : NULL;
 
     rt_participant *self = current;
     if (self != NULL && self->pool == pool)
@@ -664,6 +747,7 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
     if (caller == NULL)
         return run_injected(pool, &job, begin, end, options);
     current = caller;
+    caller->thread_handle = job.tail_boost ? rt_qos_thread_self() : 0;
     int status = run_job(caller, &job, begin, end, options);
     drop_qos(caller); /* the caller's thread gets its own setting back */
     current = self;
@@ -787,6 +871,7 @@ static void *worker_main(void *arg)
     name_this_thread();
     /* It inherited whatever its creator ran at: start from the pool's home. */
     rt_qos_restore(&self->pool->home_qos);
+    self->thread_handle = rt_qos_thread_self();
     current = self;
     wait_until(self, NULL);
     current = NULL;
@@ -956,6 +1041,7 @@ void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
         out->steals += atomic_load_explicit(&p->steals, memory_order_relaxed);
         out->injected += atomic_load_explicit(&p->injected, memory_order_relaxed);
         out->parks += atomic_load_explicit(&p->parks, memory_order_relaxed);
+        out->boosts += atomic_load_explicit(&p->boosts, memory_order_relaxed);
     }
 }
 

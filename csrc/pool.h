@@ -77,6 +77,13 @@ typedef struct rt_for_options {
     int has_qos;
     rt_qos_level qos;
     const rt_cpuset *qos_cpus; /* must outlive the job */
+    /* Tail boost: when a thread of the job has nothing left to do but wait
+     * for a piece another thread took, that thread is raised to
+     * RT_QOS_INTERACTIVE on boost_cpus (the performance kinds; NULL or
+     * empty: level only) until the piece is done.  Never for utility or
+     * background jobs. */
+    int tail_boost;
+    const rt_cpuset *boost_cpus; /* must outlive the job */
 } rt_for_options;
 
 /* Runs body over [begin, end) split into chunks on the pool and returns
@@ -109,6 +116,7 @@ typedef struct rt_pool_stats {
     uint64_t steals;      /* tasks taken from another thread's deque */
     uint64_t injected;    /* tasks taken from the injector */
     uint64_t parks;       /* times a thread blocked */
+    uint64_t boosts;      /* tail boosts: threads raised while others waited on them */
 } rt_pool_stats;
 void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out);
 

@@ -17,7 +17,7 @@ from ._info import info
 from ._map import map, map_items, reduce
 from ._parallel import parallel
 from ._parallel_for import parallel_for
-from ._qos import qos
+from ._qos import qos, set_tail_boost
 from ._submit import submit
 from ._topology import CoreKind, Topology, topology
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
@@ -37,6 +37,7 @@ __all__ = [
     "qos",
     "reduce",
     "set_num_threads",
+    "set_tail_boost",
     "shutdown",
     "submit",
     "topology",

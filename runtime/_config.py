@@ -68,6 +68,12 @@ def ensure_configured() -> None:
         _core.configure(chosen[0], _spin_us())
         _source = chosen[1]
         _configured = True
+    from . import _qos  # (imports _config)
+
+    try:
+        _qos.ensure_placed()  # each level's CPUs, and the tail boost's, from the topology
+    except ValueError:
+        pass  # a malformed RUNTIME_TOPOLOGY: runtime.topology() and runtime.qos() say so
 
 
 def num_threads() -> int:

@@ -59,6 +59,8 @@ cdef extern from "pool.h" nogil:
         int has_qos
         rt_qos_level qos
         const rt_cpuset *qos_cpus
+        int tail_boost
+        const rt_cpuset *boost_cpus
     ctypedef struct rt_pool_stats:
         int workers
         int sleeping
@@ -67,6 +69,7 @@ cdef extern from "pool.h" nogil:
         unsigned long long steals
         unsigned long long injected
         unsigned long long parks
+        unsigned long long boosts
     enum:
         RT_OK
         RT_STOPPED
@@ -265,6 +268,26 @@ cdef class ThreadQos:
         return False
 
 
+# Tail boost (csrc/pool.h): on unless RUNTIME_TAIL_BOOST=0 or
+# set_tail_boost(False); onto the performance kinds on heterogeneous machines.
+cdef int _tail_boost = os.environ.get("RUNTIME_TAIL_BOOST", "1") != "0"
+cdef rt_cpuset _boost_cpus
+
+
+def set_tail_boost(bint enabled, cpus=None):
+    """Turn the tail boost on or off; `cpus`: where it moves a raised thread."""
+    global _tail_boost
+    _tail_boost = enabled
+    if cpus is not None:
+        memset(&_boost_cpus, 0, sizeof(rt_cpuset))
+        for cpu in cpus:
+            rt_cpuset_add(&_boost_cpus, cpu)
+
+
+def tail_boost_enabled():
+    return bool(_tail_boost)
+
+
 cdef void _fill_options(rt_for_options *options, int64_t grain, int64_t max_chunk,
                         int64_t align, _Job job):
     options.grain = grain
@@ -275,6 +298,8 @@ cdef void _fill_options(rt_for_options *options, int64_t grain, int64_t max_chun
     options.has_qos = 0 <= level < 4
     options.qos = level if options.has_qos else 0
     options.qos_cpus = &_placement[level] if options.has_qos else NULL
+    options.tail_boost = _tail_boost
+    options.boost_cpus = &_boost_cpus
     # Only the main thread receives signals, so only it polls.
     if PyThread_get_thread_ident() == _main_thread_ident:
         options.interrupt = _poll_signals
@@ -396,11 +421,11 @@ def stats():
     cdef rt_pool_stats st
     if _pool == NULL:
         return {"workers": 0, "sleeping": 0, "inactive": 0, "leaves": 0, "steals": 0,
-                "injected": 0, "parks": 0}
+                "injected": 0, "parks": 0, "boosts": 0}
     rt_pool_get_stats(_pool, &st)
     return {"workers": st.workers, "sleeping": st.sleeping, "inactive": st.inactive,
             "leaves": st.leaves, "steals": st.steals, "injected": st.injected,
-            "parks": st.parks}
+            "parks": st.parks, "boosts": st.boosts}
 
 
 def current_slot():

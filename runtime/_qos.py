@@ -56,6 +56,9 @@ def ensure_placed() -> None:
         every = sorted(cpu for kind in topology.kinds for cpu in kind.cpus)
         for level, cpus in placement(topology).items():
             _core.set_placement(level, cpus, cpus or every)
+        # The tail boost moves a raised thread onto the performance kind.
+        _core.set_tail_boost(_core.tail_boost_enabled(),
+                             topology.kinds[0].cpus if topology.heterogeneous else [])
         _placed = True
 
 
@@ -96,3 +99,21 @@ def maybe(level: str | None, what: str) -> contextlib.AbstractContextManager[Non
 def current() -> int:
     """The level of jobs started here now (-1: none set)."""
     return _core.qos_level.get()
+
+
+def set_tail_boost(enabled: bool) -> None:
+    """Turn the tail boost on (the default) or off, e.g. to measure what it
+    adds: when a job's caller or worker has nothing left to do but wait for
+    a piece another thread runs, that thread is raised (interactive; on
+    heterogeneous Linux machines, moved to the performance cores) until the
+    piece is done.  ``RUNTIME_TAIL_BOOST=0`` turns it off from the start.
+    Utility and background jobs are never boosted.
+
+    >>> import runtime
+    >>> runtime.set_tail_boost(False); runtime.set_tail_boost(True)
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"runtime.set_tail_boost: enabled must be a bool, got "
+                        f"{type(enabled).__name__}")
+    ensure_placed()
+    _core.set_tail_boost(enabled)

@@ -70,8 +70,10 @@ def check_levels(out: dict) -> None:
     for tid, cpus, policy, nice in background:
         assert cpus == [1] and policy == os.SCHED_BATCH, (tid, cpus, policy)
     interactive = out["interactive"]
-    assert all(cpus == [0, 1] and policy == os.SCHED_OTHER
+    # Both CPUs, or the performance core alone while a tail boost held it.
+    assert all(cpus in ([0, 1], [0]) and policy == os.SCHED_OTHER
                for _, cpus, policy, _ in interactive), interactive
+    assert any(cpus == [0, 1] for _, cpus, _, _ in interactive)
     assert out["background after"] == out["before"] == out["interactive after"]
 
 
@@ -261,3 +263,47 @@ def test_submit_with_one_thread_runs_on_the_caller():
     runtime.set_num_threads(1)  # the threads fixture restores the count
     fut = runtime.submit(threading.get_ident)
     assert fut.done() and fut.result() == threading.get_ident()
+
+
+TAIL_CHILD = textwrap.dedent("""
+    import json, os, sys, threading, time
+    import runtime
+    from runtime import _core
+    runtime.set_num_threads(2)
+    runtime.set_tail_boost(sys.argv[1] == "on")
+    caller = threading.get_ident()
+
+    def item(i):
+        if i == 0:
+            time.sleep(0.005)  # the caller's head item
+            return None
+        seen = set()
+        end = time.monotonic() + 0.04
+        while time.monotonic() < end:  # the worker's tail item
+            seen.add(tuple(sorted(os.sched_getaffinity(0))))
+            time.sleep(0.0005)
+        return threading.get_ident() != caller, sorted(seen)
+
+    rounds = []
+    for _ in range(20):
+        on_worker, seen = runtime.map_items(item, [0, 1])[1]
+        if on_worker:
+            rounds.append(seen)
+    print(json.dumps({"rounds": rounds, "boosts": _core.stats()["boosts"]}))
+""")
+
+
+@linux_two_cpus
+@pytest.mark.parametrize("boost", ["on", "off"])
+def test_tail_boost_moves_the_last_item_to_the_performance_core(boost):
+    env = {**os.environ, "RUNTIME_TOPOLOGY": "performance:0;efficiency:1"}
+    result = subprocess.run([sys.executable, "-c", TAIL_CHILD, boost], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["rounds"], "the worker never took the tail item in 20 rounds"
+    boosted = [seen for seen in out["rounds"] if [0] in seen]
+    if boost == "on":
+        assert boosted and out["boosts"] > 0  # raised onto cpu0 while the caller waited
+    else:
+        assert not boosted and out["boosts"] == 0

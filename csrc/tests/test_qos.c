@@ -188,6 +188,88 @@ static void test_override_raises_another_thread(void)
     CHECK(t.seen_policy_overridden == SCHED_OTHER && t.seen_policy_after == SCHED_BATCH);
     printf("ok an override raised a background thread to SCHED_OTHER and ended\n");
 }
+
+/* Tail boost: the caller finishes its piece and has nothing to do but wait
+ * for the worker's; the worker is raised onto the boost CPUs meanwhile,
+ * and put back when its piece is done. */
+typedef struct tail_check {
+    int boost_cpu;
+    pthread_t caller;
+    atomic_int worker_ran_tail, worker_saw_boost;
+    atomic_int worker_tid;
+} tail_check;
+
+static int only_cpu(int cpu)
+{
+    cpu_set_t mask;
+    return sched_getaffinity(0, sizeof mask, &mask) == 0 && CPU_COUNT(&mask) == 1 &&
+           CPU_ISSET(cpu, &mask);
+}
+
+static int tail_body(int64_t begin, int64_t end, void *ctx)
+{
+    (void)end;
+    tail_check *c = ctx;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long wanted_ns = begin == 0 ? 5000000L : 40000000L; /* 5 ms head, 40 ms tail */
+    int on_caller = pthread_equal(pthread_self(), c->caller);
+    do {
+        if (begin == 1 && !on_caller && only_cpu(c->boost_cpu))
+            atomic_store(&c->worker_saw_boost, 1);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+             wanted_ns);
+    if (begin == 1 && !on_caller) {
+        atomic_store(&c->worker_ran_tail, 1);
+        atomic_store(&c->worker_tid, (int)syscall(SYS_gettid));
+    }
+    return 0;
+}
+
+static void test_tail_boost(void)
+{
+    rt_pool_config config = {.num_workers = 1, .spin_ns = -1};
+    rt_pool *pool;
+    CHECK(rt_pool_create(&config, &pool) == 0);
+    cpu_set_t all;
+    CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
+    int first = -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE && first < 0; cpu++)
+        if (CPU_ISSET(cpu, &all))
+            first = cpu;
+    rt_cpuset boost = {{0}};
+    rt_cpuset_add(&boost, first);
+    rt_for_options options = {.grain = 1, .max_chunk = 1, .tail_boost = 1, .boost_cpus = &boost};
+    int boosted = 0;
+    for (int round = 0; round < 20 && !boosted; round++) {
+        tail_check c = {.boost_cpu = first, .caller = pthread_self()};
+        CHECK(rt_parallel_for(pool, 0, 2, &options, tail_body, &c) == RT_OK);
+        if (!atomic_load(&c.worker_ran_tail))
+            continue; /* the worker woke too late to take the tail: again */
+        boosted = atomic_load(&c.worker_saw_boost);
+        cpu_set_t after;
+        CHECK(sched_getaffinity(atomic_load(&c.worker_tid), sizeof after, &after) == 0);
+        CHECK(CPU_EQUAL(&after, &all)); /* the boost ended with the tail */
+    }
+    rt_pool_stats stats;
+    rt_pool_get_stats(pool, &stats);
+    CHECK(boosted && stats.boosts > 0);
+    /* Background jobs are never boosted. */
+    rt_for_options low = options;
+    low.has_qos = 1;
+    low.qos = RT_QOS_BACKGROUND;
+    uint64_t before = stats.boosts;
+    for (int round = 0; round < 3; round++) {
+        tail_check c = {.boost_cpu = first, .caller = pthread_self()};
+        CHECK(rt_parallel_for(pool, 0, 2, &low, tail_body, &c) == RT_OK);
+    }
+    rt_pool_get_stats(pool, &stats);
+    CHECK(stats.boosts == before);
+    rt_pool_destroy(pool);
+    printf("ok tail boost: the waiting caller raised the worker onto cpu %d, and it ended\n",
+           first);
+}
 #endif
 
 static void test_round_trips(void)
@@ -211,6 +293,7 @@ int main(void)
     test_linux_levels();
     test_pool_runs_jobs_at_their_level();
     test_override_raises_another_thread();
+    test_tail_boost();
 #endif
     test_round_trips();
     printf("all qos tests passed\n");
