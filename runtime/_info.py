@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _arrays, _blas, _config, _core, _cpus, _schedule, _topology
+from . import _arrays, _blas, _config, _core, _cpus, _qos, _schedule, _topology
 
 
 def info() -> dict[str, Any]:
@@ -47,9 +47,41 @@ def info() -> dict[str, Any]:
 
 def _qos_info() -> dict[str, Any]:
     platform_name, reasons = _core.qos_mechanisms()
-    return {"platform": platform_name,
-            "available": [name for name, reason in reasons.items() if reason is None],
-            "unavailable": {name: reason for name, reason in reasons.items() if reason}}
+    available = [name for name, reason in reasons.items() if reason is None]
+    return {"platform": platform_name, "available": available,
+            "unavailable": {name: reason for name, reason in reasons.items() if reason},
+            "levels": _levels(platform_name, available),
+            "tail_boost": _core.tail_boost_enabled()}
+
+
+def _levels(platform_name: str, available: list[str]) -> dict[str, str]:
+    """Per level, what a job at it gets on this machine (runtime/_qos.py,
+    csrc/qos_linux.c, csrc/qos_darwin.c)."""
+    if platform_name == "darwin":
+        return {level: f"darwin: QOS_CLASS_{cls}" for level, cls in (
+            ("background", "BACKGROUND"), ("utility", "UTILITY"),
+            ("initiated", "USER_INITIATED"), ("interactive", "USER_INTERACTIVE"))}
+    if platform_name != "linux":
+        return {level: "none: no QoS mechanism here" for level in _qos.LEVELS}
+    try:
+        placement = _qos.placement(_topology.topology())
+    except ValueError:
+        placement = {level: [] for level in range(4)}
+    levels = {}
+    for name, number in _qos.LEVELS.items():
+        parts = []
+        if placement[number]:
+            parts.append(f"affinity efficiency ({_topology._cpu_text(placement[number])})")
+        if number <= 1:
+            parts.append("SCHED_BATCH")
+            if "nice" in available:
+                parts.append(f"nice {10 if number == 0 else 5}")
+            if "util-clamp" in available:
+                parts.append(f"util-clamp max {256 if number == 0 else 512}")
+        elif number == 3 and "util-clamp" in available:
+            parts.append("util-clamp min 512")
+        levels[name] = "linux: " + (" + ".join(parts) or "the thread's own setting")
+    return levels
 
 
 def _topology_info() -> dict[str, Any]:
@@ -93,6 +125,8 @@ def format_info(data: dict[str, Any]) -> str:
         + (", ".join(data["qos"]["available"]) or "none")
         + "".join(f"; {name} unavailable: {reason}"
                   for name, reason in data["qos"]["unavailable"].items()),
+        *(f"  {level}: {text}" for level, text in data["qos"]["levels"].items()),
+        "tail boost: " + ("on" if data["qos"]["tail_boost"] else "off"),
     ]
     return "\n".join(lines)
 

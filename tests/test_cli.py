@@ -32,6 +32,9 @@ def test_info_shows_the_topology_override_and_its_errors():
     shown = subprocess.run([sys.executable, "-m", "runtime", "info"], capture_output=True,
                            text=True, timeout=300, env=env)
     assert "core kinds: performance 0, efficiency 1 (from RUNTIME_TOPOLOGY)" in shown.stdout
+    if sys.platform.startswith("linux"):
+        assert "  background: linux: affinity efficiency (1) + SCHED_BATCH" in shown.stdout
+        assert "  interactive: linux: " in shown.stdout
     env["RUNTIME_TOPOLOGY"] = "performance:0;efficiency"
     bad = subprocess.run([sys.executable, "-m", "runtime", "info"], capture_output=True,
                          text=True, timeout=300, env=env)
