@@ -506,28 +506,30 @@ def _nan_extreme(ufunc: Any, a: Any, axis: Any, out: Any, keepdims: Any, initial
     # warning if a slice was all NaN.
     result = _ufunc_reduction(ufunc, a, axis, None, out, keepdims, initial, where)
     if result is not _FORWARD and _np.isnan(result).any():
-        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=4)
     return result
+
+
+def _nan_max_or_min(ufunc: Any, numpy_func: Any, a: Any, axis: Any, out: Any, keepdims: Any,
+                    initial: Any, where: Any) -> Any:
+    """np.nanmax (ufunc np.fmax) or np.nanmin (np.fmin)."""
+    if type(a) is _ndarray and a.size >= MIN_PARALLEL_ELEMENTS:
+        result = _nan_extreme(ufunc, a, axis, out, keepdims, initial, where)
+        if result is not _FORWARD:
+            return result
+    return numpy_func(a, axis, out, keepdims, initial, where)
 
 
 @_like(_np.nanmax)
 def nanmax(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue,
            initial: Any = _NoValue, where: Any = _NoValue) -> Any:
-    if type(a) is _ndarray and a.size >= MIN_PARALLEL_ELEMENTS:
-        result = _nan_extreme(_fmax, a, axis, out, keepdims, initial, where)
-        if result is not _FORWARD:
-            return result
-    return _np.nanmax(a, axis, out, keepdims, initial, where)
+    return _nan_max_or_min(_fmax, _np.nanmax, a, axis, out, keepdims, initial, where)
 
 
 @_like(_np.nanmin)
 def nanmin(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NoValue,
            initial: Any = _NoValue, where: Any = _NoValue) -> Any:
-    if type(a) is _ndarray and a.size >= MIN_PARALLEL_ELEMENTS:
-        result = _nan_extreme(_fmin, a, axis, out, keepdims, initial, where)
-        if result is not _FORWARD:
-            return result
-    return _np.nanmin(a, axis, out, keepdims, initial, where)
+    return _nan_max_or_min(_fmin, _np.nanmin, a, axis, out, keepdims, initial, where)
 
 
 # --- count_nonzero, argmin, argmax
