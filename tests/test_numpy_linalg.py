@@ -1,4 +1,4 @@
-"""runtime.numpy's matmul, dot, inner, vdot and tensordot: NumPy's results, dtypes, shapes and
+"""runtime.numpy's matmul, dot, inner and tensordot: NumPy's results, dtypes, shapes and
 errors, products tiled over several threads with BLAS held to one thread per tile."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import runtime
 from runtime import _blas, _core
 from runtime.numpy import _linalg
-from runtime.numpy._linalg import dot, inner, matmul, tensordot, vdot
+from runtime.numpy._linalg import dot, inner, matmul, tensordot
 
 RTOL = {np.float32: 2e-5, np.float64: 1e-12, np.complex64: 2e-5, np.complex128: 1e-12}
 
@@ -343,10 +343,10 @@ def test_inner_errors_are_numpys(tiled):
     assert str(raised.value) == str(expected.value)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
-def test_vdot_matches_numpy(dtype):
-    a, b = random((30, 40), dtype, 1), random((1200,), dtype, 2)
-    assert_same(vdot(a, b), np.vdot(a, b), dtype)
+def test_vdot_is_numpys():
+    import runtime.numpy as rnp
+
+    assert rnp.vdot is np.vdot  # one memory-bound dot product: nothing to tile
 
 
 @pytest.mark.parametrize(("shape1", "shape2", "axes"), [
@@ -374,7 +374,7 @@ def test_tensordot_errors_are_numpys(tiled, axes):
     assert str(raised.value) == str(expected.value)
 
 
-@pytest.mark.parametrize("name", ["matmul", "dot", "inner", "vdot", "tensordot"])
+@pytest.mark.parametrize("name", ["matmul", "dot", "inner", "tensordot"])
 def test_functions_look_like_numpys(name):
     ours, numpys = getattr(_linalg, name), getattr(np, name)
     assert ours.__name__ == numpys.__name__ == name

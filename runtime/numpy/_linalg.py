@@ -1,4 +1,5 @@
-"""matmul, dot, inner, vdot and tensordot for ``runtime.numpy``: BLAS products tiled on the pool.
+"""matmul, dot, inner and tensordot for ``runtime.numpy``: BLAS products tiled on the pool.
+(vdot stays NumPy's: one memory-bound dot product.)
 
 OpenBLAS splits a product statically over its threads and waits for the slowest core.  Here
 the output is cut into tiles (row blocks, or row x column blocks), each one a single-threaded
@@ -307,12 +308,6 @@ def inner(a: Any, b: Any, /) -> Any:
     return np.inner(a, b)
 
 
-@_like(np.vdot)
-def vdot(a: Any, b: Any, /) -> Any:
-    # A dot product of flattened vectors: memory-bound, and one number; NumPy's.
-    return np.vdot(a, b)
-
-
 def _tensordot_operands(a: np.ndarray, b: np.ndarray, axes: Any
                         ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """NumPy's own reduction of tensordot to a 2-D dot (numpy/_core/numeric.py): the summed
@@ -354,4 +349,4 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
     return np.tensordot(a, b, axes)
 
 
-__all__ = ["dot", "inner", "matmul", "tensordot", "vdot"]
+__all__ = ["dot", "inner", "matmul", "tensordot"]
