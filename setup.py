@@ -16,7 +16,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-C_SOURCES = ["csrc/deque.c", "csrc/sleep.c", "csrc/injector.c", "csrc/pool.c",
+C_SOURCES = ["csrc/deque.c", "csrc/sleep.c", "csrc/injector.c", "csrc/pool.c", "csrc/trace.c",
              "csrc/qos_linux.c", "csrc/qos_darwin.c", "csrc/qos_none.c"]
 
 

@@ -11,6 +11,7 @@ core.  Prints, each measured in this run:
 2. two equal coarse items (~100 ms each, runtime.map_items): makespan
    with the tail boost and without, over one item alone on cpu0 (ideal
    1.33x, no migration 2.0x);
+1 and 2 at the default level ("initiated") and at "interactive";
 3. a background job next to an interactive one: where the background
    chunks ran, and the interactive job's time alone and beside it.
 """
@@ -30,6 +31,11 @@ import numpy as np  # noqa: E402
 
 import runtime  # noqa: E402
 from runtime._benchcases import BUSY_LOOP  # noqa: E402
+
+
+# "initiated" (the default): the OS places the job's threads; "interactive":
+# one thread per CPU, performance kind first (runtime/_qos.py).
+LEVELS = ("initiated", "interactive")
 
 
 def best(fn, repeats: int) -> float:
@@ -70,23 +76,27 @@ def main() -> None:
         # 1. Fine-grained map against the ideal of this run.
         fast, slow = on_cpu(0, lambda: np.sin(x), r), on_cpu(1, lambda: np.sin(x), r)
         ideal = 1 / (1 / fast + 1 / slow)
-        mapped = best(lambda: runtime.map(np.sin, x), r)
-        print(f"1. sin map 1e7: cpu0 {fast * 1e3:.1f} ms, cpu1 {slow * 1e3:.1f} ms, ideal "
-              f"{ideal * 1e3:.1f} ms, runtime {mapped * 1e3:.1f} ms: time/ideal "
-              f"{mapped / ideal:.3f} (target <= 1.05)")
+        for level in LEVELS:
+            mapped = best(lambda: runtime.map(np.sin, x, qos=level), r)
+            print(f"1. sin map 1e7 ({level}): cpu0 {fast * 1e3:.1f} ms, cpu1 {slow * 1e3:.1f} "
+                  f"ms, ideal {ideal * 1e3:.1f} ms, runtime {mapped * 1e3:.1f} ms: time/ideal "
+                  f"{mapped / ideal:.3f} (target <= 1.05)")
 
         # 2. Two coarse items, tail boost on and off, interleaved.
         one = on_cpu(0, lambda: np.sin(item), r)
-        with_boost = without = float("inf")
-        for _ in range(r):
+        for level in LEVELS:
+            with_boost = without = float("inf")
+            for _ in range(r):
+                runtime.set_tail_boost(True)
+                with_boost = min(with_boost, best(
+                    lambda: runtime.map_items(np.sin, [item, item], qos=level), 1))
+                runtime.set_tail_boost(False)
+                without = min(without, best(
+                    lambda: runtime.map_items(np.sin, [item, item], qos=level), 1))
             runtime.set_tail_boost(True)
-            with_boost = min(with_boost, best(lambda: runtime.map_items(np.sin, [item, item]), 1))
-            runtime.set_tail_boost(False)
-            without = min(without, best(lambda: runtime.map_items(np.sin, [item, item]), 1))
-        runtime.set_tail_boost(True)
-        print(f"2. two items of {one * 1e3:.0f} ms (one alone on cpu0): makespan with tail "
-              f"boost {with_boost / one:.2f}x, without {without / one:.2f}x (ideal 1.33x, no "
-              f"migration 2.0x, target <= 1.6x)")
+            print(f"2. two items of {one * 1e3:.0f} ms ({level}; one alone on cpu0): makespan "
+                  f"with tail boost {with_boost / one:.2f}x, without {without / one:.2f}x "
+                  f"(ideal 1.33x, no migration 2.0x, target <= 1.6x)")
 
         # 3. A background job beside an interactive one.
         cpus_seen: set[tuple[int, ...]] = set()

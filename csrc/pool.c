@@ -21,6 +21,7 @@
 #include "partition.h"
 #include "sleep.h"
 #include "task.h"
+#include "trace.h"
 
 #define SLOT_COUNT (RT_MAX_WORKERS + RT_MAX_CALLERS)
 /* Idle spinning, before parking, is budgeted for the pool as a whole: the
@@ -55,8 +56,11 @@ typedef struct rt_job {
     _Atomic int status;
     int qos; /* rt_qos_level, or -1: each thread's own setting */
     const rt_cpuset *qos_cpus;
+    const rt_cpuset *thread_cpus;
+    int thread_cpus_count;
     bool tail_boost;
     const rt_cpuset *boost_cpus;
+    uint32_t id; /* for tracing: 1, 2, ... while a trace runs, else 0 */
 } rt_job;
 
 typedef struct rt_participant {
@@ -78,11 +82,20 @@ typedef struct rt_participant {
     /* The QoS level this thread runs at for the job it is in (-1: its own
      * setting), and what rt_qos_apply changed, to restore. */
     int qos_level;
+    const rt_cpuset *qos_cpus;
     rt_qos_saved qos_saved;
+    /* While this thread waits for a piece of a job (a join), the chunks of
+     * other jobs it runs meanwhile run at least at that job's level and
+     * CPUs: an interactive caller that helps with a background job's chunk
+     * is working for its own waiter, and must not drop to the efficiency
+     * cores (a priority inversion).  -1: no floor. */
+    int floor_level;
+    const rt_cpuset *floor_cpus;
     /* Statistics, written only by this thread (relaxed load + store, no
      * locked instruction), read by anyone. */
     _Atomic uint64_t leaves, steals, injected, parks, boosts;
     uint64_t thread_handle; /* rt_qos_thread_self() of the thread in this slot now */
+    rt_trace_ring ring;     /* written only by the thread in this slot */
 } rt_participant;
 
 struct rt_pool {
@@ -100,6 +113,16 @@ struct rt_pool {
     pthread_mutex_t resize_mutex;    /* serializes resize and destroy */
     rt_qos_saved home_qos; /* the creator's setting: every worker starts from it */
     _Atomic(rt_participant *) slots[SLOT_COUNT];
+    /* Tracing: the switch every record site loads (relaxed), the current
+     * trace's epoch (rings of older epochs are reset on their next write)
+     * and ring size, job ids, and a ring for threads outside the pool. */
+    alignas(RT_CACHE_LINE) _Atomic int tracing;
+    _Atomic uint32_t trace_epoch;
+    int64_t trace_capacity; /* written before trace_epoch (release) */
+    int64_t trace_start_ns;
+    _Atomic uint32_t next_job_id;
+    pthread_mutex_t trace_mutex; /* guards external_ring */
+    rt_trace_ring external_ring;
 };
 
 static _Thread_local rt_participant *current;
@@ -128,6 +151,73 @@ static inline uint32_t next_random(rt_participant *self)
     return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
 }
 
+/* ---- tracing (trace.h) ------------------------------------------------- */
+
+static inline bool trace_on(const rt_pool *pool)
+{
+    return RT_UNLIKELY(atomic_load_explicit(&((rt_pool *)pool)->tracing, memory_order_relaxed));
+}
+
+static void fill_event(rt_trace_event *e, int type, int64_t begin, int64_t end, int16_t cpu,
+                       int16_t cpu_end, uint32_t job, int64_t lo, int64_t hi, int level, int slot)
+{
+    e->begin_ns = begin;
+    e->end_ns = end;
+    e->lo = lo;
+    e->hi = hi;
+    e->job = job;
+    e->tid = rt_trace_tid();
+    e->cpu = cpu;
+    e->cpu_end = cpu_end;
+    e->type = (uint8_t)type;
+    e->level = (int8_t)level;
+    e->slot = (uint16_t)slot;
+}
+
+/* Records an event on this participant's ring (only while tracing). */
+static void trace_event(rt_participant *self, int type, int64_t begin, int64_t end, int16_t cpu,
+                        int16_t cpu_end, uint32_t job, int64_t lo, int64_t hi)
+{
+    rt_pool *pool = self->pool;
+    /* Acquire: trace_capacity, written before the epoch, is seen. */
+    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
+    rt_trace_event *e = rt_trace_ring_next(&self->ring, epoch, pool->trace_capacity);
+    if (e == NULL)
+        return;
+    fill_event(e, type, begin, end, cpu, cpu_end, job, lo, hi, self->qos_level, self->slot);
+    rt_trace_ring_publish(&self->ring);
+}
+
+/* An instant event at `level` (-1: the thread's own setting). */
+static void trace_instant_at(rt_participant *self, int type, int level, uint32_t job, int64_t lo,
+                             int64_t hi)
+{
+    if (!trace_on(self->pool))
+        return;
+    rt_pool *pool = self->pool;
+    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
+    rt_trace_event *e = rt_trace_ring_next(&self->ring, epoch, pool->trace_capacity);
+    if (e == NULL)
+        return;
+    int64_t now = rt_trace_now_ns();
+    int16_t cpu = rt_trace_cpu();
+    fill_event(e, type, now, now, cpu, cpu, job, lo, hi, level, self->slot);
+    rt_trace_ring_publish(&self->ring);
+}
+
+static void trace_instant(rt_participant *self, int type, uint32_t job, int64_t lo, int64_t hi)
+{
+    trace_instant_at(self, type, self->qos_level, job, lo, hi);
+}
+
+/* A change of this thread's QoS, recorded after it: the event's level is
+ * the new one (-1: the thread's own setting back), with its CPUs and the
+ * mechanisms that took effect. */
+static void trace_qos(rt_participant *self, const rt_cpuset *cpus, int changed)
+{
+    trace_instant(self, RT_TRACE_QOS, 0, rt_trace_cpu_bits(cpus), changed);
+}
+
 /* ---- participants ------------------------------------------------------ */
 
 static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
@@ -152,6 +242,7 @@ static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
     atomic_init(&p->state, WORKER_GONE);
     p->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(slot + 1);
     p->qos_level = -1;
+    p->floor_level = -1;
     atomic_init(&p->leaves, 0);
     atomic_init(&p->steals, 0);
     atomic_init(&p->injected, 0);
@@ -162,6 +253,7 @@ static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
 
 static void participant_free(rt_participant *p)
 {
+    rt_trace_ring_free(&p->ring);
     rt_sleep_slot_destroy(&p->sleep);
     rt_deque_destroy(&p->deque);
     free(p);
@@ -243,6 +335,7 @@ static rt_task *steal_work(rt_participant *self)
             rt_steal_result r = rt_deque_steal(&victim->deque, &task);
             if (r == RT_STEAL_SUCCESS) {
                 stat_add(&self->steals);
+                trace_instant(self, RT_TRACE_STEAL, 0, victim->slot, 0);
                 return task;
             }
             if (r == RT_STEAL_RETRY)
@@ -375,9 +468,15 @@ static void idle_step(rt_participant *self, idle_state *st, rt_latch *latch)
             if (timeout < 1000000)
                 timeout = 1000000;
         }
+        bool traced = trace_on(pool);
+        int64_t parked_at = traced ? rt_trace_now_ns() : 0;
+        int16_t cpu = traced ? rt_trace_cpu() : -1;
         if (rt_sleep_try_block(&pool->sleep, &self->sleep, st->jec, latch,
                                latch == NULL ? stay_awake_top_level : stay_awake_in_join, self,
                                timeout, &self->parks)) {
+            if (traced)
+                trace_event(self, RT_TRACE_PARK, parked_at, rt_trace_now_ns(), cpu,
+                            rt_trace_cpu(), 0, 0, 0);
             idle_reset(self, st);
         } else {
             /* Work was posted or something changed: search again, then
@@ -445,11 +544,15 @@ static void wait_until_hooked(rt_participant *self, rt_latch *latch, idle_hook o
  *   0  running, no boost     1  the owner is starting one
  *   2  boosted               3  the half is done (no boost may start)
  * The owner moves 0 -> 1 -> 2; the runner, when its half is done, moves
- * 0 or 2 -> 3 (ending a boost itself, on its own thread, before it sets
- * the latch) and waits out a 1.  So every boost started is ended, by the
- * thread it raised, before the owner goes on. */
+ * 0 or 2 -> 3 and waits out a 1, taking a copy of what the boost saved.
+ * It sets the latch first and ends the boost after, on its own thread:
+ * ending it first could move the runner back onto a slow, busy CPU and
+ * keep the owner waiting a whole time slice there (4 ms measured with
+ * tracing, on every boosted half).  Every boost started is still ended by
+ * the thread it raised, before that thread runs anything else, so a new
+ * boost of it (which needs it running a new half) never captures a
+ * boosted setting as its own. */
 enum { BOOST_NONE = 0, BOOST_STARTING = 1, BOOST_ON = 2, BOOST_DONE = 3 };
-
 typedef struct range_task {
     rt_task base;
     rt_job *job;
@@ -465,7 +568,9 @@ typedef struct range_task {
 static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
                       rt_splitter splitter, bool migrated);
 
-static void boost_finish(range_task *right)
+/* Claims the end of `right`'s boost: true, with what the boost saved in
+ * *saved, if a boost is on that the caller must now end. */
+static bool boost_claim_end(range_task *right, rt_qos_saved *saved)
 {
     for (;;) {
         int state = atomic_load_explicit(&right->boost_state, memory_order_acquire);
@@ -477,9 +582,10 @@ static void boost_finish(range_task *right)
         if (atomic_compare_exchange_weak_explicit(&right->boost_state, &state, BOOST_DONE,
                                                   memory_order_acq_rel,
                                                   memory_order_relaxed)) {
-            if (state == BOOST_ON)
-                rt_qos_override_end(rt_qos_thread_self(), &right->boost_saved);
-            return;
+            if (state != BOOST_ON)
+                return false;
+            *saved = right->boost_saved;
+            return true;
         }
     }
 }
@@ -488,13 +594,19 @@ static void range_task_execute(rt_task *task, rt_participant *self)
 {
     range_task *right = (range_task *)task;
     rt_participant *owner = right->owner; /* read before the latch frees it */
-    if (right->job->tail_boost)
+    bool tail_boost = right->job->tail_boost;
+    uint32_t job_id = right->job->id;
+    if (tail_boost)
         atomic_store_explicit(&right->runner_thread, self->thread_handle, memory_order_release);
     run_range(self, right->job, right->lo, right->hi, right->splitter, true);
-    if (right->job->tail_boost)
-        boost_finish(right);
+    rt_qos_saved boost_saved;
+    bool boosted = tail_boost && boost_claim_end(right, &boost_saved);
     if (rt_latch_set(&right->done))
         rt_sleep_wake_specific(&owner->pool->sleep, &owner->sleep);
+    if (boosted) {
+        rt_qos_override_end(rt_qos_thread_self(), &boost_saved);
+        trace_instant(self, RT_TRACE_BOOST_END, job_id, (int64_t)self->thread_handle, 0);
+    }
 }
 
 /* The owner has nothing left but to wait for `right`: raise its runner. */
@@ -511,31 +623,55 @@ static void boost_runner(rt_participant *self, void *arg)
     rt_qos_override_start(thread, RT_QOS_INTERACTIVE, right->job->boost_cpus,
                           &right->boost_saved);
     stat_add(&self->boosts);
+    trace_instant_at(self, RT_TRACE_BOOST, RT_QOS_INTERACTIVE, right->job->id, (int64_t)thread,
+                     rt_trace_cpu_bits(right->job->boost_cpus));
     atomic_store_explicit(&right->boost_state, BOOST_ON, memory_order_release);
 }
 
-/* A thread adopts the QoS of the job whose chunk it is about to run, and
- * changes its setting only when the level differs: one compare per chunk
- * while levels stay the same. */
+/* The CPUs this thread runs `job`'s chunks on: its own place in the
+ * job's per-thread placement, else the level's. */
+static const rt_cpuset *job_cpus_for(const rt_job *job, const rt_participant *self)
+{
+    int index = self->is_worker ? self->slot + 1 : 0;
+    return index < job->thread_cpus_count ? &job->thread_cpus[index] : job->qos_cpus;
+}
+
+/* A thread adopts the QoS of the job whose chunk it is about to run (or
+ * the floor of the job it waits for, if higher), and changes its setting
+ * only when level or CPUs differ: two compares per chunk while they stay
+ * the same. */
 static void adopt_qos(rt_participant *self, const rt_job *job)
 {
-    if (job->qos == self->qos_level)
+    int level = job->qos;
+    const rt_cpuset *cpus = job->qos >= 0 ? job_cpus_for(job, self) : NULL;
+    if (self->floor_level > level) {
+        level = self->floor_level;
+        cpus = self->floor_cpus;
+    }
+    if (level == self->qos_level && cpus == self->qos_cpus)
         return;
+    int changed = 0;
     if (self->qos_level >= 0)
         rt_qos_restore(&self->qos_saved);
     self->qos_level = -1;
-    if (job->qos >= 0) {
-        rt_qos_apply((rt_qos_level)job->qos, job->qos_cpus, &self->qos_saved);
-        self->qos_level = job->qos;
+    self->qos_cpus = NULL;
+    if (level >= 0) {
+        changed = rt_qos_apply((rt_qos_level)level, cpus, &self->qos_saved);
+        self->qos_level = level;
+        self->qos_cpus = cpus;
     }
+    trace_qos(self, cpus, changed);
 }
 
 /* Back to the thread's own setting (a caller, when its job ends). */
 static void drop_qos(rt_participant *self)
 {
-    if (self->qos_level >= 0)
-        rt_qos_restore(&self->qos_saved);
+    if (self->qos_level < 0)
+        return;
+    rt_qos_restore(&self->qos_saved);
     self->qos_level = -1;
+    self->qos_cpus = NULL;
+    trace_qos(self, NULL, 0);
 }
 
 static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
@@ -567,10 +703,20 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
                 run_range(self, job, mid, hi, splitter, false);
             } else {
                 assert(task == NULL);
+                /* Whatever this thread runs while it waits, it runs for
+                 * this job's waiter: at least at this job's level. */
+                int saved_floor = self->floor_level;
+                const rt_cpuset *saved_floor_cpus = self->floor_cpus;
+                if (job->qos > self->floor_level) {
+                    self->floor_level = job->qos;
+                    self->floor_cpus = job_cpus_for(job, self);
+                }
                 if (job->tail_boost)
                     wait_until_hooked(self, &right.done, boost_runner, &right);
                 else
                     wait_until(self, &right.done);
+                self->floor_level = saved_floor;
+                self->floor_cpus = saved_floor_cpus;
             }
             return;
         }
@@ -582,7 +728,17 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
         return;
     stat_add(&self->leaves);
     adopt_qos(self, job);
-    if (job->body(lo, hi, job->ctx) != 0)
+    if (!trace_on(self->pool)) {
+        if (job->body(lo, hi, job->ctx) != 0)
+            job_cancel(job, RT_STOPPED);
+        return;
+    }
+    int64_t begin = rt_trace_now_ns();
+    int16_t cpu = rt_trace_cpu();
+    int stop = job->body(lo, hi, job->ctx);
+    trace_event(self, RT_TRACE_TASK, begin, rt_trace_now_ns(), cpu, rt_trace_cpu(), job->id, lo,
+                hi);
+    if (stop != 0)
         job_cancel(job, RT_STOPPED);
 }
 
@@ -603,7 +759,23 @@ static int run_job(rt_participant *self, rt_job *job, int64_t begin, int64_t end
                                         : DEFAULT_INTERRUPT_PERIOD_NS;
         self->next_poll_ns = now_ns() + self->interrupt_period_ns;
     }
-    run_range(self, job, begin, end, rt_splitter_root(&job->partition), false);
+    if (!trace_on(self->pool)) {
+        run_range(self, job, begin, end, rt_splitter_root(&job->partition), false);
+    } else {
+        job->id = atomic_fetch_add_explicit(&self->pool->next_job_id, 1, memory_order_relaxed) + 1;
+        int64_t started = rt_trace_now_ns();
+        int16_t cpu = rt_trace_cpu();
+        int level = job->qos; /* the caller is at its own setting again at the end */
+        run_range(self, job, begin, end, rt_splitter_root(&job->partition), false);
+        rt_pool *pool = self->pool;
+        uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
+        rt_trace_event *e = rt_trace_ring_next(&self->ring, epoch, pool->trace_capacity);
+        if (e != NULL) {
+            fill_event(e, RT_TRACE_JOB, started, rt_trace_now_ns(), cpu, rt_trace_cpu(), job->id,
+                       begin, end, level, self->slot);
+            rt_trace_ring_publish(&self->ring);
+        }
+    }
     self->interrupt = saved_interrupt;
     self->interrupt_ctx = saved_ctx;
     self->interrupt_job = saved_job;
@@ -730,6 +902,10 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
     atomic_init(&job.status, RT_OK);
     job.qos = options != NULL && options->has_qos ? (int)options->qos : -1;
     job.qos_cpus = options != NULL ? options->qos_cpus : NULL;
+    if (options != NULL && options->thread_cpus != NULL && options->thread_cpus_count > 0) {
+        job.thread_cpus = options->thread_cpus;
+        job.thread_cpus_count = options->thread_cpus_count;
+    }
     if (job.qos >= RT_QOS_LEVELS)
         job.qos = RT_QOS_INITIATED;
     /* Background and utility work is never boosted. */
@@ -742,8 +918,8 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
         return run_job(self, &job, begin, end, options); /* nested */
     if (workers == 0) {
         rt_qos_saved saved;
-        int changed = job.qos >= 0 ? rt_qos_apply((rt_qos_level)job.qos, job.qos_cpus, &saved)
-                                   : 0;
+        const rt_cpuset *cpus = job.thread_cpus_count > 0 ? &job.thread_cpus[0] : job.qos_cpus;
+        int changed = job.qos >= 0 ? rt_qos_apply((rt_qos_level)job.qos, cpus, &saved) : 0;
         int status = body(begin, end, ctx) != 0 ? RT_STOPPED : RT_OK;
         if (changed)
             rt_qos_restore(&saved);
@@ -829,12 +1005,18 @@ typedef struct submitted_task {
 
 static void submitted_task_execute(rt_task *task, rt_participant *self)
 {
-    (void)self;
     submitted_task *s = (submitted_task *)task;
     rt_fn fn = s->fn;
     void *ctx = s->ctx;
     free(s);
+    if (self == NULL || !trace_on(self->pool)) {
+        fn(ctx);
+        return;
+    }
+    int64_t begin = rt_trace_now_ns();
+    int16_t cpu = rt_trace_cpu();
     fn(ctx);
+    trace_event(self, RT_TRACE_SUBMITTED, begin, rt_trace_now_ns(), cpu, rt_trace_cpu(), 0, 0, 0);
 }
 
 int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
@@ -978,6 +1160,13 @@ int rt_pool_create(const rt_pool_config *config, rt_pool **out)
         return rc;
     }
     pthread_mutex_init(&pool->resize_mutex, NULL);
+    pthread_mutex_init(&pool->trace_mutex, NULL);
+    atomic_init(&pool->tracing, 0);
+    atomic_init(&pool->trace_epoch, 0);
+    atomic_init(&pool->next_job_id, 0);
+    atomic_init(&pool->external_ring.count, 0);
+    atomic_init(&pool->external_ring.dropped, 0);
+    atomic_init(&pool->external_ring.epoch, 0);
     rt_qos_capture(&pool->home_qos); /* the creating thread, at its own setting */
     pool->spin_ns = config->spin_ns; /* < 0: budgeted, see spin_ns() */
     pool->on_worker_exit = config->on_worker_exit;
@@ -1024,6 +1213,8 @@ void rt_pool_destroy(rt_pool *pool)
     }
     rt_injector_destroy(&pool->injector);
     pthread_mutex_destroy(&pool->resize_mutex);
+    rt_trace_ring_free(&pool->external_ring);
+    pthread_mutex_destroy(&pool->trace_mutex);
     free(pool);
 }
 
@@ -1049,6 +1240,86 @@ void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
         out->parks += atomic_load_explicit(&p->parks, memory_order_relaxed);
         out->boosts += atomic_load_explicit(&p->boosts, memory_order_relaxed);
     }
+}
+
+int rt_pool_trace_start(rt_pool *pool, int64_t capacity)
+{
+    if (capacity <= 0)
+        return EINVAL;
+    if (atomic_load_explicit(&pool->tracing, memory_order_relaxed))
+        return EBUSY;
+    pool->trace_capacity = capacity;
+    pool->trace_start_ns = rt_trace_now_ns();
+    atomic_store_explicit(&pool->next_job_id, 0, memory_order_relaxed);
+    /* Release: a thread that sees the new epoch sees the capacity. */
+    atomic_fetch_add_explicit(&pool->trace_epoch, 1, memory_order_release);
+    atomic_store_explicit(&pool->tracing, 1, memory_order_release);
+    return 0;
+}
+
+/* Each ring of the pool (the external one last) in turn. */
+static rt_trace_ring *ring_at(rt_pool *pool, int v, int workers, int callers)
+{
+    if (v == workers + callers)
+        return &pool->external_ring;
+    rt_participant *p = slot_get(pool, v < workers ? v : RT_MAX_WORKERS + (v - workers));
+    return p != NULL ? &p->ring : NULL;
+}
+
+int64_t rt_pool_trace_stop(rt_pool *pool, int64_t *start_ns)
+{
+    atomic_store_explicit(&pool->tracing, 0, memory_order_relaxed);
+    *start_ns = pool->trace_start_ns;
+    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_relaxed);
+    int workers = atomic_load_explicit(&pool->worker_limit, memory_order_acquire);
+    int callers = atomic_load_explicit(&pool->caller_limit, memory_order_acquire);
+    int64_t total = 0;
+    pthread_mutex_lock(&pool->trace_mutex);
+    for (int v = 0; v <= workers + callers; v++) {
+        rt_trace_ring *ring = ring_at(pool, v, workers, callers);
+        if (ring != NULL && atomic_load_explicit(&ring->epoch, memory_order_acquire) == epoch)
+            total += atomic_load_explicit(&ring->count, memory_order_acquire);
+    }
+    pthread_mutex_unlock(&pool->trace_mutex);
+    return total;
+}
+
+int64_t rt_pool_trace_read(rt_pool *pool, rt_trace_event *out, int64_t max, int64_t *dropped)
+{
+    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_relaxed);
+    int workers = atomic_load_explicit(&pool->worker_limit, memory_order_acquire);
+    int callers = atomic_load_explicit(&pool->caller_limit, memory_order_acquire);
+    int64_t n = 0;
+    *dropped = 0;
+    pthread_mutex_lock(&pool->trace_mutex);
+    for (int v = 0; v <= workers + callers; v++) {
+        rt_trace_ring *ring = ring_at(pool, v, workers, callers);
+        if (ring != NULL)
+            n += rt_trace_ring_read(ring, epoch, out + n, max - n, dropped);
+    }
+    pthread_mutex_unlock(&pool->trace_mutex);
+    return n;
+}
+
+void rt_pool_trace_note(rt_pool *pool, int type, int level, int64_t lo, int64_t hi)
+{
+    if (!trace_on(pool))
+        return;
+    rt_participant *self = current;
+    if (self != NULL && self->pool == pool) {
+        trace_instant_at(self, type, level, 0, lo, hi);
+        return;
+    }
+    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
+    pthread_mutex_lock(&pool->trace_mutex);
+    rt_trace_event *e = rt_trace_ring_next(&pool->external_ring, epoch, pool->trace_capacity);
+    if (e != NULL) {
+        int64_t now = rt_trace_now_ns();
+        int16_t cpu = rt_trace_cpu();
+        fill_event(e, type, now, now, cpu, cpu, 0, lo, hi, level, 0xFFFF);
+        rt_trace_ring_publish(&pool->external_ring);
+    }
+    pthread_mutex_unlock(&pool->trace_mutex);
 }
 
 int rt_pool_current_slot(const rt_pool *pool)

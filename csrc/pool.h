@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "qos.h"
+#include "trace.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +78,13 @@ typedef struct rt_for_options {
     int has_qos;
     rt_qos_level qos;
     const rt_cpuset *qos_cpus; /* must outlive the job */
+    /* Per-thread placement within the job (interactive jobs on a
+     * heterogeneous machine: performance kinds first, one thread per CPU):
+     * the caller runs its chunks confined to thread_cpus[0], worker w to
+     * thread_cpus[w + 1]; threads beyond thread_cpus_count use qos_cpus.
+     * NULL / 0: every thread uses qos_cpus.  Must outlive the job. */
+    const rt_cpuset *thread_cpus;
+    int thread_cpus_count;
     /* Tail boost: when a thread of the job has nothing left to do but wait
      * for a piece another thread took, that thread is raised to
      * RT_QOS_INTERACTIVE on boost_cpus (the performance kinds; NULL or
@@ -119,6 +127,23 @@ typedef struct rt_pool_stats {
     uint64_t boosts;      /* tail boosts: threads raised while others waited on them */
 } rt_pool_stats;
 void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out);
+
+/* Tracing (trace.h).  rt_pool_trace_start begins recording every chunk,
+ * job, steal, park, QoS change and boost of the pool's threads into rings
+ * of `capacity` events per thread (> 0); returns 0, EBUSY while a trace
+ * runs, or EINVAL.  rt_pool_trace_stop ends it, and returns how many
+ * events it recorded (an upper bound for rt_pool_trace_read), plus the
+ * start time (CLOCK_MONOTONIC ns).  rt_pool_trace_read copies up to `max`
+ * of them into out (per thread in time order), returns how many, and sets
+ * *dropped to the events lost to full rings.  One trace at a time: the
+ * binding serializes start, stop and read. */
+int rt_pool_trace_start(rt_pool *pool, int64_t capacity);
+int64_t rt_pool_trace_stop(rt_pool *pool, int64_t *start_ns);
+int64_t rt_pool_trace_read(rt_pool *pool, rt_trace_event *out, int64_t max, int64_t *dropped);
+/* Records an instant event (RT_TRACE_QOS, _BOOST, _BOOST_END) from any
+ * thread, in or outside the pool, while a trace runs (the binding's
+ * overrides and inline QoS changes). */
+void rt_pool_trace_note(rt_pool *pool, int type, int level, int64_t lo, int64_t hi);
 
 /* The calling thread's slot in `pool`: 0 .. RT_MAX_WORKERS-1 for a worker,
  * RT_MAX_WORKERS + k for a caller, -1 when it is not taking part. */

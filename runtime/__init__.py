@@ -20,6 +20,7 @@ from ._parallel_for import parallel_for
 from ._qos import qos, set_tail_boost
 from ._submit import submit
 from ._topology import CoreKind, Topology, topology
+from ._trace import Trace, TraceEvent, trace
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
 
 __version__ = "0.1.0"
@@ -41,6 +42,9 @@ __all__ = [
     "shutdown",
     "submit",
     "topology",
+    "trace",
+    "Trace",
+    "TraceEvent",
 ]
 
 

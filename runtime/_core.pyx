@@ -10,6 +10,7 @@ arrays) lives in the Python modules beside it.
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 import contextvars
@@ -59,6 +60,8 @@ cdef extern from "pool.h" nogil:
         int has_qos
         rt_qos_level qos
         const rt_cpuset *qos_cpus
+        const rt_cpuset *thread_cpus
+        int thread_cpus_count
         int tail_boost
         const rt_cpuset *boost_cpus
     ctypedef struct rt_pool_stats:
@@ -87,6 +90,20 @@ cdef extern from "pool.h" nogil:
     int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
     int rt_pool_current_slot(const rt_pool *pool)
     void rt_after_fork_child()
+    int rt_pool_trace_start(rt_pool *pool, int64_t capacity)
+    int64_t rt_pool_trace_stop(rt_pool *pool, int64_t *start_ns)
+    int64_t rt_pool_trace_read(rt_pool *pool, rt_trace_event *out, int64_t max, int64_t *dropped)
+    void rt_pool_trace_note(rt_pool *pool, int type, int level, int64_t lo, int64_t hi)
+
+cdef extern from "trace.h" nogil:
+    ctypedef struct rt_trace_event:
+        pass
+    int64_t rt_trace_now_ns()
+    int64_t rt_trace_cpu_bits(const rt_cpuset *cpus)
+    enum:
+        RT_TRACE_QOS
+        RT_TRACE_BOOST
+        RT_TRACE_BOOST_END
 
 cdef extern from "_pythread.h" nogil:
     void rt_python_attach_thread()
@@ -116,6 +133,10 @@ KERNELS = {
 }
 
 cdef rt_pool *_pool = NULL
+# Tracing (bottom of this file): a trace outlives a shutdown of the pool.
+cdef int64_t _trace_capacity = 0  # events per thread; 0: no trace running
+cdef int64_t _trace_started_ns = 0
+_trace_chunks = []  # (events as bytes, dropped) of pools shut down mid-trace
 cdef int _num_threads = 0          # configured; 0 until configure() is called
 cdef int64_t _spin_ns = -1
 cdef int _active_calls = 0         # calls inside the pool (guarded by the GIL)
@@ -206,6 +227,8 @@ cdef rt_pool *_acquire_pool() except NULL:
                 if rc != 0:
                     raise OSError(rc, f"runtime: cannot start {_num_threads - 1} worker threads: "
                                       f"{os.strerror(rc)}")
+                if _trace_capacity > 0:  # a trace outlives a shutdown
+                    rt_pool_trace_start(pool, _trace_capacity)
                 _pool = pool
     _active_calls += 1
     return _pool
@@ -240,6 +263,34 @@ def set_placement(int level, cpus, override_cpus):
         rt_cpuset_add(&_override_placement[level], cpu)
 
 
+# Per-thread placement within a job at each level (csrc/pool.h,
+# rt_for_options.thread_cpus): runtime._qos spreads interactive jobs over
+# the kinds, performance first.  Count 0: every thread uses the level's CPUs.
+cdef rt_cpuset *_thread_placement[4]
+cdef int _thread_placement_count[4]
+
+
+def set_thread_placement(int level, per_thread):
+    """The CPUs of the caller (per_thread[0]) and of each worker w
+    (per_thread[w + 1]) for jobs at `level`; [] for none."""
+    if not 0 <= level < 4:
+        raise ValueError(f"QoS level must be 0..3, got {level}")
+    cdef int n = len(per_thread)
+    cdef rt_cpuset *sets = NULL
+    if n > 0:
+        sets = <rt_cpuset *>malloc(n * sizeof(rt_cpuset))
+        if sets == NULL:
+            raise MemoryError()
+        memset(sets, 0, n * sizeof(rt_cpuset))
+        for i, cpus in enumerate(per_thread):
+            for cpu in cpus:
+                rt_cpuset_add(&sets[i], cpu)
+    # The old array is left allocated: a job started before may still use
+    # it (placement is set once per process; a few KiB at most).
+    _thread_placement[level] = sets
+    _thread_placement_count[level] = n
+
+
 cdef class ThreadQos:
     """Context manager: the calling thread at a QoS level (and its CPUs),
     its own setting restored on exit (for work that runs inline)."""
@@ -257,14 +308,17 @@ cdef class ThreadQos:
             # creates the pool: create it before this thread leaves its own.
             _acquire_pool()
             _release_pool()
-            rt_qos_apply(self.level, &_placement[self.level], &self.saved)
+            changed = rt_qos_apply(self.level, &_placement[self.level], &self.saved)
             self.applied = 1
+            _trace_note(RT_TRACE_QOS, self.level, rt_trace_cpu_bits(&_placement[self.level]),
+                        changed)
         return self
 
     def __exit__(self, *exc):
         if self.applied:
             rt_qos_restore(&self.saved)
             self.applied = 0
+            _trace_note(RT_TRACE_QOS, -1, 0, 0)
         return False
 
 
@@ -298,6 +352,8 @@ cdef void _fill_options(rt_for_options *options, int64_t grain, int64_t max_chun
     options.has_qos = 0 <= level < 4
     options.qos = level if options.has_qos else 0
     options.qos_cpus = &_placement[level] if options.has_qos else NULL
+    options.thread_cpus = _thread_placement[level] if options.has_qos else NULL
+    options.thread_cpus_count = _thread_placement_count[level] if options.has_qos else 0
     options.tail_boost = _tail_boost
     options.boost_cpus = &_boost_cpus
     # Only the main thread receives signals, so only it polls.
@@ -399,6 +455,8 @@ def shutdown():
     if _active_calls > 0:
         return False
     _pool = NULL
+    if _trace_capacity > 0:
+        _trace_drain(pool)  # keep what the trace recorded so far
     with nogil:
         rt_pool_destroy(pool)
     return True
@@ -480,11 +538,14 @@ cdef class Override:
         if 0 <= level < 4:
             rt_qos_override_start(thread, level, &_override_placement[level], &self.saved)
             self.active = 1
+            _trace_note(RT_TRACE_BOOST, level, <int64_t>thread,
+                        rt_trace_cpu_bits(&_override_placement[level]))
 
     def end(self):
         if self.active:
             rt_qos_override_end(self.thread, &self.saved)
             self.active = 0
+            _trace_note(RT_TRACE_BOOST_END, -1, <int64_t>self.thread, 0)
 
 
 def thread_handle():
@@ -517,3 +578,61 @@ def submit(task):
         Py_DECREF(task)
         _release_pool()
         raise OSError(rc, f"runtime.submit: {os.strerror(rc)}")
+
+
+# ---- tracing (csrc/trace.h; runtime/_trace.py builds on this) ----------
+
+
+
+cdef void _trace_note(int kind, int level, int64_t lo, int64_t hi):
+    if _trace_capacity > 0 and _pool != NULL:
+        rt_pool_trace_note(_pool, kind, level, lo, hi)
+
+
+cdef _trace_drain(rt_pool *pool):
+    """Stop the pool's trace and keep its events in _trace_chunks."""
+    cdef int64_t start_ns, dropped = 0, n, got
+    cdef rt_trace_event *events
+    with nogil:
+        n = rt_pool_trace_stop(pool, &start_ns)
+    events = <rt_trace_event *>malloc((n if n > 0 else 1) * sizeof(rt_trace_event))
+    if events == NULL:
+        raise MemoryError(f"runtime.trace: no memory for {n} events")
+    try:
+        with nogil:
+            got = rt_pool_trace_read(pool, events, n, &dropped)
+        _trace_chunks.append(((<char *>events)[:got * sizeof(rt_trace_event)], dropped))
+    finally:
+        free(events)
+
+
+def trace_start(int64_t capacity):
+    """Start recording, `capacity` events per thread; returns the start
+    time (CLOCK_MONOTONIC ns)."""
+    global _trace_capacity, _trace_started_ns
+    if capacity <= 0:
+        raise ValueError(f"runtime.trace: capacity must be > 0, got {capacity}")
+    if _trace_capacity > 0:
+        raise RuntimeError("runtime.trace: a trace is already running (one at a time)")
+    _trace_chunks.clear()
+    cdef rt_pool *pool = _acquire_pool()
+    try:
+        _trace_started_ns = rt_trace_now_ns()
+        _trace_capacity = capacity
+        rt_pool_trace_start(pool, capacity)
+    finally:
+        _release_pool()
+    return _trace_started_ns
+
+
+def trace_stop():
+    """Stop recording: (start ns, [(events as bytes, dropped), ...])."""
+    global _trace_capacity
+    if _trace_capacity == 0:
+        raise RuntimeError("runtime.trace: no trace is running")
+    if _pool != NULL:
+        _trace_drain(_pool)
+    _trace_capacity = 0
+    chunks = list(_trace_chunks)
+    _trace_chunks.clear()
+    return _trace_started_ns, chunks

@@ -7,8 +7,13 @@ level (csrc/qos*.c), and the caller gets its own setting back after.
 
 Placement policy (../docs/ARCHITECTURE.md, "Heterogeneous cores"): on a
 heterogeneous machine, utility and background jobs run on the efficiency
-kinds only (every kind but the most performant); initiated and
-interactive jobs may use every core.  On Linux the levels also set
+kinds only (every kind but the most performant); initiated jobs may use
+every core, placed by the OS; interactive jobs use every core too, but
+each of the job's threads is given a kind, performance kinds first, one
+thread per CPU (the caller first): left to itself, Linux may start two
+threads of a job on one fast CPU while another CPU runs a third program,
+since both placements look equally loaded to it.  The tail boost then
+moves a thread that others wait for onto the performance kind.  On Linux the levels also set
 SCHED_BATCH (utility, background), util-clamp and nice where the kernel
 and privileges allow (runtime.info() lists what is in force); on macOS
 they are QoS classes.
@@ -46,6 +51,17 @@ def placement(topology: _topology.Topology) -> dict[int, list[int]]:
     return {0: low, 1: low, 2: [], 3: []}
 
 
+def thread_placement(topology: _topology.Topology) -> dict[int, list[list[int]]]:
+    """Per level, the CPUs of the caller and of each worker in turn (an
+    empty list: no per-thread placement): interactive jobs on a
+    heterogeneous machine, one thread per CPU, most performant kind first."""
+    spread: list[list[int]] = []
+    if topology.heterogeneous:
+        for kind in topology.kinds:
+            spread += [list(kind.cpus)] * len(kind.cpus)
+    return {0: [], 1: [], 2: [], 3: spread}
+
+
 def ensure_placed() -> None:
     """Give the binding each level's CPUs, once (from runtime.topology()):
     where jobs run, and where an override moves a running thread (the
@@ -56,6 +72,8 @@ def ensure_placed() -> None:
         every = sorted(cpu for kind in topology.kinds for cpu in kind.cpus)
         for level, cpus in placement(topology).items():
             _core.set_placement(level, cpus, cpus or every)
+        for level, per_thread in thread_placement(topology).items():
+            _core.set_thread_placement(level, per_thread)
         # The tail boost moves a raised thread onto the performance kind.
         _core.set_tail_boost(_core.tail_boost_enabled(),
                              topology.kinds[0].cpus if topology.heterogeneous else [])

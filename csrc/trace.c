@@ -1,0 +1,90 @@
+/* Tracing rings (trace.h): allocation, the calling thread's id and CPU. */
+#if !defined(__APPLE__)
+#define _GNU_SOURCE /* sched_getcpu, SYS_gettid */
+#endif
+#include "trace.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#if defined(__linux__)
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+static _Thread_local int32_t cached_tid;
+
+int32_t rt_trace_tid(void)
+{
+    if (cached_tid == 0) {
+#if defined(__linux__)
+        cached_tid = (int32_t)syscall(SYS_gettid);
+#else
+        cached_tid = -1; /* the binding labels threads by slot there */
+#endif
+    }
+    return cached_tid;
+}
+
+int16_t rt_trace_cpu(void)
+{
+#if defined(__linux__)
+    return (int16_t)sched_getcpu(); /* a vDSO call: tens of ns */
+#else
+    return -1; /* macOS has no public "which CPU am I on" */
+#endif
+}
+
+int64_t rt_trace_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+rt_trace_event *rt_trace_ring_next(rt_trace_ring *ring, uint32_t epoch, int64_t capacity)
+{
+    if (atomic_load_explicit(&ring->epoch, memory_order_relaxed) != epoch) {
+        /* A new trace: the reader of the old one has finished (traces are
+         * started and stopped one at a time), so the ring is ours alone. */
+        if (ring->capacity != capacity) {
+            free(ring->events);
+            ring->events = malloc((size_t)capacity * sizeof *ring->events);
+            ring->capacity = ring->events != NULL ? capacity : 0;
+        }
+        atomic_store_explicit(&ring->count, 0, memory_order_relaxed);
+        atomic_store_explicit(&ring->dropped, 0, memory_order_relaxed);
+        /* Release: a reader that sees this epoch sees the reset ring. */
+        atomic_store_explicit(&ring->epoch, epoch, memory_order_release);
+    }
+    int64_t count = atomic_load_explicit(&ring->count, memory_order_relaxed);
+    if (count >= ring->capacity) {
+        atomic_store_explicit(&ring->dropped,
+                              atomic_load_explicit(&ring->dropped, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        return NULL;
+    }
+    return &ring->events[count];
+}
+
+int64_t rt_trace_ring_read(rt_trace_ring *ring, uint32_t epoch, rt_trace_event *out, int64_t max,
+                           int64_t *dropped)
+{
+    if (atomic_load_explicit(&ring->epoch, memory_order_acquire) != epoch)
+        return 0; /* nothing recorded in this trace */
+    int64_t count = atomic_load_explicit(&ring->count, memory_order_acquire);
+    if (count > max)
+        count = max;
+    for (int64_t i = 0; i < count; i++)
+        out[i] = ring->events[i];
+    *dropped += atomic_load_explicit(&ring->dropped, memory_order_relaxed);
+    return count;
+}
+
+void rt_trace_ring_free(rt_trace_ring *ring)
+{
+    free(ring->events);
+    ring->events = NULL;
+    ring->capacity = 0;
+}
