@@ -118,7 +118,9 @@ struct rt_pool {
      * and ring size, job ids, and a ring for threads outside the pool. */
     alignas(RT_CACHE_LINE) _Atomic int tracing;
     _Atomic uint32_t trace_epoch;
-    int64_t trace_capacity; /* written before trace_epoch (release) */
+    /* Atomic: a late writer of the last trace may read it as the next one
+     * starts (it then sizes a ring it resets again on its next write). */
+    _Atomic int64_t trace_capacity;
     int64_t trace_start_ns;
     _Atomic uint32_t next_job_id;
     pthread_mutex_t trace_mutex; /* guards external_ring */
@@ -174,14 +176,20 @@ static void fill_event(rt_trace_event *e, int type, int64_t begin, int64_t end, 
     e->slot = (uint16_t)slot;
 }
 
+/* The next free event of `ring` in the current trace, or NULL (full). */
+static rt_trace_event *trace_slot(rt_pool *pool, rt_trace_ring *ring)
+{
+    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
+    int64_t capacity = atomic_load_explicit(&pool->trace_capacity, memory_order_relaxed);
+    return rt_trace_ring_next(ring, epoch, capacity);
+}
+
 /* Records an event on this participant's ring (only while tracing). */
 static void trace_event(rt_participant *self, int type, int64_t begin, int64_t end, int16_t cpu,
                         int16_t cpu_end, uint32_t job, int64_t lo, int64_t hi)
 {
     rt_pool *pool = self->pool;
-    /* Acquire: trace_capacity, written before the epoch, is seen. */
-    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
-    rt_trace_event *e = rt_trace_ring_next(&self->ring, epoch, pool->trace_capacity);
+    rt_trace_event *e = trace_slot(pool, &self->ring);
     if (e == NULL)
         return;
     fill_event(e, type, begin, end, cpu, cpu_end, job, lo, hi, self->qos_level, self->slot);
@@ -195,8 +203,7 @@ static void trace_instant_at(rt_participant *self, int type, int level, uint32_t
     if (!trace_on(self->pool))
         return;
     rt_pool *pool = self->pool;
-    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
-    rt_trace_event *e = rt_trace_ring_next(&self->ring, epoch, pool->trace_capacity);
+    rt_trace_event *e = trace_slot(pool, &self->ring);
     if (e == NULL)
         return;
     int64_t now = rt_trace_now_ns();
@@ -768,8 +775,7 @@ static int run_job(rt_participant *self, rt_job *job, int64_t begin, int64_t end
         int level = job->qos; /* the caller is at its own setting again at the end */
         run_range(self, job, begin, end, rt_splitter_root(&job->partition), false);
         rt_pool *pool = self->pool;
-        uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
-        rt_trace_event *e = rt_trace_ring_next(&self->ring, epoch, pool->trace_capacity);
+        rt_trace_event *e = trace_slot(pool, &self->ring);
         if (e != NULL) {
             fill_event(e, RT_TRACE_JOB, started, rt_trace_now_ns(), cpu, rt_trace_cpu(), job->id,
                        begin, end, level, self->slot);
@@ -1163,6 +1169,7 @@ int rt_pool_create(const rt_pool_config *config, rt_pool **out)
     pthread_mutex_init(&pool->trace_mutex, NULL);
     atomic_init(&pool->tracing, 0);
     atomic_init(&pool->trace_epoch, 0);
+    atomic_init(&pool->trace_capacity, 0);
     atomic_init(&pool->next_job_id, 0);
     atomic_init(&pool->external_ring.count, 0);
     atomic_init(&pool->external_ring.dropped, 0);
@@ -1248,7 +1255,7 @@ int rt_pool_trace_start(rt_pool *pool, int64_t capacity)
         return EINVAL;
     if (atomic_load_explicit(&pool->tracing, memory_order_relaxed))
         return EBUSY;
-    pool->trace_capacity = capacity;
+    atomic_store_explicit(&pool->trace_capacity, capacity, memory_order_relaxed);
     pool->trace_start_ns = rt_trace_now_ns();
     atomic_store_explicit(&pool->next_job_id, 0, memory_order_relaxed);
     /* Release: a thread that sees the new epoch sees the capacity. */
@@ -1310,9 +1317,8 @@ void rt_pool_trace_note(rt_pool *pool, int type, int level, int64_t lo, int64_t 
         trace_instant_at(self, type, level, 0, lo, hi);
         return;
     }
-    uint32_t epoch = atomic_load_explicit(&pool->trace_epoch, memory_order_acquire);
     pthread_mutex_lock(&pool->trace_mutex);
-    rt_trace_event *e = rt_trace_ring_next(&pool->external_ring, epoch, pool->trace_capacity);
+    rt_trace_event *e = trace_slot(pool, &pool->external_ring);
     if (e != NULL) {
         int64_t now = rt_trace_now_ns();
         int16_t cpu = rt_trace_cpu();

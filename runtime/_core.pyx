@@ -625,6 +625,10 @@ def trace_start(int64_t capacity):
     return _trace_started_ns
 
 
+def trace_running():
+    return _trace_capacity > 0
+
+
 def trace_stop():
     """Stop recording: (start ns, [(events as bytes, dropped), ...])."""
     global _trace_capacity

@@ -92,7 +92,9 @@ def decode(raw: np.ndarray, start_ns: int, kind_of_cpu: dict[int, str]) -> list[
         events.append(TraceEvent(
             name=name, thread=_thread_label(slot), tid=tid,
             core_kind=kind_of_cpu.get(cpu, "unknown"), cpu=cpu, cpu_end=cpu_end,
-            start=(begin - start_ns) / 1e9, duration=max(end - begin, 0) / 1e9, job=job,
+            # A span begun before the trace (a job of the last one) starts at 0.
+            start=max(begin - start_ns, 0) / 1e9, duration=max(end - max(begin, start_ns), 0) / 1e9,
+            job=job,
             lo=lo, hi=hi, level=_qos.NAMES.get(level), cpus=cpus, mechanisms=mechanisms))
     return events
 
@@ -184,14 +186,15 @@ class Trace:
         self.events: list[TraceEvent] = []
         self.dropped = 0
         self._running = False
+        self._used = False
 
     def __enter__(self) -> Trace:
-        if self._running or self.events:
+        if self._used:
             raise RuntimeError("runtime.trace: a Trace records once; start a new one")
         _config.ensure_configured()
         _qos.ensure_placed()
         self._start_ns = _core.trace_start(self.capacity)
-        self._running = True
+        self._running = self._used = True
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -51,6 +51,11 @@ CHILD = textwrap.dedent("""
         runtime.map_items(lambda i: (time.sleep(0.001), observe(items)), range(40), qos=level)
         out[level] = seen + items
         out[level + " after"] = state()
+    with runtime.trace() as tr:  # the same jobs, as the trace records them
+        for level in ("background", "interactive"):
+            runtime.parallel_for(100, lambda start, stop: time.sleep(0.002), grain=1, qos=level)
+    out["trace"] = [[e.name, e.thread, e.level, e.cpu, e.cpu_end, list(e.cpus), e.mechanisms]
+                    for e in tr.events if e.name in ("task", "qos")]
     print(json.dumps(out))
 """)
 
@@ -78,6 +83,20 @@ def check_levels(out: dict) -> None:
     assert worker and all(cpus in ([1], [0]) for cpus in worker), interactive
     assert [1] in worker
     assert out["background after"] == out["before"] == out["interactive after"]
+    # The trace records the same: each task's level and CPUs, each change.
+    tasks = [e for e in out["trace"] if e[0] == "task"]
+    background = [e for e in tasks if e[2] == "background"]
+    assert len(background) >= 100 and {e[1] for e in background} == {"caller 0", "worker 0"}
+    assert all(e[3] == e[4] == 1 for e in background), background
+    interactive = [e for e in tasks if e[2] == "interactive"]
+    assert all(e[3] == 0 for e in interactive if e[1] == "caller 0"), interactive
+    assert any(e[3] == 1 for e in interactive if e[1] == "worker 0"), interactive
+    changes = [e for e in out["trace"] if e[0] == "qos"]
+    lowered = [e for e in changes if e[2] == "background"]
+    assert lowered and all(e[5] == [1] for e in lowered), changes
+    # (mechanisms: what changed; a thread already at the level changes nothing)
+    assert any("SCHED_BATCH" in e[6] for e in lowered if e[1] == "worker 0"), changes
+    assert any(e[2] == "interactive" and e[5] == [0] for e in changes), changes
 
 
 @linux_two_cpus
