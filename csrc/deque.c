@@ -123,7 +123,7 @@ struct rt_task *rt_deque_pop(rt_deque *d)
     return task;
 }
 
-rt_steal_result rt_deque_steal(rt_deque *d, struct rt_task **out)
+rt_steal_result rt_deque_steal(rt_deque *d, uintptr_t min_tag, struct rt_task **out)
 {
     /* Acquire: see the slot contents published by earlier owner pops/CASes. */
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
@@ -139,6 +139,10 @@ rt_steal_result rt_deque_steal(rt_deque *d, struct rt_task **out)
      * replaced by grow; its slots were written before its release store. */
     rt_deque_buffer *a = atomic_load_explicit(&d->buffer, memory_order_acquire);
     struct rt_task *task = slot_load(a, t);
+    /* The tag is in the entry itself: reading it dereferences nothing, so
+     * an entry another thread takes meanwhile is harmless to look at. */
+    if (((uintptr_t)task & RT_DEQUE_TAG_MASK) < min_tag)
+        return RT_STEAL_EMPTY;
     /* Seq-cst CAS: claims index t against other thieves and a popping owner. */
     if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))

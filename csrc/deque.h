@@ -55,8 +55,13 @@ bool rt_deque_push(rt_deque *d, struct rt_task *task);
 /* Owner only.  NULL when empty. */
 struct rt_task *rt_deque_pop(rt_deque *d);
 
-/* Any thread.  *out is set only on RT_STEAL_SUCCESS. */
-rt_steal_result rt_deque_steal(rt_deque *d, struct rt_task **out);
+/* Any thread.  *out is set only on RT_STEAL_SUCCESS.  Entries may carry a
+ * tag in their low 3 bits (the pool's tasks are 8-byte aligned; the deque
+ * never dereferences them): an entry at the top whose tag is below
+ * `min_tag` is left there, and the deque reported empty to this thief
+ * (min_tag 0 takes anything). */
+rt_steal_result rt_deque_steal(rt_deque *d, uintptr_t min_tag, struct rt_task **out);
+#define RT_DEQUE_TAG_MASK ((uintptr_t)7)
 
 /* A racy size estimate (no ordering): for statistics and heuristics only. */
 static inline int64_t rt_deque_size_hint(rt_deque *d)

@@ -84,13 +84,12 @@ typedef struct rt_participant {
     int qos_level;
     const rt_cpuset *qos_cpus;
     rt_qos_saved qos_saved;
-    /* While this thread waits for a piece of a job (a join), the chunks of
-     * other jobs it runs meanwhile run at least at that job's level and
-     * CPUs: an interactive caller that helps with a background job's chunk
-     * is working for its own waiter, and must not drop to the efficiency
-     * cores (a priority inversion).  -1: no floor. */
+    /* While this thread waits for a piece of a job (a join), it steals only
+     * tasks of jobs at that job's level or above (see task_tag): running a
+     * background job's chunk would move an interactive caller onto the
+     * efficiency cores at low priority, or put background work on the
+     * performance cores, and delay its own job either way.  -1: none. */
     int floor_level;
-    const rt_cpuset *floor_cpus;
     /* Statistics, written only by this thread (relaxed load + store, no
      * locked instruction), read by anyone. */
     _Atomic uint64_t leaves, steals, injected, parks, boosts;
@@ -284,6 +283,27 @@ static void raise_limit(_Atomic int *limit, int value)
 
 /* ---- finding work ------------------------------------------------------ */
 
+/* Deque entries carry their job's level in the low bits (deque.h): 1 + the
+ * level (a job without one counts as initiated), and join tasks the top
+ * tag, which every thief takes.  So a waiting thread can pass over work
+ * below its floor without touching it. */
+enum { TAG_ANY = 7 };
+
+static inline uintptr_t job_tag(int qos)
+{
+    return 1 + (uintptr_t)(qos >= 0 ? qos : RT_QOS_INITIATED);
+}
+
+static inline rt_task *untag(rt_task *entry)
+{
+    return (rt_task *)((uintptr_t)entry & ~RT_DEQUE_TAG_MASK);
+}
+
+static inline uintptr_t min_tag(const rt_participant *self)
+{
+    return self->floor_level < 0 ? 0 : job_tag(self->floor_level);
+}
+
 static void wake_any(rt_pool *pool, uint32_t count)
 {
     /* Workers first: a caller woken for general work would delay the
@@ -311,9 +331,9 @@ void rt_pool_wake(rt_pool *pool, int count)
 }
 
 /* P1 is the push; rt_sleep_new_work does P2–P3. */
-static inline bool push_and_notify(rt_participant *self, rt_task *task)
+static inline bool push_and_notify(rt_participant *self, rt_task *task, uintptr_t tag)
 {
-    if (!rt_deque_push(&self->deque, task))
+    if (!rt_deque_push(&self->deque, (rt_task *)((uintptr_t)task | tag)))
         return false;
     uint32_t to_wake = rt_sleep_new_work(&self->pool->sleep);
     if (RT_UNLIKELY(to_wake > 0))
@@ -339,11 +359,11 @@ static rt_task *steal_work(rt_participant *self)
             if (victim == NULL || victim == self)
                 continue;
             rt_task *task;
-            rt_steal_result r = rt_deque_steal(&victim->deque, &task);
+            rt_steal_result r = rt_deque_steal(&victim->deque, min_tag(self), &task);
             if (r == RT_STEAL_SUCCESS) {
                 stat_add(&self->steals);
                 trace_instant(self, RT_TRACE_STEAL, 0, victim->slot, 0);
-                return task;
+                return untag(task);
             }
             if (r == RT_STEAL_RETRY)
                 lost_race = true;
@@ -357,7 +377,7 @@ static rt_task *steal_work(rt_participant *self)
 
 static rt_task *find_work(rt_participant *self)
 {
-    rt_task *task = rt_deque_pop(&self->deque);
+    rt_task *task = untag(rt_deque_pop(&self->deque));
     if (task != NULL)
         return task;
     task = steal_work(self);
@@ -643,18 +663,13 @@ static const rt_cpuset *job_cpus_for(const rt_job *job, const rt_participant *se
     return index < job->thread_cpus_count ? &job->thread_cpus[index] : job->qos_cpus;
 }
 
-/* A thread adopts the QoS of the job whose chunk it is about to run (or
- * the floor of the job it waits for, if higher), and changes its setting
- * only when level or CPUs differ: two compares per chunk while they stay
- * the same. */
+/* A thread adopts the QoS of the job whose chunk it is about to run, and
+ * changes its setting only when level or CPUs differ: two compares per
+ * chunk while they stay the same. */
 static void adopt_qos(rt_participant *self, const rt_job *job)
 {
     int level = job->qos;
     const rt_cpuset *cpus = job->qos >= 0 ? job_cpus_for(job, self) : NULL;
-    if (self->floor_level > level) {
-        level = self->floor_level;
-        cpus = self->floor_cpus;
-    }
     if (level == self->qos_level && cpus == self->qos_cpus)
         return;
     int changed = 0;
@@ -699,31 +714,27 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
         rt_latch_init(&right.done);
         atomic_init(&right.runner_thread, 0);
         atomic_init(&right.boost_state, BOOST_NONE);
-        if (push_and_notify(self, &right.base)) {
+        if (push_and_notify(self, &right.base, job_tag(job->qos))) {
             run_range(self, job, lo, mid, splitter, false);
             /* Everything the left half pushed has been popped or joined, so
              * the top of our deque is `right` unless a thief took it; and
              * thieves take the oldest entry first, so then the deque is
              * empty. */
-            rt_task *task = rt_deque_pop(&self->deque);
+            rt_task *task = untag(rt_deque_pop(&self->deque));
             if (task == &right.base) {
                 run_range(self, job, mid, hi, splitter, false);
             } else {
                 assert(task == NULL);
-                /* Whatever this thread runs while it waits, it runs for
-                 * this job's waiter: at least at this job's level. */
+                /* While it waits, it takes no work below this job's level. */
                 int saved_floor = self->floor_level;
-                const rt_cpuset *saved_floor_cpus = self->floor_cpus;
-                if (job->qos > self->floor_level) {
-                    self->floor_level = job->qos;
-                    self->floor_cpus = job_cpus_for(job, self);
-                }
+                int level = job->qos >= 0 ? job->qos : RT_QOS_INITIATED;
+                if (level > self->floor_level)
+                    self->floor_level = level;
                 if (job->tail_boost)
                     wait_until_hooked(self, &right.done, boost_runner, &right);
                 else
                     wait_until(self, &right.done);
                 self->floor_level = saved_floor;
-                self->floor_cpus = saved_floor_cpus;
             }
             return;
         }
@@ -967,13 +978,13 @@ static void join_here(rt_participant *self, rt_fn a, void *a_ctx, rt_fn b, void 
 {
     join_task right = {.base = {join_task_execute}, .fn = b, .ctx = b_ctx, .owner = self};
     rt_latch_init(&right.done);
-    if (!push_and_notify(self, &right.base)) {
+    if (!push_and_notify(self, &right.base, TAG_ANY)) {
         a(a_ctx);
         b(b_ctx);
         return;
     }
     a(a_ctx);
-    rt_task *task = rt_deque_pop(&self->deque); /* see run_range */
+    rt_task *task = untag(rt_deque_pop(&self->deque)); /* see run_range */
     if (task == &right.base) {
         b(b_ctx);
     } else {

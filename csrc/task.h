@@ -10,8 +10,10 @@ struct rt_participant;
 
 typedef void (*rt_task_fn)(struct rt_task *task, struct rt_participant *self);
 
+/* 8-byte aligned everywhere: deque entries carry a tag in the low 3 bits
+ * of the pointer (deque.h, pool.c's job_tag). */
 typedef struct rt_task {
-    rt_task_fn execute;
+    _Alignas(8) rt_task_fn execute;
 } rt_task;
 
 #endif /* RT_TASK_H */

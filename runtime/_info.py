@@ -64,14 +64,19 @@ def _levels(platform_name: str, available: list[str]) -> dict[str, str]:
     if platform_name != "linux":
         return {level: "none: no QoS mechanism here" for level in _qos.LEVELS}
     try:
-        placement = _qos.placement(_topology.topology())
+        topology = _topology.topology()
+        placement = _qos.placement(topology)
+        per_thread = _qos.thread_placement(topology)
     except ValueError:
         placement = {level: [] for level in range(4)}
+        per_thread = {level: [] for level in range(4)}
     levels = {}
     for name, number in _qos.LEVELS.items():
         parts = []
         if placement[number]:
             parts.append(f"affinity efficiency ({_topology._cpu_text(placement[number])})")
+        if per_thread[number]:
+            parts.append("affinity one thread per CPU, performance kinds first")
         if number <= 1:
             parts.append("SCHED_BATCH")
             if "nice" in available:

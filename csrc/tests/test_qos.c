@@ -248,8 +248,18 @@ static void test_tail_boost(void)
         if (!atomic_load(&c.worker_ran_tail))
             continue; /* the worker woke too late to take the tail: again */
         boosted = atomic_load(&c.worker_saw_boost);
+        /* The worker ends the boost itself, right after it sets the latch
+         * that lets the caller return: wait for it (5 s at most). */
         cpu_set_t after;
-        CHECK(sched_getaffinity(atomic_load(&c.worker_tid), sizeof after, &after) == 0);
+        struct timespec began, now;
+        clock_gettime(CLOCK_MONOTONIC, &began);
+        for (;;) {
+            CHECK(sched_getaffinity(atomic_load(&c.worker_tid), sizeof after, &after) == 0);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (CPU_EQUAL(&after, &all) || now.tv_sec - began.tv_sec > 5)
+                break;
+            sched_yield();
+        }
         CHECK(CPU_EQUAL(&after, &all)); /* the boost ended with the tail */
     }
     rt_pool_stats stats;
