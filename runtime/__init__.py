@@ -22,6 +22,7 @@ from ._submit import submit
 from ._topology import CoreKind, Topology, topology
 from ._trace import Trace, TraceEvent, trace
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
+from . import energy
 
 __version__ = "0.1.0"
 
@@ -29,6 +30,7 @@ __all__ = [
     "CoreKind",
     "Topology",
     "__version__",
+    "energy",
     "info",
     "map",
     "map_items",
