@@ -93,10 +93,16 @@ setup(
         # (OpenBLAS, MKL, OpenMP); runtime registers its own pool with it and
         # uses it to hold BLAS to one thread inside parallel chunks.
         "threadpoolctl>=3.3",
+        # tqdm: progress bars of runtime.map_items(progress=True) and
+        # python -m runtime bench.
+        "tqdm>=4.60",
     ],
     extras_require={
         # numba: the only way to test numba cfunc kernels for real (5 s to install).
-        "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6", "cffi>=1.15", "numba>=0.58"],
-        "bench": ["pytest-benchmark>=4", "numexpr>=2.8", "numba>=0.58"],
+        # matplotlib: the bench's plots are tested too.
+        "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6", "cffi>=1.15", "numba>=0.58",
+                 "matplotlib>=3.6"],
+        # matplotlib: python -m runtime bench's PNG plots (3.6: Figure(layout=)).
+        "bench": ["pytest-benchmark>=4", "numexpr>=2.8", "numba>=0.58", "matplotlib>=3.6"],
     },
 )

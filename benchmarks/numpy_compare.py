@@ -12,26 +12,16 @@ The numexpr / numba columns need the [bench] extra."""
 from __future__ import annotations
 
 import argparse
-import time
 
 import runtime
 from runtime import _numpy_benchcases as cases
-from runtime._benchcases import _timed
+from runtime._bench_measure import measure_interleaved
 
 
-def best_of(functions: dict[str, object], data: object, repeats: int,
-            pause: float) -> dict[str, float]:
-    """Best time of each function, interleaved (each round runs them all in
-    order); `pause` seconds of quiet before every call."""
-    for fn in functions.values():  # warm up: caches, calibration, JIT, cost models
-        fn(data)
-        fn(data)
-    best = {name: float("inf") for name in functions}
-    for _ in range(repeats):
-        for name, fn in functions.items():
-            time.sleep(pause)
-            best[name] = min(best[name], _timed(lambda: fn(data)))
-    return best
+def best_of(functions, data, repeats: int, pause: float) -> dict[str, float]:
+    """Best time of each function, interleaved, `pause` s of quiet before each."""
+    measured = measure_interleaved(functions, data, repeats, pause)
+    return {name: m.seconds for name, m in measured.items()}
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""python -m runtime {demo,info}"""
+"""python -m runtime {demo,info,bench}"""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--repeats", type=int, default=3)
     info = commands.add_parser("info", help="print the configuration")
     info.add_argument("--json", action="store_true", help="as JSON")
+    from . import _bench_cli
+
+    bench = commands.add_parser("bench", help="run the microbenchmarks: print a table, write "
+                                              "report.md and plots",
+                                description=_bench_cli.DESCRIPTION)
+    _bench_cli.add_arguments(bench)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -25,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.size < 1000 or args.repeats < 1:
             parser.error("--size must be >= 1000 and --repeats >= 1")
         return run_demo(args.size, args.repeats)
+    if args.command == "bench":
+        _bench_cli.check(bench, args)
+        return _bench_cli.run(args, argv)
     from ._info import format_info, info as gather
 
     data = gather()

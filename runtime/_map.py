@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _config, _core, _qos, _schedule
 from ._arrays import Outputs, SplitArguments, chunk_caller, make_first_and_body, split_arguments
+from ._progress import ItemProgress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -212,30 +213,43 @@ def reduce(func: Callable[..., Any], *arrays: Any, combine: Callable[[Any, Any],
     return reduce_split(func, split, combine, grain, "runtime.reduce")
 
 
-def map_items(func: Callable[[T], R], items: Iterable[T], *, qos: str | None = None) -> list[R]:
+def map_items(func: Callable[[T], R], items: Iterable[T], *, qos: str | None = None,
+              progress: bool = False) -> list[R]:
     """``[func(item) for item in items]`` with the items spread over all
     cores, results in order.
 
     Each item is a task of its own (images, files, parameter sets), unless
     items are so cheap that several are grouped to keep overhead down.  The
     first exception stops the remaining items and is raised here.  ``qos``
-    runs the call at that QoS level (as ``runtime.qos``).
+    runs the call at that QoS level (as ``runtime.qos``).  ``progress=True``
+    shows a tqdm progress bar on stderr, advanced as each item completes on
+    whichever thread ran it.
 
     >>> import runtime
     >>> runtime.map_items(lambda s: s.upper(), ["a", "b", "c"])
     ['A', 'B', 'C']
     """
+    if not isinstance(progress, bool):
+        raise TypeError(f"runtime.map_items: progress must be True or False, "
+                        f"got {type(progress).__name__}")
     if qos is not None:
         with _qos.maybe(qos, "runtime.map_items"):
-            return map_items(func, items)
+            return map_items(func, items, progress=progress)
     check_callable(func, "runtime.map_items", "func")
     items = items if isinstance(items, (list, tuple)) else list(items)
     results: list[Any] = [None] * len(items)
+    done = ItemProgress(len(items), "runtime.map_items") if progress else None
 
     def body(start: int, stop: int) -> None:
         for i in range(start, stop):
             results[i] = func(items[i])
+            if done is not None:
+                done.advance()
 
-    _schedule.run(body, len(items), key=_schedule.cost_key(func, "items"), cache_rows=1)
+    try:
+        _schedule.run(body, len(items), key=_schedule.cost_key(func, "items"), cache_rows=1)
+    finally:
+        if done is not None:
+            done.close()
     return results
 

@@ -1,0 +1,91 @@
+"""python -m runtime bench --emulate-slow-core: the busy-cpu1 scenario of
+shared/BENCHMARKS.md, run by the bench in a child process of its own:
+
+    RUNTIME_TOPOLOGY="performance:0;efficiency:1" python -m runtime._bench_slow_core --out DIR
+
+RUNTIME_TOPOLOGY must be set before runtime first reads its topology,
+which the parent process has done.  Prints one line of JSON: rows (as
+runtime/_bench.Row), notes and trace timelines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import runtime
+
+from . import _bench, _benchcases, _numpy_benchcases
+from ._bench_plan import TIMELINE_ELEMENTS, Plan, size_label
+from ._bench_measure import NOT_MEASURED, default_meter, measure_interleaved
+
+SIN_ELEMENTS = 10**7
+
+
+@contextmanager
+def busy_cpu1() -> Iterator[None]:
+    """A busy process pinned to cpu1 (a half-speed core for us) while the
+    block runs; killed after, whatever happens."""
+    load = subprocess.Popen([sys.executable, "-c", _benchcases.BUSY_LOOP])
+    try:
+        time.sleep(0.2)  # the load is running before anything is timed
+        yield
+    finally:
+        load.kill()
+        load.wait()
+
+
+def measure(plan: Plan, out_dir: Path) -> dict[str, Any]:
+    runtime.set_num_threads(2)
+    rows: list[_bench.Row] = []
+    notes: list[str] = []
+    timelines: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # as Results.timelines
+    # 1. A fine-grained compute-bound map against the ideal of this run.
+    r = _benchcases.emulated_slow_core(SIN_ELEMENTS, _bench.repeats_for(plan, 5))
+    for impl, key in (("NumPy on cpu0", "cpu0"), ("NumPy on cpu1 (busy)", "cpu1"),
+                      ("ideal, 2 cores", "ideal"), ("runtime", "runtime")):
+        rows.append(_bench.Row("slow core", "sin", SIN_ELEMENTS, impl, r[key],
+                               r["cpu0"] / r[key], None, None, NOT_MEASURED, None, "elem",
+                               "time/ideal <= 1.05" if impl == "runtime" else ""))
+    notes.append(f"emulated slow core, sin map {size_label(SIN_ELEMENTS)}: time / ideal "
+                 f"{r['ratio']:.3f} (target <= 1.05; ideal = 1/(1/cpu0 + 1/cpu1), timed in "
+                 f"this run)")
+    # 2. matmul under the load: OpenBLAS's static split waits on the slow core.
+    n = plan.matmul_size
+    case = _numpy_benchcases.CASES["matmul_2000"]
+    data = _numpy_benchcases._matrices(n)
+    with busy_cpu1():
+        measured = measure_interleaved({"NumPy": case.baseline, "runtime": case.candidate},
+                                       data, _bench.repeats_for(plan, case.repeats),
+                                       case.pause, default_meter())
+        trace = getattr(runtime, "trace", None)
+        if trace is not None:
+            title = (f"runtime.map(np.sin, x), {size_label(TIMELINE_ELEMENTS)} float64, "
+                     f"busy process on cpu1")
+            events = _bench.trace_map(trace, out_dir / "trace_slow_core.json")
+            timelines["timeline_slow_core"] = (title, [_bench.event_dict(e) for e in events])
+    rows += _bench.rows_per_call("slow core", "matmul", n, measured, "NumPy", 1, 2.0 * n**3,
+                                 "flop", ">= 1.3x")
+    return {"rows": [dataclasses.asdict(row) for row in rows], "notes": notes,
+            "timelines": timelines}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    plan = Plan(quick=args.quick, repeats=args.repeats)
+    print(json.dumps(measure(plan, args.out)))
+
+
+if __name__ == "__main__":
+    main()
