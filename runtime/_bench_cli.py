@@ -48,13 +48,13 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What argparse's types cannot see: installs, CPUs, the output folder."""
+    if args.compare and not any(op in args.cases for op in _bench.OPS):
+        parser.error("--compare times competitors on the ops; --cases has none of "
+                     + ", ".join(_bench.OPS))
     for name in args.compare:
         if importlib.util.find_spec(name) is None:
             parser.error(f"--compare {name}: {name} is not installed (pip install {name}, "
                          "or pip install runtime[bench] for all competitors)")
-    if args.compare and not any(op in args.cases for op in _bench.OPS):
-        parser.error("--compare times competitors on the ops; --cases has none of "
-                     + ", ".join(_bench.OPS))
     if args.emulate_slow_core:
         cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
         if cpus is None or not {0, 1} <= cpus:
