@@ -88,11 +88,13 @@ def map_split(func: Callable[..., Any], split: SplitArguments, out: Any, grain: 
     return outputs.result
 
 
-def leaf_rows(rows: int, row_elements: int, align: int, grain: int | None) -> int:
-    """Rows per reduction leaf: from the shape and grain only."""
+def leaf_rows(rows: int, row_elements: int, align: int, grain: int | None,
+              min_elements: int = MIN_LEAF_ELEMENTS) -> int:
+    """Rows per reduction leaf (at least `min_elements` elements): from the
+    shape and grain only."""
     if grain is not None:
         return grain
-    leaf = max(math.ceil(MIN_LEAF_ELEMENTS / row_elements), math.ceil(rows / MAX_LEAVES))
+    leaf = max(math.ceil(min_elements / row_elements), math.ceil(rows / MAX_LEAVES))
     return -(-leaf // align) * align
 
 
