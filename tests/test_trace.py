@@ -40,6 +40,19 @@ def check_trace_event_format(doc: dict) -> None:
         if event["ph"] == "i":
             assert event["s"] in ("t", "p", "g"), event
         json.dumps(event["args"])  # args must be plain JSON
+    # Perfetto builds one slice stack per thread from complete events: on a
+    # thread, two of them are disjoint or one holds the other.
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for event in doc["traceEvents"]:
+        if event["ph"] == "X":
+            spans.setdefault(event["tid"], []).append((event["ts"], event["ts"] + event["dur"]))
+    for tid, intervals in spans.items():
+        open_ends: list[float] = []
+        for begin, end in sorted(intervals, key=lambda span: (span[0], -span[1])):
+            while open_ends and open_ends[-1] <= begin:
+                open_ends.pop()
+            assert not open_ends or end <= open_ends[-1] + 1e-3, (tid, begin, end, open_ends)
+            open_ends.append(end)
 
 
 def slow_sin(a: np.ndarray) -> np.ndarray:
