@@ -238,13 +238,13 @@ def _timeline(ctx: Context) -> None:
                              "it in Perfetto or chrome://tracing)")
 
 
-def trace_map(trace: Callable[[str], Any], path: Path) -> list[Any]:
-    """Events of one runtime.map(np.sin, x) over TIMELINE_ELEMENTS, traced
-    into path (the warm-up call is not traced)."""
+def trace_map(trace: Callable[[str], Any], path: Path, qos: str | None = None) -> list[Any]:
+    """Events of one runtime.map(np.sin, x, qos=qos) over TIMELINE_ELEMENTS,
+    traced into path (the warm-up call is not traced)."""
     x = np.random.default_rng(0).random(TIMELINE_ELEMENTS)
-    runtime.map(np.sin, x)
+    runtime.map(np.sin, x, qos=qos)
     with trace(str(path)) as tr:
-        runtime.map(np.sin, x)
+        runtime.map(np.sin, x, qos=qos)
     return list(tr.events)
 
 

@@ -44,7 +44,7 @@ class TraceEvent(NamedTuple):
     """One event.  Times in seconds from the start of the trace."""
 
     name: str  # "task", "job", "steal", "park", "qos", "boost", "boost_end", "submitted"
-    thread: str  # "worker 0", "caller 0", "outside the pool"
+    thread: str  # "worker 0", "caller 0" (by slot), "outside the pool" (never in a slot)
     tid: int  # OS thread id
     core_kind: str  # kind of `cpu` ("performance", ...; "unknown")
     cpu: int  # CPU at the start (-1: unknown)
@@ -79,6 +79,12 @@ def _thread_label(slot: int) -> str:
 def decode(raw: np.ndarray, start_ns: int, kind_of_cpu: dict[int, str]) -> list[TraceEvent]:
     """TraceEvent records of an array of EVENT_DTYPE, sorted by start."""
     raw = np.sort(raw, order="begin_ns", kind="stable")
+    # A caller's thread records its inline QoS change before it takes a
+    # caller slot (slot OUTSIDE): label its events by the slot it took.
+    slot_of_tid: dict[int, int] = {}
+    for tid, slot in zip(raw["tid"].tolist(), raw["slot"].tolist()):
+        if slot != OUTSIDE:
+            slot_of_tid.setdefault(tid, slot)
     events = []
     for e in raw.tolist():
         begin, end, lo, hi, job, tid, cpu, cpu_end, kind, level, slot = e
@@ -90,7 +96,7 @@ def decode(raw: np.ndarray, start_ns: int, kind_of_cpu: dict[int, str]) -> list[
         elif name == "boost":
             cpus = _cpus(hi)
         events.append(TraceEvent(
-            name=name, thread=_thread_label(slot), tid=tid,
+            name=name, thread=_thread_label(slot_of_tid.get(tid, slot)), tid=tid,
             core_kind=kind_of_cpu.get(cpu, "unknown"), cpu=cpu, cpu_end=cpu_end,
             # A span begun before the trace (a job of the last one) starts at 0.
             start=max(begin - start_ns, 0) / 1e9, duration=max(end - max(begin, start_ns), 0) / 1e9,

@@ -154,7 +154,8 @@ def test_emulated_slow_core_runs_in_a_child_with_the_topology_set(tmp_path):
     slow = [(r["case"], r["impl"]) for r in rows if r["section"] == "slow core"]
     assert slow == [("sin", "NumPy on cpu0"), ("sin", "NumPy on cpu1 (busy)"),
                     ("sin", "ideal, 2 cores"), ("sin", "runtime"),
-                    ("matmul", "NumPy"), ("matmul", "runtime")]
+                    ("sin", "runtime, interactive"), ("matmul", "NumPy"),
+                    ("matmul", "runtime")]
     assert "Emulated slow core (busy process pinned to cpu1; " \
            "RUNTIME_TOPOLOGY=performance:0;efficiency:1)" in result.stdout
     assert re.search(r"time / ideal \d+\.\d{3}", result.stdout)
@@ -163,6 +164,12 @@ def test_emulated_slow_core_runs_in_a_child_with_the_topology_set(tmp_path):
     names = " ".join(e["args"]["name"] for e in trace["traceEvents"]
                      if e.get("ph") == "M" and e.get("name") == "thread_name")
     assert "performance" in names or "efficiency" in names
+    # qos="interactive": the caller's tasks on the performance kind (cpu0).
+    caller = [e for e in trace["traceEvents"] if e.get("cat") == "task"
+              and e["tid"] == next(m["tid"] for m in trace["traceEvents"]
+                                   if m.get("name") == "thread_name"
+                                   and m["args"]["name"].startswith("caller"))]
+    assert caller and all(e["args"]["cpu"] == 0 for e in caller)
     assert (tmp_path / "timeline_slow_core.png").read_bytes().startswith(PNG)
 
 
