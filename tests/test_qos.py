@@ -242,6 +242,14 @@ SUBMIT_CHILD = textwrap.dedent("""
     low = runtime.submit(state, qos="background")
     with runtime.qos("background"):
         out["unraised"] = [low.result(), low.qos]
+
+    # 4. A job at a higher level joins running lower-level work: a chunk of
+    # an interactive job waits for it, and raises it to interactive.
+    started = threading.Event()
+    fut = runtime.submit(work, qos="background")
+    started.wait()
+    joined = runtime.map_items(lambda _: fut.result(), [0], qos="interactive")[0]
+    out["joined"] = [joined[0], joined[1], fut.qos]
     print(json.dumps(out))
 """)
 
@@ -259,6 +267,7 @@ def test_submit_runs_at_its_level_and_waiters_raise_it():
     assert after == [[0, 1], os.SCHED_OTHER] and level == "initiated"  # override ended
     assert out["queued"] == [[[0, 1], os.SCHED_OTHER], "interactive"]
     assert out["unraised"] == [[[1], os.SCHED_BATCH], "background"]
+    assert out["joined"] == [[[1], os.SCHED_BATCH], [[0, 1], os.SCHED_OTHER], "interactive"]
 
 
 def test_submit_returns_a_future_with_results_and_errors():
