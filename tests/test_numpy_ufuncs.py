@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 import runtime
 import runtime.numpy as np
 from runtime import _core, _schedule
-from runtime.numpy import _ufunc
+from runtime.numpy import _reductions, _ufunc
 
 pytestmark = pytest.mark.usefixtures("threads")
 
@@ -474,7 +474,8 @@ def test_gated_functions_split_when_asked(split):
     x = numpy.linspace(-1, 1, 1000)
     for call in (lambda: np.where(x > 0, x, 0.0), lambda: np.clip(x, 0, 0.5),
                  lambda: np.copy(x[::2]),
-                 lambda: np.add.reduce(numpy.ones(200_000))):  # reductions: 2 leaves at least
+                 # reductions: two leaves at least
+                 lambda: np.add.reduce(numpy.ones(2 * _reductions.LEAF_ELEMENTS))):
         before = _core.stats()["leaves"]
         call()
         assert _core.stats()["leaves"] > before
