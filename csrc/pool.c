@@ -183,32 +183,27 @@ static rt_trace_event *trace_slot(rt_pool *pool, rt_trace_ring *ring)
     return rt_trace_ring_next(ring, epoch, capacity);
 }
 
-/* Records an event on this participant's ring (only while tracing). */
-static void trace_event(rt_participant *self, int type, int64_t begin, int64_t end, int16_t cpu,
-                        int16_t cpu_end, uint32_t job, int64_t lo, int64_t hi)
+/* Records an event at `level` (-1: the thread's own setting) on this
+ * participant's ring (only while tracing). */
+static void trace_record(rt_participant *self, int type, int level, int64_t begin, int64_t end,
+                         int16_t cpu, int16_t cpu_end, uint32_t job, int64_t lo, int64_t hi)
 {
-    rt_pool *pool = self->pool;
-    rt_trace_event *e = trace_slot(pool, &self->ring);
+    rt_trace_event *e = trace_slot(self->pool, &self->ring);
     if (e == NULL)
         return;
-    fill_event(e, type, begin, end, cpu, cpu_end, job, lo, hi, self->qos_level, self->slot);
+    fill_event(e, type, begin, end, cpu, cpu_end, job, lo, hi, level, self->slot);
     rt_trace_ring_publish(&self->ring);
 }
 
-/* An instant event at `level` (-1: the thread's own setting). */
+/* An instant event at `level`. */
 static void trace_instant_at(rt_participant *self, int type, int level, uint32_t job, int64_t lo,
                              int64_t hi)
 {
     if (!trace_on(self->pool))
         return;
-    rt_pool *pool = self->pool;
-    rt_trace_event *e = trace_slot(pool, &self->ring);
-    if (e == NULL)
-        return;
     int64_t now = rt_trace_now_ns();
     int16_t cpu = rt_trace_cpu();
-    fill_event(e, type, now, now, cpu, cpu, job, lo, hi, level, self->slot);
-    rt_trace_ring_publish(&self->ring);
+    trace_record(self, type, level, now, now, cpu, cpu, job, lo, hi);
 }
 
 static void trace_instant(rt_participant *self, int type, uint32_t job, int64_t lo, int64_t hi)
@@ -502,8 +497,8 @@ static void idle_step(rt_participant *self, idle_state *st, rt_latch *latch)
                                latch == NULL ? stay_awake_top_level : stay_awake_in_join, self,
                                timeout, &self->parks)) {
             if (traced)
-                trace_event(self, RT_TRACE_PARK, parked_at, rt_trace_now_ns(), cpu,
-                            rt_trace_cpu(), 0, 0, 0);
+                trace_record(self, RT_TRACE_PARK, self->qos_level, parked_at,
+                             rt_trace_now_ns(), cpu, rt_trace_cpu(), 0, 0, 0);
             idle_reset(self, st);
         } else {
             /* Work was posted or something changed: search again, then
@@ -754,8 +749,8 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
     int64_t begin = rt_trace_now_ns();
     int16_t cpu = rt_trace_cpu();
     int stop = job->body(lo, hi, job->ctx);
-    trace_event(self, RT_TRACE_TASK, begin, rt_trace_now_ns(), cpu, rt_trace_cpu(), job->id, lo,
-                hi);
+    trace_record(self, RT_TRACE_TASK, self->qos_level, begin, rt_trace_now_ns(), cpu,
+                 rt_trace_cpu(), job->id, lo, hi);
     if (stop != 0)
         job_cancel(job, RT_STOPPED);
 }
@@ -785,13 +780,8 @@ static int run_job(rt_participant *self, rt_job *job, int64_t begin, int64_t end
         int16_t cpu = rt_trace_cpu();
         int level = job->qos; /* the caller is at its own setting again at the end */
         run_range(self, job, begin, end, rt_splitter_root(&job->partition), false);
-        rt_pool *pool = self->pool;
-        rt_trace_event *e = trace_slot(pool, &self->ring);
-        if (e != NULL) {
-            fill_event(e, RT_TRACE_JOB, started, rt_trace_now_ns(), cpu, rt_trace_cpu(), job->id,
-                       begin, end, level, self->slot);
-            rt_trace_ring_publish(&self->ring);
-        }
+        trace_record(self, RT_TRACE_JOB, level, started, rt_trace_now_ns(), cpu, rt_trace_cpu(),
+                     job->id, begin, end);
     }
     self->interrupt = saved_interrupt;
     self->interrupt_ctx = saved_ctx;
@@ -1033,7 +1023,8 @@ static void submitted_task_execute(rt_task *task, rt_participant *self)
     int64_t begin = rt_trace_now_ns();
     int16_t cpu = rt_trace_cpu();
     fn(ctx);
-    trace_event(self, RT_TRACE_SUBMITTED, begin, rt_trace_now_ns(), cpu, rt_trace_cpu(), 0, 0, 0);
+    trace_record(self, RT_TRACE_SUBMITTED, self->qos_level, begin, rt_trace_now_ns(), cpu,
+                 rt_trace_cpu(), 0, 0, 0);
 }
 
 int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)

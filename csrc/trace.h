@@ -73,8 +73,8 @@ rt_trace_event *rt_trace_ring_next(rt_trace_ring *ring, uint32_t epoch, int64_t 
 
 static inline void rt_trace_ring_publish(rt_trace_ring *ring)
 {
-    atomic_store_explicit(&ring->count, atomic_load_explicit(&ring->count, memory_order_relaxed) + 1,
-                          memory_order_release);
+    int64_t count = atomic_load_explicit(&ring->count, memory_order_relaxed);
+    atomic_store_explicit(&ring->count, count + 1, memory_order_release);
 }
 
 /* Copies up to `max` published events of trace `epoch` into out; returns
