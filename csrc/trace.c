@@ -11,6 +11,8 @@
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#elif defined(__APPLE__)
+#include <pthread.h>
 #endif
 
 static _Thread_local int32_t cached_tid;
@@ -20,8 +22,16 @@ int32_t rt_trace_tid(void)
     if (cached_tid == 0) {
 #if defined(__linux__)
         cached_tid = (int32_t)syscall(SYS_gettid);
+#elif defined(__APPLE__)
+        /* The system-wide thread id (Python's threading.get_native_id());
+         * small in practice, truncated to the event's 32 bits. */
+        uint64_t id = 0;
+        pthread_threadid_np(NULL, &id);
+        cached_tid = (int32_t)id;
 #else
-        cached_tid = -1; /* the binding labels threads by slot there */
+        /* No OS id: a number of our own, unique within the process. */
+        static _Atomic int32_t next = 1;
+        cached_tid = -atomic_fetch_add(&next, 1);
 #endif
     }
     return cached_tid;

@@ -42,7 +42,7 @@ typedef struct rt_trace_event {
     int64_t begin_ns, end_ns; /* CLOCK_MONOTONIC */
     int64_t lo, hi;           /* see the types */
     uint32_t job;             /* job id (0: none) */
-    int32_t tid;              /* OS thread id of the thread that recorded it */
+    int32_t tid;              /* the recorder (Linux: gettid; macOS: pthread_threadid_np) */
     int16_t cpu, cpu_end;     /* CPU at begin and at end (-1: unknown) */
     uint8_t type;
     int8_t level; /* QoS level the thread ran at (-1: its own setting) */
