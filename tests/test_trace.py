@@ -4,6 +4,7 @@ Chrome Trace Event JSON (the format Perfetto and chrome://tracing read)."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 
@@ -84,6 +85,8 @@ def test_a_map_of_4e6_elements_has_task_spans_on_two_threads(tmp_path):
              if e["name"] == "thread_name"}
     assert {e["tid"] for e in spans} <= set(names)
     kinds = {kind.name for kind in runtime.topology().kinds}
+    if not sys.platform.startswith("linux"):
+        kinds = {"unknown"}  # no public "which CPU am I on" (macOS): kind unknown
     for tid in {e["tid"] for e in spans}:  # each track says its core kinds
         assert any(kind in names[tid] for kind in kinds), names[tid]
 
