@@ -17,6 +17,8 @@ import math
 import os
 from typing import Mapping
 
+from ._topology import kind_entries
+
 ENVIRONMENT = "RUNTIME_POWER_MODEL"
 
 # Watts of one fully busy core, the core alone.  Round, order-of-magnitude
@@ -55,15 +57,8 @@ def power_model(override: Mapping[str, float] | None = None,
 def parse_power_model(text: str) -> dict[str, float]:
     """RUNTIME_POWER_MODEL's value: "kind:watts;kind:watts"."""
     model: dict[str, float] = {}
-    entries = [entry.strip() for entry in text.split(";") if entry.strip()]
-    if not entries:
-        raise ValueError(f"{ENVIRONMENT} is empty; expected e.g. 'performance:4;efficiency:1'")
-    for entry in entries:
-        name, colon, number = entry.rpartition(":")
-        name = name.strip()
-        if not colon or not name:
-            raise ValueError(f"{ENVIRONMENT}: {entry!r} is not 'kind:watts' (e.g. "
-                             f"'performance:4;efficiency:1')")
+    for name, number in kind_entries(text, ENVIRONMENT, "kind:watts",
+                                     "performance:4;efficiency:1"):
         try:
             value = float(number)
         except ValueError:

@@ -65,18 +65,23 @@ def plot_speedup(rows: Sequence[Row], path: Path) -> Any:
             points = sorted((r.size, r.speedup) for r in op_rows if r.impl == impl)
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=colour,
                     label=impl)
-        ax.set_xscale("log")
-        ax.set_ylim(bottom=0)
-        ax.set_title(f"np.{op}")
-        ax.set_xlabel("array size (float64 elements)")
-        ax.set_ylabel("speedup over NumPy (x)")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
+        _finish_panel(ax, op, "speedup over NumPy (x)")
     for ax in axes[len(by_op):]:
         ax.set_visible(False)
     fig.suptitle("Speedup over NumPy on one core vs array size (higher is better)")
     fig.savefig(path, dpi=110)
     return fig
+
+
+def _finish_panel(ax: Any, op: str, ylabel: str) -> None:
+    """The common face of a per-op panel: log sizes, zero-based y, labels."""
+    ax.set_xscale("log")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"np.{op}")
+    ax.set_xlabel("array size (float64 elements)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
 
 
 def plot_energy(rows: Sequence[Row], path: Path) -> Any:
@@ -96,14 +101,8 @@ def plot_energy(rows: Sequence[Row], path: Path) -> Any:
             points = sorted((r.size, r.ops_per_joule) for r in op_rows if r.impl == impl)
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=colour,
                     linestyle="--" if impl == "NumPy" else "-", label=impl)
-        ax.set_xscale("log")
-        ax.set_ylim(bottom=0)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
-        ax.set_title(f"np.{op}")
-        ax.set_xlabel("array size (float64 elements)")
-        ax.set_ylabel("array elements per joule")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(loc="best", fontsize="small")
+        _finish_panel(ax, op, "array elements per joule")
     for ax in axes[len(by_op):]:
         ax.set_visible(False)
     fig.suptitle(f"Energy efficiency vs array size (higher is better; energy from: "

@@ -86,6 +86,22 @@ def parse_cpu_list(text: str) -> list[int]:
     return sorted(cpus)
 
 
+def kind_entries(text: str, environment: str, form: str, example: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs of a "kind:value;kind:value" setting (RUNTIME_TOPOLOGY,
+    RUNTIME_POWER_MODEL), with errors that name the variable and show `example`."""
+    entries = [entry.strip() for entry in text.split(";") if entry.strip()]
+    if not entries:
+        raise ValueError(f"{environment} is empty; expected e.g. '{example}'")
+    pairs = []
+    for entry in entries:
+        name, colon, value = entry.partition(":")
+        name = name.strip()
+        if not colon or not name:
+            raise ValueError(f"{environment}: {entry!r} is not '{form}' (e.g. '{example}')")
+        pairs.append((name, value))
+    return pairs
+
+
 def parse_override(text: str, usable: Iterable[int]) -> Topology:
     """RUNTIME_TOPOLOGY's value: "name:cpus;name:cpus;...", most performant
     kind first.  Every CPU must be one this process may use (`usable`) and
@@ -93,15 +109,8 @@ def parse_override(text: str, usable: Iterable[int]) -> Topology:
     usable_set = set(usable)
     kinds: list[CoreKind] = []
     seen: dict[int, str] = {}
-    entries = [entry.strip() for entry in text.split(";") if entry.strip()]
-    if not entries:
-        raise ValueError(f"{ENVIRONMENT} is empty; expected e.g. 'performance:0-3;efficiency:4-7'")
-    for entry in entries:
-        name, colon, cpu_text = entry.partition(":")
-        name = name.strip()
-        if not colon or not name:
-            raise ValueError(f"{ENVIRONMENT}: {entry!r} is not 'name:cpus' (e.g. "
-                             f"'performance:0-3;efficiency:4-7')")
+    for name, cpu_text in kind_entries(text, ENVIRONMENT, "name:cpus",
+                                       "performance:0-3;efficiency:4-7"):
         if any(kind.name == name for kind in kinds):
             raise ValueError(f"{ENVIRONMENT}: kind {name!r} is given twice")
         try:
