@@ -16,6 +16,14 @@ _configured = False
 _source = ""
 
 
+def _after_fork_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # its holder in the parent may be a thread that is gone
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
+
+
 def _check_count(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be an int, got {type(value).__name__}")
