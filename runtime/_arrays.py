@@ -5,6 +5,7 @@ Shared by runtime.map, runtime.reduce and @runtime.parallel.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -158,6 +159,49 @@ def split_arguments(args: Sequence[Any], kwargs: dict[str, Any], *, strict: bool
         row_bytes=sum(_row_bytes(a) for a in arrays),
         dtype_key=tuple(a.dtype.str for a in arrays),
     )
+
+
+# How hard np.shares_memory may work to prove two views disjoint (its
+# max_work): exact for the common cases (slices of one array) at a bounded
+# cost; an undecided case counts as overlapping, and costs only a copy.
+SHARES_MEMORY_WORK = 1000
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same elements at the same places: an in-place call (out= x).
+    Row i of one is row i of the other, and a chunk reads and writes only
+    its own rows, so no chunk can see another's writes."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides
+            and a.dtype.itemsize == b.dtype.itemsize)
+
+
+def overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a chunked call writing `b` could change what another chunk
+    reads from `a` (memory shared other than as the same view)."""
+    if not np.may_share_memory(a, b) or _same_view(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=SHARES_MEMORY_WORK))
+    except np.exceptions.TooHardError:
+        return True
+
+
+def copy_inputs_overlapping(split: SplitArguments, outs: Sequence[np.ndarray]
+                            ) -> SplitArguments:
+    """`split` with every input that shares memory with an output copied
+    first, as NumPy's ufuncs do: chunks run in any order on any thread,
+    so a chunk writing its rows of out= must not change another chunk's
+    input (out=z[1:] with input z[:-1] did, on about one element per chunk
+    boundary).  Inputs that are out= itself (in place) are not copied."""
+    args = list(split.args)
+    copied = False
+    for i in split.split:
+        a = args[i]
+        if isinstance(a, np.ndarray) and any(overlaps(a, o) for o in outs):
+            args[i] = a.copy()
+            copied = True
+    return dataclasses.replace(split, args=tuple(args)) if copied else split
 
 
 class Outputs:

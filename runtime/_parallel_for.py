@@ -24,6 +24,13 @@ def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None,
     and sets the chunk size (``grain`` to ``2 * grain`` indices).  ``qos``
     runs the call at that QoS level (as ``runtime.qos``).
 
+    Chunks run at the same time, in any order, on any thread: a body that
+    writes rows other chunks read (in place, ``a[i] = a[i - 1] + a[i]``
+    over its own ``[start, stop)``, or reading a neighbour's rows) races,
+    and its result varies from run to run.  Unlike ``runtime.map``'s
+    ``out=``, nothing here can see what the body touches, so nothing is
+    copied: read from one array and write another.
+
     >>> import numpy as np, runtime
     >>> out = np.zeros(10)
     >>> def body(start, stop):

@@ -73,6 +73,64 @@ def test_in_place_on_the_input(threads):
     assert np.array_equal(x, expected)
 
 
+@pytest.mark.parametrize("shift", [1, -1, 999, -1001])
+def test_out_overlapping_an_input_gives_numpys_result(threads, shift):
+    """Chunks writing out= changed other chunks' inputs (out=z[1:] of input
+    z[:-1] differed from NumPy on ~one element per chunk boundary): inputs
+    that share memory with out= are copied first, as NumPy does."""
+    n = 300_000
+    src, dst = (slice(None, -shift), slice(shift, None)) if shift > 0 else \
+        (slice(-shift, None), slice(None, shift))
+    z = np.arange(float(n))
+    expected = z.copy()
+    np.multiply(expected[src], expected[src], out=expected[dst])
+    runtime.map(np.multiply, z[src], z[src], out=z[dst], grain=1000)
+    assert np.array_equal(z, expected)
+    # A Python function (results copied into out=): func of the inputs as
+    # they were, as out[...] = func(x) would give.
+    z = np.arange(float(n))
+    expected = z.copy()
+    expected[dst] = expected[src] * 2 + 1
+    runtime.map(lambda a: a * 2 + 1, z[src], out=z[dst], grain=1000)
+    assert np.array_equal(z, expected)
+
+
+def test_out_overlapping_in_other_layouts(threads):
+    z = np.arange(200_000.0)
+    expected = z.copy()
+    np.negative(expected, out=expected[::-1])
+    runtime.map(np.negative, z, out=z[::-1], grain=1000)
+    assert np.array_equal(z, expected)
+    # Rows of a 2-D array written into the next column's rows.
+    m = np.arange(2 * 100_000.0).reshape(100_000, 2)
+    expected = m.copy()
+    np.add(expected[:-1, 0], 1.0, out=expected[1:, 1])
+    runtime.map(lambda a: a + 1.0, m[:-1, 0], out=m[1:, 1], grain=1000)
+    assert np.array_equal(m, expected)
+    # One of two tuple outputs overlaps the second input.
+    x, y = np.arange(100_000.0), np.arange(100_001.0)
+    first, y_copy = np.empty_like(x), y.copy()
+    runtime.map(lambda a, b: (a + b, a * b), x, y[1:], out=(first, y[:-1]), grain=1000)
+    assert np.array_equal(first, x + y_copy[1:]) and np.array_equal(y[:-1], x * y_copy[1:])
+
+
+def test_only_overlapping_inputs_are_copied(threads):
+    x = np.arange(100_000.0)
+    other = np.arange(100_000.0)
+    seen = []
+
+    def record(a, b):
+        seen.append((np.shares_memory(a, x), np.shares_memory(b, other)))
+        return a + b
+
+    # out= the first input itself: in place, no copy; the second is apart.
+    runtime.map(record, x, other, out=x, grain=1000)
+    assert seen and all(seen_a and seen_b for seen_a, seen_b in seen)
+    seen.clear()
+    runtime.map(record, x, other, out=x[::-1], grain=1000)  # overlaps: copied
+    assert seen and not any(seen_a for seen_a, _ in seen) and all(b for _, b in seen)
+
+
 def test_tuple_results_give_tuple_outputs(threads):
     x = np.random.default_rng(3).random(200_000) * 100
     frac, whole = runtime.map(np.modf, x, grain=1000)
