@@ -324,9 +324,11 @@ cdef class ThreadQos:
         return False
 
 
-# Tail boost (csrc/pool.h): on unless RUNTIME_TAIL_BOOST=0 or
-# set_tail_boost(False); onto the performance kinds on heterogeneous machines.
-cdef int _tail_boost = os.environ.get("RUNTIME_TAIL_BOOST", "1") != "0"
+# Tail boost (csrc/pool.h): on unless RUNTIME_TAIL_BOOST (read by
+# runtime/_config.py when it configures the pool, before any job) or
+# set_tail_boost(False) turns it off; onto the performance kinds on
+# heterogeneous machines.
+cdef int _tail_boost = 1
 cdef rt_cpuset _boost_cpus
 
 
