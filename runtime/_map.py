@@ -29,14 +29,18 @@ def check_callable(func: object, what: str, name: str) -> None:
         raise TypeError(f"{what}: {name} must be callable, got {type(func).__name__}")
 
 
+# The pool counts rows in int64_t.
+MAX_ROWS = 2**63 - 1
+
+
 def check_grain(grain: object, what: str) -> int | None:
     if grain is None:
         return None
     if isinstance(grain, bool) or not isinstance(grain, (int, np.integer)):
         raise TypeError(f"{what}: grain must be a positive int (rows per chunk) or None, "
                         f"got {type(grain).__name__}")
-    if grain < 1:
-        raise ValueError(f"{what}: grain must be >= 1 (rows per chunk), got {grain}")
+    if not 1 <= grain <= MAX_ROWS:
+        raise ValueError(f"{what}: grain must be 1 to 2**63 - 1 (rows per chunk), got {grain}")
     return int(grain)
 
 
