@@ -217,6 +217,7 @@ class Outputs:
         # Results are cast into a caller's out= as NumPy's out= does; outputs
         # allocated here must keep the first chunk's dtype exactly.
         self.given = out is not None
+        self.first_rows = (0, 0)  # the first chunk's range (messages name it)
         if out is not None:
             self.is_tuple = isinstance(out, tuple)
             outs = list(out) if self.is_tuple else [out]
@@ -259,6 +260,7 @@ class Outputs:
         results = self._results(result, start, stop)
         if self.arrays is None:
             self.is_tuple = isinstance(result, tuple)
+            self.first_rows = (start, stop)
             if start == 0 and stop == self.rows:
                 self.arrays = results
                 return
@@ -279,18 +281,54 @@ class Outputs:
                 return
             results = self._results(result, start, stop)
         if len(results) != len(self.arrays) or isinstance(result, tuple) != self.is_tuple:
-            raise ValueError(
-                f"{self.what}: chunk [{start}:{stop}] returned {len(results)} result(s), "
-                f"the first chunk (or out=) {len(self.arrays)}")
-        for o, r in zip(self.arrays, results):
-            if r.shape[1:] != o.shape[1:] or (r.dtype != o.dtype and not self.given):
+            got = _count(isinstance(result, tuple), len(results))
+            want = _count(self.is_tuple, len(self.arrays))
+            if self.given:
                 raise ValueError(
-                    f"{self.what}: chunk [{start}:{stop}] returned rows of shape "
-                    f"{r.shape[1:]} and dtype {r.dtype}, the first chunk {o.shape[1:]} "
-                    f"and {o.dtype}")
+                    f"{self.what}: chunk [{start}:{stop}] returned {got}, but out= is {want}; "
+                    f"pass out= as func's results are: one array, or a tuple of one array "
+                    f"per result")
+            first = "[{}:{}]".format(*self.first_rows)
+            raise ValueError(
+                f"{self.what}: chunk [{start}:{stop}] returned {got}, but the first chunk "
+                f"{first} returned {want}; every chunk must return the same number of "
+                f"results, as the same kind (one array, or a tuple)")
+        for k, (o, r) in enumerate(zip(self.arrays, results)):
+            if r.shape[1:] != o.shape[1:] or (r.dtype != o.dtype and not self.given):
+                self._mismatch(k, o, r, start, stop)
+        for o, r in zip(self.arrays, results):
             # same_kind, as NumPy's out= casts: float results into an int
             # out= raise rather than truncate.
             np.copyto(o[start:stop], r, casting="same_kind")
+
+    def _mismatch(self, k: int, o: np.ndarray, r: np.ndarray, start: int, stop: int) -> None:
+        """Raise for a chunk's result `r` that does not fit output `o`,
+        naming what differs and what it is compared with."""
+        which = f"result {k + 1}" if self.is_tuple else "a result"
+        if self.given:
+            name = f"out[{k}]" if self.is_tuple else "out"
+            raise ValueError(
+                f"{self.what}: chunk [{start}:{stop}] returned {which} with rows of shape "
+                f"{r.shape[1:]}, but {name} has rows of shape {o.shape[1:]}; {name} must "
+                f"have shape {(self.rows,) + r.shape[1:]}")
+        first = "[{}:{}]".format(*self.first_rows)
+        if r.shape[1:] != o.shape[1:]:
+            raise ValueError(
+                f"{self.what}: chunk [{start}:{stop}] returned {which} with rows of shape "
+                f"{r.shape[1:]}, but the first chunk {first} returned rows of shape "
+                f"{o.shape[1:]}; every chunk's rows must have one shape")
+        raise ValueError(
+            f"{self.what}: chunk [{start}:{stop}] returned {which} of dtype {r.dtype}, but "
+            f"the first chunk {first} returned {o.dtype}; every chunk must return one dtype "
+            f"(cast in func, or pass out= to have results cast into it)")
+
+
+def _count(is_tuple: bool, n: int) -> str:
+    """How a message names a chunk's results: 'one array (not a tuple)',
+    'a tuple of 2 arrays'."""
+    if not is_tuple:
+        return "one array (not a tuple)"
+    return f"a tuple of {n} array{'s' if n != 1 else ''}"
 
 
 def chunk_caller(func: Callable[..., Any], split: SplitArguments) -> Callable[[int, int], Any]:

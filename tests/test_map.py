@@ -182,8 +182,40 @@ def test_wrong_chunk_results_are_reported(threads):
     def dtype_changes(a):
         return a.astype(np.float32) if a[0] == 0 else a
 
-    with pytest.raises(ValueError, match="dtype float64, the first chunk .* float32"):
+    with pytest.raises(ValueError, match=r"returned a result of dtype float64, but the first "
+                                         r"chunk \[0:1000\] returned float32; every chunk "
+                                         r"must return one dtype"):
         runtime.map(dtype_changes, np.arange(100_000.0), grain=1000)
+
+
+def test_chunk_result_messages_say_what_differs(threads):
+    """'returned 1 result(s), the first chunk (or out=) 1' read as 1 vs 1
+    (a tuple of one array against one array), and a wrong out= trailing
+    shape was blamed on 'the first chunk'."""
+    x = np.arange(100_000.0)
+    with pytest.raises(ValueError, match=r"chunk \[\d+:\d+\] returned a tuple of 1 array, but "
+                                         r"the first chunk \[0:1000\] returned one array \(not "
+                                         r"a tuple\)"):
+        runtime.map(lambda a: (a,) if a[0] != 0 else a, x, grain=1000)
+    with pytest.raises(ValueError, match=r"returned a tuple of 2 arrays, but the first chunk "
+                                         r"\[0:1000\] returned one array"):
+        runtime.map(lambda a: a if a[0] == 0 else (a, a), x, grain=1000)
+    with pytest.raises(ValueError, match=r"returned a result with rows of shape \(1,\), but the "
+                                         r"first chunk \[0:1000\] returned rows of shape \(\)"):
+        runtime.map(lambda a: a if a[0] == 0 else a[:, None], x, grain=1000)
+    # out= is named as out=, with the shape it must have.
+    with pytest.raises(ValueError, match=r"returned a result with rows of shape \(3,\), but out "
+                                         r"has rows of shape \(4,\); out must have shape "
+                                         r"\(100000, 3\)"):
+        runtime.map(lambda a: a, np.zeros((100_000, 3)), out=np.zeros((100_000, 4)), grain=1000)
+    with pytest.raises(ValueError, match=r"returned result 2 with rows of shape \(1,\), but "
+                                         r"out\[1\] has rows of shape \(\); out\[1\] must have "
+                                         r"shape \(100000, 1\)"):
+        runtime.map(lambda a: (a, a[:, None]), x, out=(np.zeros_like(x), np.zeros_like(x)),
+                    grain=1000)
+    with pytest.raises(ValueError, match=r"returned a tuple of 2 arrays, but out= is one array "
+                                         r"\(not a tuple\)"):
+        runtime.map(lambda a: (a, a), x, out=np.zeros_like(x), grain=1000)
 
 
 def test_bad_arguments_are_reported(threads):
