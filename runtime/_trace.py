@@ -184,9 +184,10 @@ class Trace:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"runtime.trace: path must be a str or os.PathLike, got "
                             f"{type(path).__name__}")
-        if isinstance(capacity, bool) or not isinstance(capacity, int):
+        if isinstance(capacity, (bool, np.bool_)) or not isinstance(capacity, (int, np.integer)):
             raise TypeError(f"runtime.trace: capacity must be an int (events per thread, 1 to "
                             f"{MAX_CAPACITY}), got {type(capacity).__name__} {capacity!r}")
+        capacity = int(capacity)
         if not 1 <= capacity <= MAX_CAPACITY:
             raise ValueError(f"runtime.trace: capacity must be 1 to {MAX_CAPACITY} events per "
                              f"thread, got {capacity}")

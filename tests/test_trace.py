@@ -143,7 +143,8 @@ def test_bad_arguments_say_what_was_wrong(tmp_path):
     with pytest.raises(ValueError, match=r"capacity must be 1 to 16777216 events per thread, "
                                          r"got 0"):
         runtime.trace(capacity=0)
-    for wrong_type in (True, 1.5, "64", None):
+    assert runtime.trace(capacity=np.int32(64)).capacity == 64  # NumPy integers are ints too
+    for wrong_type in (True, np.True_, 1.5, "64", None):
         with pytest.raises(TypeError, match="capacity must be an int .*1 to 16777216"):
             runtime.trace(capacity=wrong_type)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="path must be a str"):
