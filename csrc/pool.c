@@ -1384,7 +1384,7 @@ void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
 
 int rt_pool_trace_start(rt_pool *pool, int64_t capacity)
 {
-    if (capacity <= 0)
+    if (capacity <= 0 || capacity > RT_TRACE_MAX_CAPACITY)
         return EINVAL;
     if (atomic_load_explicit(&pool->tracing, memory_order_relaxed))
         return EBUSY;

@@ -126,8 +126,8 @@ void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out);
 
 /* Tracing (trace.h).  rt_pool_trace_start begins recording every chunk,
  * job, steal, park, QoS change and boost of the pool's threads into rings
- * of `capacity` events per thread (> 0); returns 0, EBUSY while a trace
- * runs, or EINVAL.  rt_pool_trace_stop ends it, and returns how many
+ * of `capacity` events per thread (1 to RT_TRACE_MAX_CAPACITY); returns 0,
+ * EBUSY while a trace runs, or EINVAL.  rt_pool_trace_stop ends it, and returns how many
  * events it recorded (an upper bound for rt_pool_trace_read), plus the
  * start time (CLOCK_MONOTONIC ns).  rt_pool_trace_read copies up to `max`
  * of them into out (per thread in time order), returns how many, and sets

@@ -105,6 +105,7 @@ cdef extern from "trace.h" nogil:
     int64_t rt_trace_now_ns()
     int64_t rt_trace_cpu_bits(const rt_cpuset *cpus)
     enum:
+        RT_TRACE_MAX_CAPACITY
         RT_TRACE_QOS
         RT_TRACE_BOOST
         RT_TRACE_BOOST_END
@@ -126,6 +127,7 @@ cdef extern from "_kernels.h" nogil:
     void rt_kernel_sum(int64_t begin, int64_t end, void *ctx)
 
 MAX_THREADS = RT_MAX_WORKERS + 1
+TRACE_MAX_CAPACITY = RT_TRACE_MAX_CAPACITY  # events per thread (csrc/trace.h)
 BUILD = RUNTIME_BUILD.decode()
 
 # Addresses of the demo kernels in _kernels.c (see runtime/_demo_kernels.py).
@@ -331,9 +333,11 @@ cdef class ThreadQos:
         return False
 
 
-# Tail boost (csrc/pool.h): on unless RUNTIME_TAIL_BOOST=0 or
-# set_tail_boost(False); onto the performance kinds on heterogeneous machines.
-cdef int _tail_boost = os.environ.get("RUNTIME_TAIL_BOOST", "1") != "0"
+# Tail boost (csrc/pool.h): on unless RUNTIME_TAIL_BOOST (read by
+# runtime/_config.py when it configures the pool, before any job) or
+# set_tail_boost(False) turns it off; onto the performance kinds on
+# heterogeneous machines.
+cdef int _tail_boost = 1
 cdef rt_cpuset _boost_cpus
 
 
@@ -614,16 +618,20 @@ def trace_start(int64_t capacity):
     """Start recording, `capacity` events per thread; returns the start
     time (CLOCK_MONOTONIC ns)."""
     global _trace_capacity, _trace_started_ns
-    if capacity <= 0:
-        raise ValueError(f"runtime.trace: capacity must be > 0, got {capacity}")
+    if capacity <= 0 or capacity > RT_TRACE_MAX_CAPACITY:
+        raise ValueError(f"runtime.trace: capacity must be 1 to {RT_TRACE_MAX_CAPACITY} events "
+                         f"per thread, got {capacity}")
     if _trace_capacity > 0:
         raise RuntimeError("runtime.trace: a trace is already running (one at a time)")
     _trace_chunks.clear()
     cdef rt_pool *pool = _acquire_pool()
+    cdef int rc
     try:
         _trace_started_ns = rt_trace_now_ns()
+        rc = rt_pool_trace_start(pool, capacity)
+        if rc != 0:
+            raise OSError(rc, f"runtime.trace: cannot start a trace: {os.strerror(rc)}")
         _trace_capacity = capacity
-        rt_pool_trace_start(pool, capacity)
     finally:
         _release_pool()
     return _trace_started_ns
