@@ -100,6 +100,14 @@ def _after_fork_child() -> None:
     # may be a thread that is gone).
     global _depth, _saved, _lock
     _lock = threading.Lock()
+    # threadpoolctl's controller cache has a lock of its own, held while a
+    # controller is built (milliseconds, on first use and after imports);
+    # a child forked then would wait for it forever (1 child in 100-300
+    # with a thread starting jobs in a loop).  threadpoolctl does not reset
+    # it after fork, so we do, where it exists.
+    cache_lock = getattr(threadpoolctl, "_CACHE_LOCK", None)
+    if cache_lock is not None and hasattr(cache_lock, "acquire"):
+        threadpoolctl._CACHE_LOCK = threading.Lock()
     for lib, threads in _saved:
         try:
             lib.set_num_threads(threads)
