@@ -453,24 +453,25 @@ static void poll_interrupt(rt_participant *self)
 
 /* A worker asked to leave (resize, destroy) claims its exit here, unless
  * the resize was undone first, or it would be the last live worker to go
- * while injected work waits: it stays and runs that first.  Store
- * buffering with drain_if_no_workers: we decrement live_workers, fence,
- * then look at the injector; a poster appends, fences, then reads
- * live_workers; one of the two sees the other, so injected work always
- * has a thread that will run it. */
+ * while injected work waits: it stays and runs that first.  With
+ * drain_if_no_workers: a poster appends, then reads live_workers with a
+ * read-modify-write; we decrement it, then look at the injector.  The two
+ * RMWs are ordered on live_workers: if the poster's comes first, ours
+ * reads from it (acq_rel) and we see the append; if ours comes first, the
+ * poster reads our count.  So injected work always has a thread that will
+ * run it (and neither side needs a fence, which TSAN would not model). */
 static bool worker_leaves(rt_participant *self)
 {
     if (atomic_load_explicit(&self->state, memory_order_acquire) != WORKER_LEAVING)
         return false;
     rt_pool *pool = self->pool;
-    int left = atomic_fetch_sub_explicit(&pool->live_workers, 1, memory_order_seq_cst) - 1;
-    atomic_thread_fence(memory_order_seq_cst);
+    int left = atomic_fetch_sub_explicit(&pool->live_workers, 1, memory_order_acq_rel) - 1;
     int expected = WORKER_LEAVING;
     if ((left > 0 || rt_injector_is_empty(&pool->injector)) &&
         atomic_compare_exchange_strong_explicit(&self->state, &expected, WORKER_GONE,
                                                 memory_order_acq_rel, memory_order_acquire))
         return true;
-    atomic_fetch_add_explicit(&pool->live_workers, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&pool->live_workers, 1, memory_order_acq_rel);
     return false;
 }
 
@@ -478,8 +479,8 @@ static bool worker_leaves(rt_participant *self)
  * and gone) runs the injector's tasks itself.  See worker_leaves. */
 static void drain_if_no_workers(rt_pool *pool)
 {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&pool->live_workers, memory_order_seq_cst) > 0)
+    /* An RMW, not a load: see worker_leaves. */
+    if (atomic_fetch_add_explicit(&pool->live_workers, 0, memory_order_acq_rel) > 0)
         return;
     rt_participant *self = current != NULL && current->pool == pool ? current : NULL;
     rt_task *task;
@@ -863,10 +864,6 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
         trace_record(self, RT_TRACE_TASK, job->qos, begin, rt_trace_now_ns(), cpu,
                      rt_trace_cpu(), job->id, lo, hi);
     }
-    /* Levels nest: a chunk that ran a job of another level (nested call,
-     * rt_pool_level_enter) is back in this job's chunk, at this job's
-     * level.  Two compares when nothing nested. */
-    adopt_qos(self, job);
     if (stop != 0)
         job_cancel(job, RT_STOPPED);
 }
@@ -1049,8 +1046,16 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
     job.boost_cpus = options != NULL ? options->boost_cpus : NULL;
 
     rt_participant *self = current;
-    if (self != NULL && self->pool == pool)
-        return run_job(self, &job, begin, end, options); /* nested */
+    if (self != NULL && self->pool == pool) {
+        /* Nested, inside a chunk: levels nest as a stack, so the chunk is
+         * back at its own job's level when the nested job returns (two
+         * compares when the levels are the same). */
+        int level = self->qos_level;
+        const rt_cpuset *cpus = self->qos_cpus;
+        int status = run_job(self, &job, begin, end, options);
+        change_level(self, level, cpus);
+        return status;
+    }
     if (workers == 0) {
         rt_level_frame frame;
         const rt_cpuset *cpus = job.thread_cpus_count > 0 ? &job.thread_cpus[0] : job.qos_cpus;
