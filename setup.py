@@ -70,6 +70,15 @@ numpy_extensions = [
     )
     for name in ("_ufunc", "_loops")
 ]
+# The entry points' inline decision, compiled (reads array headers too).
+inline_extension = Extension(
+    "runtime._inline",
+    sources=["runtime/_inline.pyx"],
+    include_dirs=[numpy.get_include()],
+    extra_compile_args=[f for f in cflags if f != "-std=c11"],
+    extra_link_args=ldflags,
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+)
 
 setup(
     name="runtime",
@@ -80,7 +89,7 @@ setup(
     python_requires=">=3.10",
     packages=["runtime", "runtime.numpy"],
     package_data={"runtime": ["py.typed", "*.pyi"], "runtime.numpy": ["*.pyi"]},
-    ext_modules=cythonize([extension, *numpy_extensions], language_level=3,
+    ext_modules=cythonize([extension, inline_extension, *numpy_extensions], language_level=3,
                           compiler_directives={"embedsignature": True}),
     install_requires=[
         # NumPy 2: np.errstate in contextvars (propagated to chunks), NEP 50

@@ -14,9 +14,9 @@ from __future__ import annotations
 from . import _core
 from ._config import num_threads, set_num_threads
 from ._info import info
-from ._map import map, map_items, reduce
+from ._inline import map, map_items, parallel_for, reduce  # compiled; measured path in _map
+from . import _map, _parallel_for  # noqa: F401  (register the measured paths)
 from ._parallel import parallel
-from ._parallel_for import parallel_for
 from ._qos import qos, set_tail_boost
 from ._submit import submit
 from ._topology import CoreKind, Topology, topology

@@ -7,7 +7,7 @@ import os
 import threading
 from typing import Callable
 
-from . import _core
+from . import _core, _inline
 from ._cpus import cpu_budget
 
 MAX_THREADS: int = _core.MAX_THREADS
@@ -116,6 +116,7 @@ def ensure_configured() -> None:
             budget = cpu_budget()
             chosen = budget.count, budget.source
         _core.configure(chosen[0], spin_us)
+        _inline.set_threads(chosen[0])
         # Before any job: _core reads the switch per job, and a pool exists
         # only after configure().
         _core.set_tail_boost(tail_boost)
@@ -164,6 +165,7 @@ def set_num_threads(n: int) -> None:
     ensure_configured()
     with _lock:
         _core.configure(n)
+        _inline.set_threads(n)
         _source = "set_num_threads"
         _configured = True
     for listener in thread_count_listeners:

@@ -1,4 +1,10 @@
-"""runtime.map, runtime.reduce and runtime.map_items."""
+"""runtime.map, runtime.reduce and runtime.map_items: the measured path.
+
+The public functions are compiled (runtime/_inline.pyx): they run small
+calls inline at once and hand everything else to map_call, reduce_call
+and map_items_call here, which check the arguments, split, and decide by
+measurement (runtime/_schedule.py); a call they run inline by decision is
+noted back, so the next one like it takes the short way."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
-from . import _config, _core, _qos, _schedule
+from . import _config, _inline, _qos, _schedule
 from ._arrays import (Outputs, SplitArguments, chunk_caller, copy_inputs_overlapping,
                       make_first_and_body, split_arguments)
 from ._progress import ItemProgress
@@ -15,12 +21,14 @@ from ._progress import ItemProgress
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Reductions: leaves of at least this many scalar elements (256 KiB of
-# float64, so the per-leaf call overhead of ~2 us stays under ~5% of a
-# memory-bound sum), and at most this many leaves (enough for 16 threads
-# to balance).  Leaves depend only on these, the shape and grain=, never
-# on the thread count or timing, so results are the same bits every run.
-MIN_LEAF_ELEMENTS = 32768
+# Reductions: leaves of at least this many scalar elements (2 MiB of
+# float64: a leaf's Python cost, call and combine, ~2-4 us, stays under 2%
+# of a memory-bound sum of it; with 2**15 a 1e5-element np.sum ran 0.25-0.53x
+# NumPy's, all of it in per-leaf overhead), and at most this many leaves
+# (enough for 16 threads to balance).  Leaves depend only on these, the
+# shape and grain=, never on the thread count or timing, so results are
+# the same bits every run.
+MIN_LEAF_ELEMENTS = 1 << 18
 MAX_LEAVES = 64
 
 
@@ -153,78 +161,35 @@ def _checked(what: str, func: object, arrays: tuple[Any, ...], grain: object
     return checked_grain, split, split.args
 
 
-def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | None = None,
-        qos: str | None = None) -> Any:
-    """Apply ``func`` to chunks of ``arrays`` along axis 0, on all cores.
-
-    ``func`` is called on aligned row ranges of every array (all must have
-    the same length along axis 0) and must return one row per input row;
-    the results are assembled into one output, allocated from the first
-    chunk's result, or written into ``out`` in place.  For elementwise
-    functions the result is the same as ``func(*arrays)``, bit for bit.
-    Small inputs run inline on the caller; ``grain`` overrides that
-    decision and sets the chunk size (chunks of ``grain`` to ``2 * grain``
-    rows).  ``qos`` runs the call at that QoS level (as ``runtime.qos``).
-
-    ``out`` may share memory with the inputs: an input that overlaps
-    ``out`` other than as the very same view is copied first, as NumPy's
-    ufuncs do, so the result is ``func`` of the inputs as they were before
-    the call (``out=x`` for an input ``x`` runs in place, with no copy).
-
-    >>> import numpy as np, runtime
-    >>> z = np.arange(6.0)
-    >>> _ = runtime.map(np.multiply, z[:-1], z[:-1], out=z[1:], grain=1)
-    >>> z.tolist()  # as np.multiply(z[:-1], z[:-1], out=z[1:])
-    [0.0, 0.0, 1.0, 4.0, 9.0, 16.0]
-    >>> x = np.linspace(0.0, 10.0, 200_000)
-    >>> np.array_equal(runtime.map(np.sin, x), np.sin(x))
-    True
-    >>> w = np.full_like(x, 2.0); buf = np.empty_like(x)
-    >>> _ = runtime.map(lambda a, b: a * b + 1, x, w, out=buf)
-    >>> float(buf[-1])
-    21.0
-    """
+def map_call(func: Callable[..., Any], arrays: tuple[Any, ...], out: Any, grain: int | None,
+             qos: str | None) -> Any:
+    """runtime.map's measured path (runtime/_inline.pyx has the docs)."""
     if qos is not None:
         with _qos.maybe(qos, "runtime.map"):
-            return map(func, *arrays, out=out, grain=grain)
-    if len(arrays) == 1 and out is None and grain is None and _core.qos_level.get() < 0:
-        x = arrays[0]
-        if type(x) is np.ndarray and x.ndim >= 1 and x.shape[0] > 0:
-            # Fast path for a call known to run inline: straight to func.
-            key = _schedule.cost_key(func, (x.dtype.str,))
-            if _schedule.runs_inline(key, x.size):
-                result = func(x)
-                if type(result) is np.ndarray and result.ndim >= 1 \
-                        and result.shape[0] == x.shape[0]:
-                    return result
-                outputs = Outputs(x.shape[0], "runtime.map")
-                outputs.first(result, 0, x.shape[0])  # checks, and raises if wrong
-                return outputs.result
+            return map_call(func, arrays, out, grain, None)
     grain, split, args = _checked("runtime.map", func, arrays, grain)
     if split is None:
         return _whole(func, args, {}, out, "runtime.map")
-    return map_split(func, split, out, grain, "runtime.map")
+    result = map_split(func, split, out, grain, "runtime.map")
+    if out is None and grain is None and _schedule.ran_inline():
+        _inline.note("map", func, arrays, 0)
+    return result
 
 
-def reduce(func: Callable[..., Any], *arrays: Any, combine: Callable[[Any, Any], Any],
-           grain: int | None = None, qos: str | None = None) -> Any:
-    """``func`` on chunks of ``arrays`` along axis 0, partial results
-    combined with ``combine`` in a fixed order.
+def inline_result(result: Any, rows: int, what: str) -> Any:
+    """The output of a call that ran whole on the caller, checked as every
+    chunk's is (one row per input row; converted to an array)."""
+    outputs = Outputs(rows, what)
+    outputs.first(result, 0, rows)
+    return outputs.result
 
-    Chunk boundaries depend only on the input's shape and ``grain``, and
-    partials are combined pairwise in chunk order, so the result is the
-    same, bit for bit, on every run and with any number of threads (for
-    floats it can differ from ``func(*arrays)`` in the last bits, as
-    any other summation order would).
 
-    >>> import operator, numpy as np, runtime
-    >>> x = np.arange(1_000_000, dtype=np.int64)
-    >>> int(runtime.reduce(np.sum, x, combine=operator.add)) == int(x.sum())
-    True
-    """
+def reduce_call(func: Callable[..., Any], arrays: tuple[Any, ...],
+                combine: Callable[[Any, Any], Any], grain: int | None, qos: str | None) -> Any:
+    """runtime.reduce's measured path (runtime/_inline.pyx has the docs)."""
     if qos is not None:
         with _qos.maybe(qos, "runtime.reduce"):
-            return reduce(func, *arrays, combine=combine, grain=grain)
+            return reduce_call(func, arrays, combine, grain, None)
     check_callable(combine, "runtime.reduce", "combine")
     grain, split, args = _checked("runtime.reduce", func, arrays, grain)
     if split is None:
@@ -232,28 +197,15 @@ def reduce(func: Callable[..., Any], *arrays: Any, combine: Callable[[Any, Any],
     return reduce_split(func, split, combine, grain, "runtime.reduce")
 
 
-def map_items(func: Callable[[T], R], items: Iterable[T], *, qos: str | None = None,
-              progress: bool = False) -> list[R]:
-    """``[func(item) for item in items]`` with the items spread over all
-    cores, results in order.
-
-    Each item is a task of its own (images, files, parameter sets), unless
-    items are so cheap that several are grouped to keep overhead down.  The
-    first exception stops the remaining items and is raised here.  ``qos``
-    runs the call at that QoS level (as ``runtime.qos``).  ``progress=True``
-    shows a tqdm progress bar on stderr, advanced as each item completes on
-    whichever thread ran it.
-
-    >>> import runtime
-    >>> runtime.map_items(lambda s: s.upper(), ["a", "b", "c"])
-    ['A', 'B', 'C']
-    """
+def map_items_call(func: Callable[[T], R], items: Iterable[T], qos: str | None,
+                   progress: bool) -> list[R]:
+    """runtime.map_items' measured path (runtime/_inline.pyx has the docs)."""
     if not isinstance(progress, bool):
         raise TypeError(f"runtime.map_items: progress must be True or False, "
                         f"got {type(progress).__name__}")
     if qos is not None:
         with _qos.maybe(qos, "runtime.map_items"):
-            return map_items(func, items, progress=progress)
+            return map_items_call(func, items, None, progress)
     check_callable(func, "runtime.map_items", "func")
     items = items if isinstance(items, (list, tuple)) else list(items)
     results: list[Any] = [None] * len(items)
@@ -270,5 +222,12 @@ def map_items(func: Callable[[T], R], items: Iterable[T], *, qos: str | None = N
     finally:
         if done is not None:
             done.close()
+    if done is None and _schedule.ran_inline() and isinstance(items, (list, tuple)):
+        _inline.note("items", func, (), len(items))
     return results
+
+
+_inline._slow.update(map=map_call, reduce=reduce_call, map_items=map_items_call,
+                     inline_result=inline_result)
+_inline.set_one_leaf(MIN_LEAF_ELEMENTS)
 

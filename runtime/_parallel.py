@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, TypeVar, overload
 
-from . import _qos
+from . import _inline, _qos
 from ._arrays import split_arguments
+from . import _schedule
 from ._map import check_callable, check_grain, map_split, reduce_split
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,19 +61,25 @@ def parallel(func: Callable[..., Any] | None = None, /, *,
     checked_grain = check_grain(grain, "runtime.parallel")
     what = f"{getattr(func, '__qualname__', repr(func))} (runtime.parallel)"
 
-    @functools.wraps(func)
-    def chunked(*args: Any, **kwargs: Any) -> Any:
-        if qos is not None:
-            with _qos.maybe(qos, what):
-                return run_chunked(args, kwargs)
-        return run_chunked(args, kwargs)
-
     def run_chunked(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         split = split_arguments(args, kwargs, strict=False, what=what)
         if split is None or split.rows == 0:
             return func(*args, **kwargs)
         if reduce is not None:
             return reduce_split(func, split, reduce, checked_grain, what)
-        return map_split(func, split, None, checked_grain, what)
+        result = map_split(func, split, None, checked_grain, what)
+        if checked_grain is None and not kwargs and _schedule.ran_inline():
+            chunked.note_inline(args)
+        return result
 
+    def measured(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if qos is not None:
+            with _qos.maybe(qos, what):
+                return run_chunked(args, kwargs)
+        return run_chunked(args, kwargs)
+
+    # Compiled (runtime/_inline.pyx): small calls go straight to func.
+    chunked = _inline.ParallelFunction(func, measured, reduce is not None,
+                                       qos is not None or checked_grain is not None, what)
+    functools.update_wrapper(chunked, func)
     return chunked

@@ -1,53 +1,22 @@
-"""runtime.parallel_for."""
+"""runtime.parallel_for: the measured path (the public function is compiled,
+runtime/_inline.pyx, and runs small calls inline itself)."""
 
 from __future__ import annotations
 
 import operator
 from typing import Any, Callable
 
-from . import _config, _core, _qos, _schedule
+from . import _config, _core, _inline, _qos, _schedule
 from ._map import MAX_ROWS, check_grain
 from ._native import context_address, kernel_address
 
 
-def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None, *,
-                 grain: int | None = None, qos: str | None = None) -> None:
-    """Run ``body(start, stop)`` over ``range(n)`` split into chunks, on all
-    cores; returns when every chunk has run.
-
-    ``body`` is a Python callable taking (start, stop), or a native kernel
-    ``void kernel(int64_t begin, int64_t end, void *ctx)``: a cffi function
-    pointer, a ctypes function (argtypes set), a numba ``cfunc`` or an int
-    address.  Native kernels run with no GIL; ``ctx`` (None, an address, a
-    cffi or ctypes pointer, or a NumPy array) is passed to them as is.
-    ``n`` is 0 to 2**63 - 1; an int kernel or ctx address 0 to 2**64 - 1.
-
-    An int address cannot be checked: it is called as a kernel of that
-    signature, so an address that is not one (``parallel_for(10, 0x1234)``)
-    crashes the process (segmentation fault), as a bad pointer in C would.
-    A cffi, ctypes or numba kernel is checked against the signature.
-    Small jobs run inline on the caller; ``grain`` overrides that decision
-    and sets the chunk size (``grain`` to ``2 * grain`` indices).  ``qos``
-    runs the call at that QoS level (as ``runtime.qos``).
-
-    Chunks run at the same time, in any order, on any thread: a body that
-    writes rows other chunks read (in place, ``a[i] = a[i - 1] + a[i]``
-    over its own ``[start, stop)``, or reading a neighbour's rows) races,
-    and its result varies from run to run.  Unlike ``runtime.map``'s
-    ``out=``, nothing here can see what the body touches, so nothing is
-    copied: read from one array and write another.
-
-    >>> import numpy as np, runtime
-    >>> out = np.zeros(10)
-    >>> def body(start, stop):
-    ...     out[start:stop] = np.arange(start, stop) ** 2
-    >>> runtime.parallel_for(10, body)
-    >>> out.tolist()[-3:]
-    [49.0, 64.0, 81.0]
-    """
+def parallel_for_call(n: int, body: Callable[[int, int], Any] | Any, ctx: Any,
+                      grain: int | None, qos: str | None) -> None:
+    """runtime.parallel_for's measured path (runtime/_inline.pyx has the docs)."""
     if qos is not None:
         with _qos.maybe(qos, "runtime.parallel_for"):
-            return parallel_for(n, body, ctx, grain=grain)
+            return parallel_for_call(n, body, ctx, grain, None)
     if isinstance(n, bool):
         raise TypeError("runtime.parallel_for: n must be an int (number of indices), got bool")
     try:
@@ -65,6 +34,8 @@ def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None,
             raise TypeError("runtime.parallel_for: ctx= is passed to native kernels only; a "
                             "Python body gets (start, stop) — use a closure for its data")
         _schedule.run(body, n, key=_schedule.cost_key(body, "for"), grain=grain)
+        if grain is None and _schedule.ran_inline():
+            _inline.note("for", body, (), n)
         return
     address = context_address(ctx)
     if n == 0:
@@ -78,3 +49,8 @@ def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None,
 
     _schedule.run(inline, n, key=("native", kernel), grain=grain, native=(kernel, address),
                   limit_blas=False)
+    if grain is None and type(body) is int and _schedule.ran_inline():
+        _inline.note("native", body, (), n)
+
+
+_inline._slow["parallel_for"] = parallel_for_call

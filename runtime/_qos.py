@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-from . import _core, _topology
+from . import _core, _inline, _topology
 
 LEVELS = {"background": 0, "utility": 1, "initiated": 2, "interactive": 3}
 NAMES = {number: name for name, number in LEVELS.items()}
@@ -83,6 +83,7 @@ def ensure_placed() -> None:
 @contextlib.contextmanager
 def _jobs_at(number: int) -> Iterator[None]:
     ensure_placed()
+    _inline.levels_used()
     token = _core.qos_level.set(number)
     try:
         yield

@@ -29,7 +29,7 @@ from typing import Callable, Hashable, Iterator
 
 import numpy as np
 
-from . import _config, _core, _demo_kernels
+from . import _config, _core, _demo_kernels, _inline
 from ._blas import single_threaded_blas
 
 Body = Callable[[int, int], object]
@@ -52,6 +52,22 @@ PROBE_RELIABLE_RATIO = 10
 # A first probe covers this fraction of the rows (then grows 8x per probe).
 FIRST_PROBE_FRACTION = 64
 COST_CACHE_SIZE = 512
+# Until the pool's overheads are measured (a millisecond or two, with the
+# workers' start), a call whose serial time is predicted below this runs
+# inline: measuring then would cost more than the call could gain, and the
+# promise is never to be slower than the serial call.
+CALIBRATE_WHEN_S = 1e-3
+
+# What the last run() on this thread did: decided to run inline or not.
+# The entry points read it right after, to note calls that may skip the
+# measured path next time (runtime/_inline.pyx).
+_decision = threading.local()
+
+
+def ran_inline() -> bool:
+    """Whether this thread's last run() ran inline by decision (not by a
+    forced grain, not split, not finished while probing)."""
+    return getattr(_decision, "inline", False)
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,16 @@ def overheads() -> Overheads:
                 else:
                     _overheads = Overheads(dispatch_s=0.0, chunk_s=1e-6, native_chunk_s=50e-9)
                 _overheads_threads = threads
+                measured = _overheads
+                _inline.set_cutoffs(
+                    inline_cutoff(threads, measured.chunk_s, measured.dispatch_s),
+                    inline_cutoff(threads, measured.native_chunk_s, measured.native_dispatch_s))
     return _overheads
+
+
+def calibrated() -> bool:
+    """Whether the overheads for the current thread count are measured."""
+    return _overheads is not None and _overheads_threads == _core.configured_threads()
 
 
 class CostModel:
@@ -289,10 +314,12 @@ def forced_split(grain: int) -> Iterator[None]:
     thread-safe; tests only."""
     global _forced_grain
     before, _forced_grain = _forced_grain, grain
+    _inline.set_enabled(False)  # every call takes the path that splits
     try:
         yield
     finally:
         _forced_grain = before
+        _inline.set_enabled(before is None)
 
 
 def _dispatch(native: bool, call_s: float = 0.0) -> tuple[float, float]:
@@ -360,12 +387,47 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
     return done, costs.get(key) or local
 
 
+def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
+                        row_elements: int, model: CostModel | None
+                        ) -> tuple[int, CostModel | None]:
+    """Before the pool is measured: a call predicted (or, for a function
+    never seen at about this size, estimated from its first 1/64 of the
+    rows) to take less than CALIBRATE_WHEN_S runs inline here.  Returns
+    the rows done (all of them, or the first piece of a call big enough to
+    measure the pool for) and the model."""
+    elements = rows * row_elements
+    if model is not None and model.near(elements):
+        if model.predict(elements) >= CALIBRATE_WHEN_S:
+            return 0, model
+        t0 = time.perf_counter()
+        first(0, rows)
+        costs.record(key, elements, time.perf_counter() - t0)
+        _decision.inline = True
+        return rows, model
+    size = min(rows, -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align)
+    t0 = time.perf_counter()
+    first(0, size)
+    elapsed = time.perf_counter() - t0
+    costs.record(key, size * row_elements, elapsed)
+    local = costs.get(key)
+    if local is None:
+        local = CostModel()
+        local.add(size * row_elements, elapsed)
+    if size < rows and elapsed * rows / size < CALIBRATE_WHEN_S:
+        t0 = time.perf_counter()
+        body(size, rows)
+        costs.record(key, (rows - size) * row_elements, time.perf_counter() - t0)
+        return rows, local
+    return size, local
+
+
 def run(body: Body, rows: int, **options: object) -> None:
     """Run body over rows [0, rows): inline, or split on the pool (see
     _run).  Under a QoS level (runtime.qos) the calling thread runs at that
     level for the whole call, inline parts included, and gets its own
     setting back after; the pool's threads adopt the job's level."""
     level = _core.qos_level.get()
+    _decision.inline = False
     if level < 0:
         _run(body, rows, **options)  # type: ignore[arg-type]
         return
@@ -399,6 +461,7 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     first = first or body
     if threads == 1:
         first(0, rows)
+        _decision.inline = True
         return
 
     if grain is not None:
@@ -413,11 +476,15 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             _run_split(body, done, rows, split, align, native, limit_blas)
         return
 
-    overheads()  # measured on first use (and per thread count)
-    chunk_s, dispatch_s = _dispatch(native is not None, call_s)
     model = costs.get(key)
     done = 0
-    if model is None or not model.near(rows * row_elements):
+    if grain is None and not calibrated():
+        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
+        if done >= rows:
+            return
+    overheads()  # measured on first use (and per thread count)
+    chunk_s, dispatch_s = _dispatch(native is not None, call_s)
+    if done == 0 and (model is None or not model.near(rows * row_elements)):
         done, model = _probe(first, body, rows, align, key, row_elements,
                              PROBE_RELIABLE_RATIO * (chunk_s + dispatch_s))
         if done >= rows:
@@ -432,6 +499,7 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
+        _decision.inline = done == 0
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about

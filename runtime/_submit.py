@@ -25,7 +25,7 @@ import os
 import threading
 from typing import Any, Callable
 
-from . import _config, _core, _qos
+from . import _config, _core, _inline, _qos
 
 INITIATED = _qos.LEVELS["initiated"]
 
@@ -168,6 +168,7 @@ def submit(fn: Callable[..., Any], /, *args: Any, qos: str | None = None,
 def _at_level(level: int, fn: Callable[..., Any], args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> Any:
     """fn in the submitter's context, with jobs it starts at its level."""
+    _inline.levels_used()
     token = _core.qos_level.set(level)
     try:
         return fn(*args, **kwargs)
