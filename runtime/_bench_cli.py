@@ -111,9 +111,19 @@ def _plot(results: Any, out_dir: Path) -> list[str]:
             _plots.plot_energy(results.rows, out_dir / "energy.png")
             written.append(str(out_dir / "energy.png"))
     for stem, (title, events) in results.timelines.items():
+        if not any(_event_name(e) == "task" for e in events):
+            # The traced call ran inline (a busy machine: parallel lost there
+            # lately, so runtime stayed serial): nothing to draw.
+            results.notes.append(f"{stem}.png not drawn: the traced call ran inline, "
+                                 f"no task to show")
+            continue
         _plots.plot_timeline(events, out_dir / f"{stem}.png", title)
         written.append(str(out_dir / f"{stem}.png"))
     return written
+
+
+def _event_name(event: Any) -> str:
+    return event["name"] if isinstance(event, dict) else event.name
 
 
 def _power_model_note(meter: Any) -> str:

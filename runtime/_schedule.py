@@ -52,6 +52,10 @@ PROBE_RELIABLE_RATIO = 10
 # A first probe covers this fraction of the rows (then grows 8x per probe).
 FIRST_PROBE_FRACTION = 64
 COST_CACHE_SIZE = 512
+# A size where a parallel run lost to the serial prediction runs inline for
+# this many calls before parallel is tried there again.
+RETRY_PARALLEL_AFTER = 32
+LOST_MARGIN = 1.25
 # Until the pool's overheads are measured (a millisecond or two, with the
 # workers' start), a call whose serial time is predicted below this runs
 # inline: measuring then would cost more than the call could gain, and the
@@ -176,10 +180,32 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points",)
+    __slots__ = ("points", "lost")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
+        # Size buckets where a parallel run took longer than the serial
+        # call was predicted to: how many more calls there run inline
+        # before parallel is tried again (the machine may have been busy,
+        # or the body holds the GIL more than the model knows).
+        self.lost: dict[int, int] = {}
+
+    def parallel_lost(self, rows: int) -> bool:
+        """Whether to run this size inline because parallel lost here lately
+        (counts down: after RETRY_PARALLEL_AFTER such calls, try again)."""
+        bucket = rows.bit_length()
+        left = self.lost.get(bucket, 0)
+        if left <= 0:
+            return False
+        self.lost[bucket] = left - 1
+        return True
+
+    def note_parallel(self, rows: int, seconds: float, predicted_serial: float) -> None:
+        # A clear loss only: the prediction scales the fastest rate seen,
+        # often from smaller calls (warm caches, no page faults), so it errs
+        # low for big calls.
+        if seconds > LOST_MARGIN * predicted_serial:
+            self.lost[rows.bit_length()] = RETRY_PARALLEL_AFTER
 
     def add(self, rows: int, seconds: float) -> None:
         bucket = rows.bit_length()
@@ -495,6 +521,8 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
                  align, cache_rows)
     if split is not None and split.grain < min_grain:
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
+    if split is not None and model.parallel_lost(remaining * row_elements):
+        split = None  # parallel lost at this size lately: never slower than serial
     if split is None:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
@@ -510,10 +538,13 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
     if done < rows:
         t0 = time.perf_counter()
         _run_split(body, done, rows, split, align, native, limit_blas)
+        wall = time.perf_counter() - t0
         # Wall time x threads bounds the serial time from above (tightly when
         # the run went well): it keeps the model honest where only the first
         # call's probes, slowed by first-touch page faults, were measured.
-        costs.record(key, (rows - done) * row_elements, (time.perf_counter() - t0) * threads)
+        costs.record(key, (rows - done) * row_elements, wall * threads)
+        model.note_parallel(remaining * row_elements, wall,
+                            element_s * row_elements * (rows - done))
 
 
 def inline_elements(key: Hashable | None, native: bool = False, call_s: float = 0.0) -> int:
