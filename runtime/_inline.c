@@ -2046,7 +2046,7 @@ struct __pyx_obj_7runtime_7_inline_Memo {
 };
 
 
-/* "runtime/_inline.pyx":457
+/* "runtime/_inline.pyx":461
  * 
  * 
  * cdef class ParallelFunction:             # <<<<<<<<<<<<<<
@@ -3563,13 +3563,13 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_kp_u_enable __pyx_string_tab[12]
 #define __pyx_kp_u_gc __pyx_string_tab[13]
 #define __pyx_kp_u_isenabled __pyx_string_tab[14]
-#define __pyx_kp_u_map_line_286 __pyx_string_tab[15]
-#define __pyx_kp_u_map_items_line_429 __pyx_string_tab[16]
+#define __pyx_kp_u_map_line_288 __pyx_string_tab[15]
+#define __pyx_kp_u_map_items_line_433 __pyx_string_tab[16]
 #define __pyx_kp_u_no_default___reduce___due_to_non __pyx_string_tab[17]
 #define __pyx_kp_u_numpy__core_multiarray_failed_to __pyx_string_tab[18]
 #define __pyx_kp_u_numpy__core_umath_failed_to_impo __pyx_string_tab[19]
-#define __pyx_kp_u_parallel_for_line_365 __pyx_string_tab[20]
-#define __pyx_kp_u_reduce_line_339 __pyx_string_tab[21]
+#define __pyx_kp_u_parallel_for_line_369 __pyx_string_tab[20]
+#define __pyx_kp_u_reduce_line_343 __pyx_string_tab[21]
 #define __pyx_kp_u_runtime __pyx_string_tab[22]
 #define __pyx_kp_u_runtime_map __pyx_string_tab[23]
 #define __pyx_kp_u_runtime__inline_pyx __pyx_string_tab[24]
@@ -6366,8 +6366,8 @@ static int __pyx_f_7runtime_7_inline_4Memo_inline(struct __pyx_obj_7runtime_7_in
  *         return rate * elements < cutoff
  * 
  *     cdef inline bint sample(self):             # <<<<<<<<<<<<<<
- *         """Whether to time this inline call: the first few, then one in
- *         TIME_EVERY (the rate only needs to stay current)."""
+ *         """Whether to time this inline call: the first few but the very
+ *         first (a function's first run pays for cold caches and first-time
 */
 
 static CYTHON_INLINE int __pyx_f_7runtime_7_inline_4Memo_sample(struct __pyx_obj_7runtime_7_inline_Memo *__pyx_v_self) {
@@ -6375,15 +6375,17 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_4Memo_sample(struct __pyx_obj
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "runtime/_inline.pyx":126
- *         """Whether to time this inline call: the first few, then one in
- *         TIME_EVERY (the rate only needs to stay current)."""
- *         return self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0             # <<<<<<<<<<<<<<
+  /* "runtime/_inline.pyx":128
+ *         setup, and would make it look slower than it is: 2000 elements
+ *         then took the measured path), then one in TIME_EVERY."""
+ *         return 1 < self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0             # <<<<<<<<<<<<<<
  * 
  *     cdef void timed(self, int slot, int kind, Py_ssize_t elements, double seconds):
 */
-  __pyx_t_2 = (__pyx_v_self->calls < __pyx_e_7runtime_7_inline_TIME_EVERY);
-
+  __pyx_t_2 = (1 < __pyx_v_self->calls);
+  if (__pyx_t_2) {
+    __pyx_t_2 = (__pyx_v_self->calls < __pyx_e_7runtime_7_inline_TIME_EVERY);
+  }
   if (!__pyx_t_2) {
 
   } else {
@@ -6407,8 +6409,8 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_4Memo_sample(struct __pyx_obj
  *         return rate * elements < cutoff
  * 
  *     cdef inline bint sample(self):             # <<<<<<<<<<<<<<
- *         """Whether to time this inline call: the first few, then one in
- *         TIME_EVERY (the rate only needs to stay current)."""
+ *         """Whether to time this inline call: the first few but the very
+ *         first (a function's first run pays for cold caches and first-time
 */
 
   /* function exit code */
@@ -6417,8 +6419,8 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_4Memo_sample(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":128
- *         return self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0
+/* "runtime/_inline.pyx":130
+ *         return 1 < self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0
  * 
  *     cdef void timed(self, int slot, int kind, Py_ssize_t elements, double seconds):             # <<<<<<<<<<<<<<
  *         cdef double rate = seconds / (elements if elements > 0 else 1)
@@ -6431,7 +6433,7 @@ static void __pyx_f_7runtime_7_inline_4Memo_timed(struct __pyx_obj_7runtime_7_in
   int __pyx_t_2;
   int __pyx_t_3;
 
-  /* "runtime/_inline.pyx":129
+  /* "runtime/_inline.pyx":131
  * 
  *     cdef void timed(self, int slot, int kind, Py_ssize_t elements, double seconds):
  *         cdef double rate = seconds / (elements if elements > 0 else 1)             # <<<<<<<<<<<<<<
@@ -6451,7 +6453,7 @@ static void __pyx_f_7runtime_7_inline_4Memo_timed(struct __pyx_obj_7runtime_7_in
   __pyx_v_rate = (__pyx_v_seconds / __pyx_t_1);
 
 
-  /* "runtime/_inline.pyx":130
+  /* "runtime/_inline.pyx":132
  *     cdef void timed(self, int slot, int kind, Py_ssize_t elements, double seconds):
  *         cdef double rate = seconds / (elements if elements > 0 else 1)
  *         if self.rate[slot][kind] == 0.0 or rate < self.rate[slot][kind]:             # <<<<<<<<<<<<<<
@@ -6477,7 +6479,7 @@ static void __pyx_f_7runtime_7_inline_4Memo_timed(struct __pyx_obj_7runtime_7_in
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":131
+    /* "runtime/_inline.pyx":133
  *         cdef double rate = seconds / (elements if elements > 0 else 1)
  *         if self.rate[slot][kind] == 0.0 or rate < self.rate[slot][kind]:
  *             self.rate[slot][kind] = rate             # <<<<<<<<<<<<<<
@@ -6486,7 +6488,7 @@ static void __pyx_f_7runtime_7_inline_4Memo_timed(struct __pyx_obj_7runtime_7_in
 */
     ((__pyx_v_self->rate[__pyx_v_slot])[__pyx_v_kind]) = __pyx_v_rate;
 
-    /* "runtime/_inline.pyx":130
+    /* "runtime/_inline.pyx":132
  *     cdef void timed(self, int slot, int kind, Py_ssize_t elements, double seconds):
  *         cdef double rate = seconds / (elements if elements > 0 else 1)
  *         if self.rate[slot][kind] == 0.0 or rate < self.rate[slot][kind]:             # <<<<<<<<<<<<<<
@@ -6495,8 +6497,8 @@ static void __pyx_f_7runtime_7_inline_4Memo_timed(struct __pyx_obj_7runtime_7_in
 */
   }
 
-  /* "runtime/_inline.pyx":128
- *         return self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0
+  /* "runtime/_inline.pyx":130
+ *         return 1 < self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0
  * 
  *     cdef void timed(self, int slot, int kind, Py_ssize_t elements, double seconds):             # <<<<<<<<<<<<<<
  *         cdef double rate = seconds / (elements if elements > 0 else 1)
@@ -6714,7 +6716,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_4Memo_4__setstate_cython__(CYTHON_UN
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":134
+/* "runtime/_inline.pyx":136
  * 
  * 
  * cdef inline object memo_key(object func):             # <<<<<<<<<<<<<<
@@ -6729,7 +6731,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_memo_key(PyObject *__py
   PyObject *__pyx_t_2;
   __Pyx_RefNannySetupContext("memo_key", 0);
 
-  /* "runtime/_inline.pyx":137
+  /* "runtime/_inline.pyx":139
  *     """A function's code object (lambdas re-created per call share it), or
  *     the object itself (ufuncs, builtins, callables)."""
  *     if PyFunction_Check(func):             # <<<<<<<<<<<<<<
@@ -6741,7 +6743,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_memo_key(PyObject *__py
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":138
+    /* "runtime/_inline.pyx":140
  *     the object itself (ufuncs, builtins, callables)."""
  *     if PyFunction_Check(func):
  *         return <object>PyFunction_GetCode(func)             # <<<<<<<<<<<<<<
@@ -6762,7 +6764,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_memo_key(PyObject *__py
 
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":137
+    /* "runtime/_inline.pyx":139
  *     """A function's code object (lambdas re-created per call share it), or
  *     the object itself (ufuncs, builtins, callables)."""
  *     if PyFunction_Check(func):             # <<<<<<<<<<<<<<
@@ -6771,7 +6773,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_memo_key(PyObject *__py
 */
   }
 
-  /* "runtime/_inline.pyx":139
+  /* "runtime/_inline.pyx":141
  *     if PyFunction_Check(func):
  *         return <object>PyFunction_GetCode(func)
  *     return func             # <<<<<<<<<<<<<<
@@ -6789,7 +6791,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_memo_key(PyObject *__py
   }
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":134
+  /* "runtime/_inline.pyx":136
  * 
  * 
  * cdef inline object memo_key(object func):             # <<<<<<<<<<<<<<
@@ -6804,7 +6806,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_memo_key(PyObject *__py
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":142
+/* "runtime/_inline.pyx":144
  * 
  * 
  * cdef inline Memo find(dict table, object key):             # <<<<<<<<<<<<<<
@@ -6823,7 +6825,7 @@ static CYTHON_INLINE struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("find", 0);
 
-  /* "runtime/_inline.pyx":145
+  /* "runtime/_inline.pyx":147
  *     # PyDict_GetItem: a borrowed reference, and NULL (no error) for a key
  *     # that is missing or cannot be hashed (never memoised).
  *     cdef PyObject *found = PyDict_GetItem(table, key)             # <<<<<<<<<<<<<<
@@ -6832,7 +6834,7 @@ static CYTHON_INLINE struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7
 */
   __pyx_v_found = PyDict_GetItem(__pyx_v_table, __pyx_v_key);
 
-  /* "runtime/_inline.pyx":146
+  /* "runtime/_inline.pyx":148
  *     # that is missing or cannot be hashed (never memoised).
  *     cdef PyObject *found = PyDict_GetItem(table, key)
  *     return None if found == NULL else <Memo>found             # <<<<<<<<<<<<<<
@@ -6849,7 +6851,7 @@ static CYTHON_INLINE struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7
     __pyx_t_1 = ((PyObject *)__pyx_v_found);
   }
 
-  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_7runtime_7_inline_Memo))))) __PYX_ERR(0, 146, __pyx_L1_error)
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_7runtime_7_inline_Memo))))) __PYX_ERR(0, 148, __pyx_L1_error)
   {
     struct __pyx_obj_7runtime_7_inline_Memo *__pyx_temp;
     {
@@ -6861,7 +6863,7 @@ static CYTHON_INLINE struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":142
+  /* "runtime/_inline.pyx":144
  * 
  * 
  * cdef inline Memo find(dict table, object key):             # <<<<<<<<<<<<<<
@@ -6881,7 +6883,7 @@ static CYTHON_INLINE struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":149
+/* "runtime/_inline.pyx":151
  * 
  * 
  * cdef Memo find_or_add(dict table, object key):             # <<<<<<<<<<<<<<
@@ -6909,19 +6911,19 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("find_or_add", 0);
 
-  /* "runtime/_inline.pyx":150
+  /* "runtime/_inline.pyx":152
  * 
  * cdef Memo find_or_add(dict table, object key):
  *     memo = find(table, key)             # <<<<<<<<<<<<<<
  *     if memo is None:
  *         try:
 */
-  __pyx_t_1 = ((PyObject *)__pyx_f_7runtime_7_inline_find(__pyx_v_table, __pyx_v_key)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 150, __pyx_L1_error)
+  __pyx_t_1 = ((PyObject *)__pyx_f_7runtime_7_inline_find(__pyx_v_table, __pyx_v_key)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 152, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_memo = ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "runtime/_inline.pyx":151
+  /* "runtime/_inline.pyx":153
  * cdef Memo find_or_add(dict table, object key):
  *     memo = find(table, key)
  *     if memo is None:             # <<<<<<<<<<<<<<
@@ -6932,7 +6934,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":152
+    /* "runtime/_inline.pyx":154
  *     memo = find(table, key)
  *     if memo is None:
  *         try:             # <<<<<<<<<<<<<<
@@ -6948,17 +6950,17 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
       __Pyx_XGOTREF(__pyx_t_5);
       /*try:*/ {
 
-        /* "runtime/_inline.pyx":153
+        /* "runtime/_inline.pyx":155
  *     if memo is None:
  *         try:
  *             hash(key)             # <<<<<<<<<<<<<<
  *         except TypeError:
  *             return None
 */
-        __pyx_t_6 = PyObject_Hash(__pyx_v_key); if (unlikely(__pyx_t_6 == ((Py_hash_t)-1))) __PYX_ERR(0, 153, __pyx_L4_error)
+        __pyx_t_6 = PyObject_Hash(__pyx_v_key); if (unlikely(__pyx_t_6 == ((Py_hash_t)-1))) __PYX_ERR(0, 155, __pyx_L4_error)
 
 
-        /* "runtime/_inline.pyx":152
+        /* "runtime/_inline.pyx":154
  *     memo = find(table, key)
  *     if memo is None:
  *         try:             # <<<<<<<<<<<<<<
@@ -6973,7 +6975,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
       __pyx_L4_error:;
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "runtime/_inline.pyx":154
+      /* "runtime/_inline.pyx":156
  *         try:
  *             hash(key)
  *         except TypeError:             # <<<<<<<<<<<<<<
@@ -6984,7 +6986,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
       if (__pyx_t_7) {
         __Pyx_ErrRestore(0,0,0);
 
-        /* "runtime/_inline.pyx":155
+        /* "runtime/_inline.pyx":157
  *             hash(key)
  *         except TypeError:
  *             return None             # <<<<<<<<<<<<<<
@@ -7003,7 +7005,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
       }
       goto __pyx_L6_except_error;
 
-      /* "runtime/_inline.pyx":152
+      /* "runtime/_inline.pyx":154
  *     memo = find(table, key)
  *     if memo is None:
  *         try:             # <<<<<<<<<<<<<<
@@ -7025,7 +7027,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
       __pyx_L9_try_end:;
     }
 
-    /* "runtime/_inline.pyx":156
+    /* "runtime/_inline.pyx":158
  *         except TypeError:
  *             return None
  *         if len(table) >= MAX_MEMOS:             # <<<<<<<<<<<<<<
@@ -7034,16 +7036,16 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
 */
     if (unlikely(__pyx_v_table == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-      __PYX_ERR(0, 156, __pyx_L1_error)
+      __PYX_ERR(0, 158, __pyx_L1_error)
     }
-    __pyx_t_8 = PyDict_Size(__pyx_v_table); if (unlikely(__pyx_t_8 == ((Py_ssize_t)-1))) __PYX_ERR(0, 156, __pyx_L1_error)
+    __pyx_t_8 = PyDict_Size(__pyx_v_table); if (unlikely(__pyx_t_8 == ((Py_ssize_t)-1))) __PYX_ERR(0, 158, __pyx_L1_error)
     __pyx_t_2 = (__pyx_t_8 >= __pyx_e_7runtime_7_inline_MAX_MEMOS);
 
 
     if (__pyx_t_2) {
 
 
-      /* "runtime/_inline.pyx":157
+      /* "runtime/_inline.pyx":159
  *             return None
  *         if len(table) >= MAX_MEMOS:
  *             table.clear()             # <<<<<<<<<<<<<<
@@ -7052,12 +7054,12 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
 */
       if (unlikely(__pyx_v_table == Py_None)) {
         PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "clear");
-        __PYX_ERR(0, 157, __pyx_L1_error)
+        __PYX_ERR(0, 159, __pyx_L1_error)
       }
-      __pyx_t_9 = __Pyx_PyDict_Clear(__pyx_v_table); if (unlikely(__pyx_t_9 == ((int)-1))) __PYX_ERR(0, 157, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_PyDict_Clear(__pyx_v_table); if (unlikely(__pyx_t_9 == ((int)-1))) __PYX_ERR(0, 159, __pyx_L1_error)
 
 
-      /* "runtime/_inline.pyx":156
+      /* "runtime/_inline.pyx":158
  *         except TypeError:
  *             return None
  *         if len(table) >= MAX_MEMOS:             # <<<<<<<<<<<<<<
@@ -7066,7 +7068,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
 */
     }
 
-    /* "runtime/_inline.pyx":158
+    /* "runtime/_inline.pyx":160
  *         if len(table) >= MAX_MEMOS:
  *             table.clear()
  *         memo = Memo()             # <<<<<<<<<<<<<<
@@ -7079,13 +7081,13 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
       PyObject *__pyx_callargs[2] = {__pyx_t_10, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_7runtime_7_inline_Memo, __pyx_callargs+__pyx_t_11, (1-__pyx_t_11) | (__pyx_t_11*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 158, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 160, __pyx_L1_error)
       __Pyx_GOTREF((PyObject *)__pyx_t_1);
     }
     __Pyx_DECREF_SET(__pyx_v_memo, ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "runtime/_inline.pyx":159
+    /* "runtime/_inline.pyx":161
  *             table.clear()
  *         memo = Memo()
  *         table[key] = memo             # <<<<<<<<<<<<<<
@@ -7094,11 +7096,11 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
 */
     if (unlikely(__pyx_v_table == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 159, __pyx_L1_error)
+      __PYX_ERR(0, 161, __pyx_L1_error)
     }
-    if (unlikely((PyDict_SetItem(__pyx_v_table, __pyx_v_key, ((PyObject *)__pyx_v_memo)) < 0))) __PYX_ERR(0, 159, __pyx_L1_error)
+    if (unlikely((PyDict_SetItem(__pyx_v_table, __pyx_v_key, ((PyObject *)__pyx_v_memo)) < 0))) __PYX_ERR(0, 161, __pyx_L1_error)
 
-    /* "runtime/_inline.pyx":151
+    /* "runtime/_inline.pyx":153
  * cdef Memo find_or_add(dict table, object key):
  *     memo = find(table, key)
  *     if memo is None:             # <<<<<<<<<<<<<<
@@ -7107,7 +7109,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
 */
   }
 
-  /* "runtime/_inline.pyx":160
+  /* "runtime/_inline.pyx":162
  *         memo = Memo()
  *         table[key] = memo
  *     return memo             # <<<<<<<<<<<<<<
@@ -7125,7 +7127,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
   }
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":149
+  /* "runtime/_inline.pyx":151
  * 
  * 
  * cdef Memo find_or_add(dict table, object key):             # <<<<<<<<<<<<<<
@@ -7146,7 +7148,7 @@ static struct __pyx_obj_7runtime_7_inline_Memo *__pyx_f_7runtime_7_inline_find_o
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":166
+/* "runtime/_inline.pyx":168
  * 
  * 
  * def levels_used():             # <<<<<<<<<<<<<<
@@ -7176,7 +7178,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_levels_used(CYTHON_UNUSED PyObject *
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("levels_used", 0);
 
-  /* "runtime/_inline.pyx":170
+  /* "runtime/_inline.pyx":172
  *     (until then every context is at the default, and the lookup is skipped)."""
  *     global _levels_used
  *     _levels_used = True             # <<<<<<<<<<<<<<
@@ -7185,7 +7187,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_levels_used(CYTHON_UNUSED PyObject *
 */
   __pyx_v_7runtime_7_inline__levels_used = 1;
 
-  /* "runtime/_inline.pyx":166
+  /* "runtime/_inline.pyx":168
  * 
  * 
  * def levels_used():             # <<<<<<<<<<<<<<
@@ -7200,7 +7202,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_levels_used(CYTHON_UNUSED PyObject *
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":173
+/* "runtime/_inline.pyx":175
  * 
  * 
  * cdef inline bint default_level():             # <<<<<<<<<<<<<<
@@ -7223,7 +7225,7 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("default_level", 0);
 
-  /* "runtime/_inline.pyx":174
+  /* "runtime/_inline.pyx":176
  * 
  * cdef inline bint default_level():
  *     if not _levels_used:             # <<<<<<<<<<<<<<
@@ -7235,7 +7237,7 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":175
+    /* "runtime/_inline.pyx":177
  * cdef inline bint default_level():
  *     if not _levels_used:
  *         return True             # <<<<<<<<<<<<<<
@@ -7248,7 +7250,7 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":174
+    /* "runtime/_inline.pyx":176
  * 
  * cdef inline bint default_level():
  *     if not _levels_used:             # <<<<<<<<<<<<<<
@@ -7257,7 +7259,7 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
 */
   }
 
-  /* "runtime/_inline.pyx":176
+  /* "runtime/_inline.pyx":178
  *     if not _levels_used:
  *         return True
  *     cdef object level = get_value(_qos_level, -1)             # <<<<<<<<<<<<<<
@@ -7268,13 +7270,13 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
   __Pyx_INCREF(__pyx_t_2);
   __pyx_t_4.__pyx_n = 1;
   __pyx_t_4.default_value = __pyx_mstate_global->__pyx_int_neg_1;
-  __pyx_t_3 = __pyx_f_7cpython_11contextvars_get_value(__pyx_t_2, &__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 176, __pyx_L1_error)
+  __pyx_t_3 = __pyx_f_7cpython_11contextvars_get_value(__pyx_t_2, &__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 178, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __pyx_v_level = __pyx_t_3;
   __pyx_t_3 = 0;
 
-  /* "runtime/_inline.pyx":177
+  /* "runtime/_inline.pyx":179
  *         return True
  *     cdef object level = get_value(_qos_level, -1)
  *     return level is None or <int>level < 0             # <<<<<<<<<<<<<<
@@ -7290,7 +7292,7 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_6 = __Pyx_PyLong_As_int(__pyx_v_level); if (unlikely((__pyx_t_6 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 177, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyLong_As_int(__pyx_v_level); if (unlikely((__pyx_t_6 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 179, __pyx_L1_error)
   __pyx_t_5 = (((int)__pyx_t_6) < 0);
 
 
@@ -7303,7 +7305,7 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
   }
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":173
+  /* "runtime/_inline.pyx":175
  * 
  * 
  * cdef inline bint default_level():             # <<<<<<<<<<<<<<
@@ -7324,7 +7326,7 @@ static CYTHON_INLINE int __pyx_f_7runtime_7_inline_default_level(void) {
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":180
+/* "runtime/_inline.pyx":182
  * 
  * 
  * cdef int signature(tuple arrays, Py_ssize_t *elements, Py_ssize_t *rows):             # <<<<<<<<<<<<<<
@@ -7354,7 +7356,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("signature", 0);
 
-  /* "runtime/_inline.pyx":184
+  /* "runtime/_inline.pyx":186
  *     (not empty, not 0-d), with their element count and rows; -1 when the
  *     call is anything else."""
  *     cdef Py_ssize_t n = len(arrays)             # <<<<<<<<<<<<<<
@@ -7363,12 +7365,12 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   if (unlikely(__pyx_v_arrays == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-    __PYX_ERR(0, 184, __pyx_L1_error)
+    __PYX_ERR(0, 186, __pyx_L1_error)
   }
-  __pyx_t_1 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_1 == ((Py_ssize_t)-1))) __PYX_ERR(0, 184, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_1 == ((Py_ssize_t)-1))) __PYX_ERR(0, 186, __pyx_L1_error)
   __pyx_v_n = __pyx_t_1;
 
-  /* "runtime/_inline.pyx":185
+  /* "runtime/_inline.pyx":187
  *     call is anything else."""
  *     cdef Py_ssize_t n = len(arrays)
  *     if n < 1 or n > MAX_ARGS:             # <<<<<<<<<<<<<<
@@ -7394,7 +7396,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":186
+    /* "runtime/_inline.pyx":188
  *     cdef Py_ssize_t n = len(arrays)
  *     if n < 1 or n > MAX_ARGS:
  *         return -1             # <<<<<<<<<<<<<<
@@ -7407,7 +7409,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":185
+    /* "runtime/_inline.pyx":187
  *     call is anything else."""
  *     cdef Py_ssize_t n = len(arrays)
  *     if n < 1 or n > MAX_ARGS:             # <<<<<<<<<<<<<<
@@ -7416,7 +7418,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   }
 
-  /* "runtime/_inline.pyx":187
+  /* "runtime/_inline.pyx":189
  *     if n < 1 or n > MAX_ARGS:
  *         return -1
  *     first = arrays[0]             # <<<<<<<<<<<<<<
@@ -7425,14 +7427,14 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   if (unlikely(__pyx_v_arrays == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 187, __pyx_L1_error)
+    __PYX_ERR(0, 189, __pyx_L1_error)
   }
   __pyx_t_4 = __Pyx_PyTuple_GET_ITEM(__pyx_v_arrays, 0);
   __Pyx_INCREF(__pyx_t_4);
   __pyx_v_first = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":188
+  /* "runtime/_inline.pyx":190
  *         return -1
  *     first = arrays[0]
  *     if type(first) is not _ndarray:             # <<<<<<<<<<<<<<
@@ -7443,7 +7445,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":189
+    /* "runtime/_inline.pyx":191
  *     first = arrays[0]
  *     if type(first) is not _ndarray:
  *         return -1             # <<<<<<<<<<<<<<
@@ -7456,7 +7458,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":188
+    /* "runtime/_inline.pyx":190
  *         return -1
  *     first = arrays[0]
  *     if type(first) is not _ndarray:             # <<<<<<<<<<<<<<
@@ -7465,7 +7467,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   }
 
-  /* "runtime/_inline.pyx":190
+  /* "runtime/_inline.pyx":192
  *     if type(first) is not _ndarray:
  *         return -1
  *     cdef cnp.ndarray a = <cnp.ndarray>first             # <<<<<<<<<<<<<<
@@ -7477,7 +7479,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   __pyx_v_a = ((PyArrayObject *)__pyx_t_4);
   __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":191
+  /* "runtime/_inline.pyx":193
  *         return -1
  *     cdef cnp.ndarray a = <cnp.ndarray>first
  *     cdef int ndim = cnp.PyArray_NDIM(a)             # <<<<<<<<<<<<<<
@@ -7486,7 +7488,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   __pyx_v_ndim = PyArray_NDIM(__pyx_v_a);
 
-  /* "runtime/_inline.pyx":192
+  /* "runtime/_inline.pyx":194
  *     cdef cnp.ndarray a = <cnp.ndarray>first
  *     cdef int ndim = cnp.PyArray_NDIM(a)
  *     if ndim < 1 or cnp.PyArray_DIMS(a)[0] == 0:             # <<<<<<<<<<<<<<
@@ -7512,7 +7514,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":193
+    /* "runtime/_inline.pyx":195
  *     cdef int ndim = cnp.PyArray_NDIM(a)
  *     if ndim < 1 or cnp.PyArray_DIMS(a)[0] == 0:
  *         return -1             # <<<<<<<<<<<<<<
@@ -7525,7 +7527,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":192
+    /* "runtime/_inline.pyx":194
  *     cdef cnp.ndarray a = <cnp.ndarray>first
  *     cdef int ndim = cnp.PyArray_NDIM(a)
  *     if ndim < 1 or cnp.PyArray_DIMS(a)[0] == 0:             # <<<<<<<<<<<<<<
@@ -7534,7 +7536,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   }
 
-  /* "runtime/_inline.pyx":194
+  /* "runtime/_inline.pyx":196
  *     if ndim < 1 or cnp.PyArray_DIMS(a)[0] == 0:
  *         return -1
  *     cdef int kind = cnp.PyArray_TYPE(a)             # <<<<<<<<<<<<<<
@@ -7543,7 +7545,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   __pyx_v_kind = PyArray_TYPE(__pyx_v_a);
 
-  /* "runtime/_inline.pyx":195
+  /* "runtime/_inline.pyx":197
  *         return -1
  *     cdef int kind = cnp.PyArray_TYPE(a)
  *     if kind < 0 or kind >= MAX_TYPES:             # <<<<<<<<<<<<<<
@@ -7569,7 +7571,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":196
+    /* "runtime/_inline.pyx":198
  *     cdef int kind = cnp.PyArray_TYPE(a)
  *     if kind < 0 or kind >= MAX_TYPES:
  *         return -1             # <<<<<<<<<<<<<<
@@ -7582,7 +7584,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":195
+    /* "runtime/_inline.pyx":197
  *         return -1
  *     cdef int kind = cnp.PyArray_TYPE(a)
  *     if kind < 0 or kind >= MAX_TYPES:             # <<<<<<<<<<<<<<
@@ -7591,7 +7593,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   }
 
-  /* "runtime/_inline.pyx":199
+  /* "runtime/_inline.pyx":201
  *     cdef cnp.ndarray b
  *     cdef Py_ssize_t i
  *     for i in range(1, n):             # <<<<<<<<<<<<<<
@@ -7605,7 +7607,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   for (__pyx_t_6 = 1; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
     __pyx_v_i = __pyx_t_6;
 
-    /* "runtime/_inline.pyx":200
+    /* "runtime/_inline.pyx":202
  *     cdef Py_ssize_t i
  *     for i in range(1, n):
  *         other = arrays[i]             # <<<<<<<<<<<<<<
@@ -7614,14 +7616,14 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
     if (unlikely(__pyx_v_arrays == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 200, __pyx_L1_error)
+      __PYX_ERR(0, 202, __pyx_L1_error)
     }
     __pyx_t_4 = __Pyx_PyTuple_GET_ITEM(__pyx_v_arrays, __pyx_v_i);
     __Pyx_INCREF(__pyx_t_4);
     __Pyx_XDECREF_SET(__pyx_v_other, __pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "runtime/_inline.pyx":201
+    /* "runtime/_inline.pyx":203
  *     for i in range(1, n):
  *         other = arrays[i]
  *         if type(other) is not _ndarray:             # <<<<<<<<<<<<<<
@@ -7632,7 +7634,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
     if (__pyx_t_2) {
 
 
-      /* "runtime/_inline.pyx":202
+      /* "runtime/_inline.pyx":204
  *         other = arrays[i]
  *         if type(other) is not _ndarray:
  *             return -1             # <<<<<<<<<<<<<<
@@ -7645,7 +7647,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
       }
       goto __pyx_L0;
 
-      /* "runtime/_inline.pyx":201
+      /* "runtime/_inline.pyx":203
  *     for i in range(1, n):
  *         other = arrays[i]
  *         if type(other) is not _ndarray:             # <<<<<<<<<<<<<<
@@ -7654,7 +7656,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
     }
 
-    /* "runtime/_inline.pyx":203
+    /* "runtime/_inline.pyx":205
  *         if type(other) is not _ndarray:
  *             return -1
  *         b = <cnp.ndarray>other             # <<<<<<<<<<<<<<
@@ -7666,7 +7668,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
     __Pyx_XDECREF_SET(__pyx_v_b, ((PyArrayObject *)__pyx_t_4));
     __pyx_t_4 = 0;
 
-    /* "runtime/_inline.pyx":204
+    /* "runtime/_inline.pyx":206
  *             return -1
  *         b = <cnp.ndarray>other
  *         if cnp.PyArray_TYPE(b) != kind or cnp.PyArray_NDIM(b) != ndim or \             # <<<<<<<<<<<<<<
@@ -7694,7 +7696,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
       goto __pyx_L17_bool_binop_done;
     }
 
-    /* "runtime/_inline.pyx":205
+    /* "runtime/_inline.pyx":207
  *         b = <cnp.ndarray>other
  *         if cnp.PyArray_TYPE(b) != kind or cnp.PyArray_NDIM(b) != ndim or \
  *                 memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(b), ndim * sizeof(cnp.npy_intp)) != 0:             # <<<<<<<<<<<<<<
@@ -7708,7 +7710,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 
     __pyx_L17_bool_binop_done:;
 
-    /* "runtime/_inline.pyx":204
+    /* "runtime/_inline.pyx":206
  *             return -1
  *         b = <cnp.ndarray>other
  *         if cnp.PyArray_TYPE(b) != kind or cnp.PyArray_NDIM(b) != ndim or \             # <<<<<<<<<<<<<<
@@ -7718,7 +7720,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
     if (__pyx_t_2) {
 
 
-      /* "runtime/_inline.pyx":206
+      /* "runtime/_inline.pyx":208
  *         if cnp.PyArray_TYPE(b) != kind or cnp.PyArray_NDIM(b) != ndim or \
  *                 memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(b), ndim * sizeof(cnp.npy_intp)) != 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -7731,7 +7733,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
       }
       goto __pyx_L0;
 
-      /* "runtime/_inline.pyx":204
+      /* "runtime/_inline.pyx":206
  *             return -1
  *         b = <cnp.ndarray>other
  *         if cnp.PyArray_TYPE(b) != kind or cnp.PyArray_NDIM(b) != ndim or \             # <<<<<<<<<<<<<<
@@ -7742,7 +7744,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   }
 
 
-  /* "runtime/_inline.pyx":207
+  /* "runtime/_inline.pyx":209
  *                 memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(b), ndim * sizeof(cnp.npy_intp)) != 0:
  *             return -1
  *     elements[0] = cnp.PyArray_SIZE(a)             # <<<<<<<<<<<<<<
@@ -7751,7 +7753,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   (__pyx_v_elements[0]) = PyArray_SIZE(__pyx_v_a);
 
-  /* "runtime/_inline.pyx":208
+  /* "runtime/_inline.pyx":210
  *             return -1
  *     elements[0] = cnp.PyArray_SIZE(a)
  *     rows[0] = cnp.PyArray_DIMS(a)[0]             # <<<<<<<<<<<<<<
@@ -7760,7 +7762,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
 */
   (__pyx_v_rows[0]) = (PyArray_DIMS(__pyx_v_a)[0]);
 
-  /* "runtime/_inline.pyx":209
+  /* "runtime/_inline.pyx":211
  *     elements[0] = cnp.PyArray_SIZE(a)
  *     rows[0] = cnp.PyArray_DIMS(a)[0]
  *     return kind             # <<<<<<<<<<<<<<
@@ -7773,7 +7775,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   }
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":180
+  /* "runtime/_inline.pyx":182
  * 
  * 
  * cdef int signature(tuple arrays, Py_ssize_t *elements, Py_ssize_t *rows):             # <<<<<<<<<<<<<<
@@ -7800,7 +7802,7 @@ static int __pyx_f_7runtime_7_inline_signature(PyObject *__pyx_v_arrays, Py_ssiz
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":212
+/* "runtime/_inline.pyx":214
  * 
  * 
  * cdef inline object checked_rows(object result, Py_ssize_t rows, str what):             # <<<<<<<<<<<<<<
@@ -7823,7 +7825,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("checked_rows", 0);
 
-  /* "runtime/_inline.pyx":216
+  /* "runtime/_inline.pyx":218
  *     array of `rows` rows as is; anything else checked (and converted or
  *     refused) by runtime._arrays.Outputs."""
  *     if type(result) is _ndarray and cnp.PyArray_NDIM(<cnp.ndarray>result) >= 1 and \             # <<<<<<<<<<<<<<
@@ -7850,7 +7852,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "runtime/_inline.pyx":217
+  /* "runtime/_inline.pyx":219
  *     refused) by runtime._arrays.Outputs."""
  *     if type(result) is _ndarray and cnp.PyArray_NDIM(<cnp.ndarray>result) >= 1 and \
  *             cnp.PyArray_DIMS(<cnp.ndarray>result)[0] == rows:             # <<<<<<<<<<<<<<
@@ -7864,7 +7866,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
 
   __pyx_L4_bool_binop_done:;
 
-  /* "runtime/_inline.pyx":216
+  /* "runtime/_inline.pyx":218
  *     array of `rows` rows as is; anything else checked (and converted or
  *     refused) by runtime._arrays.Outputs."""
  *     if type(result) is _ndarray and cnp.PyArray_NDIM(<cnp.ndarray>result) >= 1 and \             # <<<<<<<<<<<<<<
@@ -7874,7 +7876,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":218
+    /* "runtime/_inline.pyx":220
  *     if type(result) is _ndarray and cnp.PyArray_NDIM(<cnp.ndarray>result) >= 1 and \
  *             cnp.PyArray_DIMS(<cnp.ndarray>result)[0] == rows:
  *         return result             # <<<<<<<<<<<<<<
@@ -7892,7 +7894,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":216
+    /* "runtime/_inline.pyx":218
  *     array of `rows` rows as is; anything else checked (and converted or
  *     refused) by runtime._arrays.Outputs."""
  *     if type(result) is _ndarray and cnp.PyArray_NDIM(<cnp.ndarray>result) >= 1 and \             # <<<<<<<<<<<<<<
@@ -7901,7 +7903,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
 */
   }
 
-  /* "runtime/_inline.pyx":219
+  /* "runtime/_inline.pyx":221
  *             cnp.PyArray_DIMS(<cnp.ndarray>result)[0] == rows:
  *         return result
  *     return _slow["inline_result"](result, rows, what)             # <<<<<<<<<<<<<<
@@ -7909,12 +7911,12 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
  * 
 */
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 221, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = __Pyx_PyObject_Dict_GetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_inline_result); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_Dict_GetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_inline_result); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 221, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __pyx_t_5 = PyLong_FromSsize_t(__pyx_v_rows); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_5 = PyLong_FromSsize_t(__pyx_v_rows); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 221, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_7 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -7934,7 +7936,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 219, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 221, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
   {
@@ -7948,7 +7950,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
   __pyx_t_3 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":212
+  /* "runtime/_inline.pyx":214
  * 
  * 
  * cdef inline object checked_rows(object result, Py_ssize_t rows, str what):             # <<<<<<<<<<<<<<
@@ -7970,7 +7972,7 @@ static CYTHON_INLINE PyObject *__pyx_f_7runtime_7_inline_checked_rows(PyObject *
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":224
+/* "runtime/_inline.pyx":226
  * # ---- configuration, from runtime/_schedule.py and runtime/_config.py -----
  * 
  * def set_cutoffs(double python_s, double native_s):             # <<<<<<<<<<<<<<
@@ -8019,39 +8021,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_python_s,&__pyx_mstate_global->__pyx_n_u_native_s,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 224, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 226, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 224, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 226, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 224, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_cutoffs", 0) < (0)) __PYX_ERR(0, 224, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_cutoffs", 0) < (0)) __PYX_ERR(0, 226, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_cutoffs", 1, 2, 2, i); __PYX_ERR(0, 224, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_cutoffs", 1, 2, 2, i); __PYX_ERR(0, 226, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 224, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 224, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 226, __pyx_L3_error)
     }
-    __pyx_v_python_s = __Pyx_PyFloat_AsDouble(values[0]); if (unlikely((__pyx_v_python_s == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 224, __pyx_L3_error)
-    __pyx_v_native_s = __Pyx_PyFloat_AsDouble(values[1]); if (unlikely((__pyx_v_native_s == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 224, __pyx_L3_error)
+    __pyx_v_python_s = __Pyx_PyFloat_AsDouble(values[0]); if (unlikely((__pyx_v_python_s == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 226, __pyx_L3_error)
+    __pyx_v_native_s = __Pyx_PyFloat_AsDouble(values[1]); if (unlikely((__pyx_v_native_s == (double)-1) && PyErr_Occurred())) __PYX_ERR(0, 226, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("set_cutoffs", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 224, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("set_cutoffs", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 226, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8079,7 +8081,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_2set_cutoffs(CYTHON_UNUSED PyObject 
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("set_cutoffs", 0);
 
-  /* "runtime/_inline.pyx":227
+  /* "runtime/_inline.pyx":229
  *     """Predicted seconds below which Python / native calls run inline."""
  *     global _cutoff_python, _cutoff_native
  *     _cutoff_python = python_s             # <<<<<<<<<<<<<<
@@ -8088,7 +8090,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_2set_cutoffs(CYTHON_UNUSED PyObject 
 */
   __pyx_v_7runtime_7_inline__cutoff_python = __pyx_v_python_s;
 
-  /* "runtime/_inline.pyx":228
+  /* "runtime/_inline.pyx":230
  *     global _cutoff_python, _cutoff_native
  *     _cutoff_python = python_s
  *     _cutoff_native = native_s             # <<<<<<<<<<<<<<
@@ -8097,7 +8099,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_2set_cutoffs(CYTHON_UNUSED PyObject 
 */
   __pyx_v_7runtime_7_inline__cutoff_native = __pyx_v_native_s;
 
-  /* "runtime/_inline.pyx":224
+  /* "runtime/_inline.pyx":226
  * # ---- configuration, from runtime/_schedule.py and runtime/_config.py -----
  * 
  * def set_cutoffs(double python_s, double native_s):             # <<<<<<<<<<<<<<
@@ -8112,7 +8114,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_2set_cutoffs(CYTHON_UNUSED PyObject 
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":231
+/* "runtime/_inline.pyx":233
  * 
  * 
  * def set_threads(int threads):             # <<<<<<<<<<<<<<
@@ -8160,32 +8162,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_threads,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 231, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 233, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 231, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 233, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_threads", 0) < (0)) __PYX_ERR(0, 231, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_threads", 0) < (0)) __PYX_ERR(0, 233, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_threads", 1, 1, 1, i); __PYX_ERR(0, 231, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_threads", 1, 1, 1, i); __PYX_ERR(0, 233, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 231, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 233, __pyx_L3_error)
     }
-    __pyx_v_threads = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_threads == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 231, __pyx_L3_error)
+    __pyx_v_threads = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_threads == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 233, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("set_threads", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 231, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("set_threads", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 233, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8219,7 +8221,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_4set_threads(CYTHON_UNUSED PyObject 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("set_threads", 0);
 
-  /* "runtime/_inline.pyx":234
+  /* "runtime/_inline.pyx":236
  *     """The configured thread count changed: forget what was learned."""
  *     global _threads
  *     _threads = threads             # <<<<<<<<<<<<<<
@@ -8228,7 +8230,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_4set_threads(CYTHON_UNUSED PyObject 
 */
   __pyx_v_7runtime_7_inline__threads = __pyx_v_threads;
 
-  /* "runtime/_inline.pyx":235
+  /* "runtime/_inline.pyx":237
  *     global _threads
  *     _threads = threads
  *     forget()             # <<<<<<<<<<<<<<
@@ -8236,7 +8238,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_4set_threads(CYTHON_UNUSED PyObject 
  * 
 */
   __pyx_t_2 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_forget); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 235, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_forget); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -8255,12 +8257,12 @@ static PyObject *__pyx_pf_7runtime_7_inline_4set_threads(CYTHON_UNUSED PyObject 
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "runtime/_inline.pyx":231
+  /* "runtime/_inline.pyx":233
  * 
  * 
  * def set_threads(int threads):             # <<<<<<<<<<<<<<
@@ -8283,7 +8285,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_4set_threads(CYTHON_UNUSED PyObject 
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":238
+/* "runtime/_inline.pyx":240
  * 
  * 
  * def set_enabled(bint enabled):             # <<<<<<<<<<<<<<
@@ -8331,32 +8333,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_enabled,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 238, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 240, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 238, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 240, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_enabled", 0) < (0)) __PYX_ERR(0, 238, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_enabled", 0) < (0)) __PYX_ERR(0, 240, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_enabled", 1, 1, 1, i); __PYX_ERR(0, 238, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_enabled", 1, 1, 1, i); __PYX_ERR(0, 240, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 238, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 240, __pyx_L3_error)
     }
-    __pyx_v_enabled = __Pyx_PyObject_IsTrue(values[0]); if (unlikely((__pyx_v_enabled == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 238, __pyx_L3_error)
+    __pyx_v_enabled = __Pyx_PyObject_IsTrue(values[0]); if (unlikely((__pyx_v_enabled == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 240, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("set_enabled", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 238, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("set_enabled", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 240, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8390,7 +8392,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_6set_enabled(CYTHON_UNUSED PyObject 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("set_enabled", 0);
 
-  /* "runtime/_inline.pyx":241
+  /* "runtime/_inline.pyx":243
  *     """Off while a forced split is on: every call takes the measured path."""
  *     global _enabled
  *     _enabled = enabled             # <<<<<<<<<<<<<<
@@ -8399,7 +8401,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_6set_enabled(CYTHON_UNUSED PyObject 
 */
   __pyx_v_7runtime_7_inline__enabled = __pyx_v_enabled;
 
-  /* "runtime/_inline.pyx":242
+  /* "runtime/_inline.pyx":244
  *     global _enabled
  *     _enabled = enabled
  *     forget()             # <<<<<<<<<<<<<<
@@ -8407,7 +8409,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_6set_enabled(CYTHON_UNUSED PyObject 
  * 
 */
   __pyx_t_2 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_forget); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 242, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_forget); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 244, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -8426,12 +8428,12 @@ static PyObject *__pyx_pf_7runtime_7_inline_6set_enabled(CYTHON_UNUSED PyObject 
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 242, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "runtime/_inline.pyx":238
+  /* "runtime/_inline.pyx":240
  * 
  * 
  * def set_enabled(bint enabled):             # <<<<<<<<<<<<<<
@@ -8454,7 +8456,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_6set_enabled(CYTHON_UNUSED PyObject 
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":245
+/* "runtime/_inline.pyx":247
  * 
  * 
  * def set_one_leaf(Py_ssize_t elements):             # <<<<<<<<<<<<<<
@@ -8502,32 +8504,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_elements,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 245, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 247, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 245, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 247, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_one_leaf", 0) < (0)) __PYX_ERR(0, 245, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "set_one_leaf", 0) < (0)) __PYX_ERR(0, 247, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_one_leaf", 1, 1, 1, i); __PYX_ERR(0, 245, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("set_one_leaf", 1, 1, 1, i); __PYX_ERR(0, 247, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 245, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 247, __pyx_L3_error)
     }
-    __pyx_v_elements = __Pyx_PyIndex_AsSsize_t(values[0]); if (unlikely((__pyx_v_elements == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 245, __pyx_L3_error)
+    __pyx_v_elements = __Pyx_PyIndex_AsSsize_t(values[0]); if (unlikely((__pyx_v_elements == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 247, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("set_one_leaf", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 245, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("set_one_leaf", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 247, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8554,7 +8556,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_8set_one_leaf(CYTHON_UNUSED PyObject
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("set_one_leaf", 0);
 
-  /* "runtime/_inline.pyx":247
+  /* "runtime/_inline.pyx":249
  * def set_one_leaf(Py_ssize_t elements):
  *     global _one_leaf
  *     _one_leaf = elements             # <<<<<<<<<<<<<<
@@ -8563,7 +8565,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_8set_one_leaf(CYTHON_UNUSED PyObject
 */
   __pyx_v_7runtime_7_inline__one_leaf = __pyx_v_elements;
 
-  /* "runtime/_inline.pyx":245
+  /* "runtime/_inline.pyx":247
  * 
  * 
  * def set_one_leaf(Py_ssize_t elements):             # <<<<<<<<<<<<<<
@@ -8578,7 +8580,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_8set_one_leaf(CYTHON_UNUSED PyObject
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":250
+/* "runtime/_inline.pyx":252
  * 
  * 
  * def forget():             # <<<<<<<<<<<<<<
@@ -8608,7 +8610,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_10forget(CYTHON_UNUSED PyObject *__p
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("forget", 0);
 
-  /* "runtime/_inline.pyx":253
+  /* "runtime/_inline.pyx":255
  *     """Drop every memo (lazily: each resets on its next use)."""
  *     global _generation
  *     _generation += 1             # <<<<<<<<<<<<<<
@@ -8617,7 +8619,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_10forget(CYTHON_UNUSED PyObject *__p
 */
   __pyx_v_7runtime_7_inline__generation = (__pyx_v_7runtime_7_inline__generation + 1);
 
-  /* "runtime/_inline.pyx":250
+  /* "runtime/_inline.pyx":252
  * 
  * 
  * def forget():             # <<<<<<<<<<<<<<
@@ -8632,7 +8634,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_10forget(CYTHON_UNUSED PyObject *__p
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":256
+/* "runtime/_inline.pyx":258
  * 
  * 
  * def note(str table, func, tuple arrays, Py_ssize_t elements):             # <<<<<<<<<<<<<<
@@ -8683,53 +8685,53 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_table,&__pyx_mstate_global->__pyx_n_u_func,&__pyx_mstate_global->__pyx_n_u_arrays,&__pyx_mstate_global->__pyx_n_u_elements,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 256, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 258, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 256, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 258, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 256, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 258, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 256, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 258, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 256, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 258, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "note", 0) < (0)) __PYX_ERR(0, 256, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "note", 0) < (0)) __PYX_ERR(0, 258, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 4; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("note", 1, 4, 4, i); __PYX_ERR(0, 256, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("note", 1, 4, 4, i); __PYX_ERR(0, 258, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 4)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 256, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 258, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 256, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 258, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 256, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 258, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 256, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 258, __pyx_L3_error)
     }
     __pyx_v_table = ((PyObject*)values[0]);
     __pyx_v_func = values[1];
     __pyx_v_arrays = ((PyObject*)values[2]);
-    __pyx_v_elements = __Pyx_PyIndex_AsSsize_t(values[3]); if (unlikely((__pyx_v_elements == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 256, __pyx_L3_error)
+    __pyx_v_elements = __Pyx_PyIndex_AsSsize_t(values[3]); if (unlikely((__pyx_v_elements == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 258, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("note", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 256, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("note", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 258, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8740,8 +8742,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_table), (&PyUnicode_Type), 1, "table", 1))) __PYX_ERR(0, 256, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_arrays), (&PyTuple_Type), 1, "arrays", 1))) __PYX_ERR(0, 256, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_table), (&PyUnicode_Type), 1, "table", 1))) __PYX_ERR(0, 258, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_arrays), (&PyTuple_Type), 1, "arrays", 1))) __PYX_ERR(0, 258, __pyx_L1_error)
   __pyx_r = __pyx_pf_7runtime_7_inline_12note(__pyx_self, __pyx_v_table, __pyx_v_func, __pyx_v_arrays, __pyx_v_elements);
 
   /* function exit code */
@@ -8783,7 +8785,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
   __Pyx_RefNannySetupContext("note", 0);
 
 
-  /* "runtime/_inline.pyx":259
+  /* "runtime/_inline.pyx":261
  *     """The measured path ran a call inline by decision: calls of this
  *     function and signature with at most `elements` elements may skip it."""
  *     cdef Py_ssize_t count = 0, rows = 0             # <<<<<<<<<<<<<<
@@ -8793,7 +8795,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
   __pyx_v_count = 0;
   __pyx_v_rows = 0;
 
-  /* "runtime/_inline.pyx":260
+  /* "runtime/_inline.pyx":262
  *     function and signature with at most `elements` elements may skip it."""
  *     cdef Py_ssize_t count = 0, rows = 0
  *     cdef int kind = 0             # <<<<<<<<<<<<<<
@@ -8802,41 +8804,41 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 */
   __pyx_v_kind = 0;
 
-  /* "runtime/_inline.pyx":262
+  /* "runtime/_inline.pyx":264
  *     cdef int kind = 0
  *     cdef dict memos
  *     if table == "map":             # <<<<<<<<<<<<<<
  *         memos = _map_memos
  *         kind = signature(arrays, &count, &rows)
 */
-  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_map, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 262, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_map, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 264, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":263
+    /* "runtime/_inline.pyx":265
  *     cdef dict memos
  *     if table == "map":
  *         memos = _map_memos             # <<<<<<<<<<<<<<
  *         kind = signature(arrays, &count, &rows)
  *         if kind < 0:
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_map_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 263, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_map_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 265, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 263, __pyx_L1_error)
+    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 265, __pyx_L1_error)
     __pyx_v_memos = ((PyObject*)__pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "runtime/_inline.pyx":264
+    /* "runtime/_inline.pyx":266
  *     if table == "map":
  *         memos = _map_memos
  *         kind = signature(arrays, &count, &rows)             # <<<<<<<<<<<<<<
  *         if kind < 0:
  *             return
 */
-    __pyx_t_3 = __pyx_f_7runtime_7_inline_signature(__pyx_v_arrays, (&__pyx_v_count), (&__pyx_v_rows)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 264, __pyx_L1_error)
+    __pyx_t_3 = __pyx_f_7runtime_7_inline_signature(__pyx_v_arrays, (&__pyx_v_count), (&__pyx_v_rows)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 266, __pyx_L1_error)
     __pyx_v_kind = __pyx_t_3;
 
-    /* "runtime/_inline.pyx":265
+    /* "runtime/_inline.pyx":267
  *         memos = _map_memos
  *         kind = signature(arrays, &count, &rows)
  *         if kind < 0:             # <<<<<<<<<<<<<<
@@ -8848,7 +8850,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
     if (__pyx_t_1) {
 
 
-      /* "runtime/_inline.pyx":266
+      /* "runtime/_inline.pyx":268
  *         kind = signature(arrays, &count, &rows)
  *         if kind < 0:
  *             return             # <<<<<<<<<<<<<<
@@ -8865,7 +8867,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
       }
       goto __pyx_L0;
 
-      /* "runtime/_inline.pyx":265
+      /* "runtime/_inline.pyx":267
  *         memos = _map_memos
  *         kind = signature(arrays, &count, &rows)
  *         if kind < 0:             # <<<<<<<<<<<<<<
@@ -8874,7 +8876,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 */
     }
 
-    /* "runtime/_inline.pyx":267
+    /* "runtime/_inline.pyx":269
  *         if kind < 0:
  *             return
  *         elements = count             # <<<<<<<<<<<<<<
@@ -8883,7 +8885,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 */
     __pyx_v_elements = __pyx_v_count;
 
-    /* "runtime/_inline.pyx":262
+    /* "runtime/_inline.pyx":264
  *     cdef int kind = 0
  *     cdef dict memos
  *     if table == "map":             # <<<<<<<<<<<<<<
@@ -8893,31 +8895,31 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
     goto __pyx_L3;
   }
 
-  /* "runtime/_inline.pyx":268
+  /* "runtime/_inline.pyx":270
  *             return
  *         elements = count
  *     elif table == "for":             # <<<<<<<<<<<<<<
  *         memos = _for_memos
  *     elif table == "native":
 */
-  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_for, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 268, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_for, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":269
+    /* "runtime/_inline.pyx":271
  *         elements = count
  *     elif table == "for":
  *         memos = _for_memos             # <<<<<<<<<<<<<<
  *     elif table == "native":
  *         memos = _native_memos
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_for_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 269, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_for_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 271, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 269, __pyx_L1_error)
+    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 271, __pyx_L1_error)
     __pyx_v_memos = ((PyObject*)__pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "runtime/_inline.pyx":268
+    /* "runtime/_inline.pyx":270
  *             return
  *         elements = count
  *     elif table == "for":             # <<<<<<<<<<<<<<
@@ -8927,31 +8929,31 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
     goto __pyx_L3;
   }
 
-  /* "runtime/_inline.pyx":270
+  /* "runtime/_inline.pyx":272
  *     elif table == "for":
  *         memos = _for_memos
  *     elif table == "native":             # <<<<<<<<<<<<<<
  *         memos = _native_memos
  *     else:
 */
-  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_native, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_native, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":271
+    /* "runtime/_inline.pyx":273
  *         memos = _for_memos
  *     elif table == "native":
  *         memos = _native_memos             # <<<<<<<<<<<<<<
  *     else:
  *         memos = _items_memos
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_native_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 271, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_native_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 273, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 271, __pyx_L1_error)
+    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 273, __pyx_L1_error)
     __pyx_v_memos = ((PyObject*)__pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "runtime/_inline.pyx":270
+    /* "runtime/_inline.pyx":272
  *     elif table == "for":
  *         memos = _for_memos
  *     elif table == "native":             # <<<<<<<<<<<<<<
@@ -8961,7 +8963,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
     goto __pyx_L3;
   }
 
-  /* "runtime/_inline.pyx":273
+  /* "runtime/_inline.pyx":275
  *         memos = _native_memos
  *     else:
  *         memos = _items_memos             # <<<<<<<<<<<<<<
@@ -8969,30 +8971,30 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
  *     if memo is None:
 */
   /*else*/ {
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_items_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 273, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_items_memos); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 275, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 273, __pyx_L1_error)
+    if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 275, __pyx_L1_error)
     __pyx_v_memos = ((PyObject*)__pyx_t_2);
     __pyx_t_2 = 0;
   }
   __pyx_L3:;
 
-  /* "runtime/_inline.pyx":274
+  /* "runtime/_inline.pyx":276
  *     else:
  *         memos = _items_memos
  *     memo = find_or_add(memos, memo_key(func))             # <<<<<<<<<<<<<<
  *     if memo is None:
  *         return
 */
-  __pyx_t_2 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 274, __pyx_L1_error)
+  __pyx_t_2 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 276, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_4 = ((PyObject *)__pyx_f_7runtime_7_inline_find_or_add(__pyx_v_memos, __pyx_t_2)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 274, __pyx_L1_error)
+  __pyx_t_4 = ((PyObject *)__pyx_f_7runtime_7_inline_find_or_add(__pyx_v_memos, __pyx_t_2)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 276, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __pyx_v_memo = ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_4);
   __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":275
+  /* "runtime/_inline.pyx":277
  *         memos = _items_memos
  *     memo = find_or_add(memos, memo_key(func))
  *     if memo is None:             # <<<<<<<<<<<<<<
@@ -9003,7 +9005,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":276
+    /* "runtime/_inline.pyx":278
  *     memo = find_or_add(memos, memo_key(func))
  *     if memo is None:
  *         return             # <<<<<<<<<<<<<<
@@ -9020,7 +9022,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":275
+    /* "runtime/_inline.pyx":277
  *         memos = _items_memos
  *     memo = find_or_add(memos, memo_key(func))
  *     if memo is None:             # <<<<<<<<<<<<<<
@@ -9029,7 +9031,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 */
   }
 
-  /* "runtime/_inline.pyx":277
+  /* "runtime/_inline.pyx":279
  *     if memo is None:
  *         return
  *     if memo.generation != _generation:             # <<<<<<<<<<<<<<
@@ -9041,16 +9043,16 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":278
+    /* "runtime/_inline.pyx":280
  *         return
  *     if memo.generation != _generation:
  *         memo.reset()             # <<<<<<<<<<<<<<
  *     cdef int slot = len(arrays) - 1 if table == "map" else 0
  *     if elements > memo.upto[slot][kind]:
 */
-    ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->reset(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 278, __pyx_L1_error)
+    ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->reset(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 280, __pyx_L1_error)
 
-    /* "runtime/_inline.pyx":277
+    /* "runtime/_inline.pyx":279
  *     if memo is None:
  *         return
  *     if memo.generation != _generation:             # <<<<<<<<<<<<<<
@@ -9059,20 +9061,20 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 */
   }
 
-  /* "runtime/_inline.pyx":279
+  /* "runtime/_inline.pyx":281
  *     if memo.generation != _generation:
  *         memo.reset()
  *     cdef int slot = len(arrays) - 1 if table == "map" else 0             # <<<<<<<<<<<<<<
  *     if elements > memo.upto[slot][kind]:
  *         memo.upto[slot][kind] = elements
 */
-  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_map, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 279, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_str_str(__pyx_v_table, __pyx_mstate_global->__pyx_n_u_map, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 281, __pyx_L1_error)
   if (__pyx_t_1) {
     if (unlikely(__pyx_v_arrays == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-      __PYX_ERR(0, 279, __pyx_L1_error)
+      __PYX_ERR(0, 281, __pyx_L1_error)
     }
-    __pyx_t_6 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_6 == ((Py_ssize_t)-1))) __PYX_ERR(0, 279, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_6 == ((Py_ssize_t)-1))) __PYX_ERR(0, 281, __pyx_L1_error)
 
     __pyx_t_5 = (__pyx_t_6 - 1);
 
@@ -9083,7 +9085,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 
   __pyx_v_slot = __pyx_t_5;
 
-  /* "runtime/_inline.pyx":280
+  /* "runtime/_inline.pyx":282
  *         memo.reset()
  *     cdef int slot = len(arrays) - 1 if table == "map" else 0
  *     if elements > memo.upto[slot][kind]:             # <<<<<<<<<<<<<<
@@ -9095,7 +9097,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":281
+    /* "runtime/_inline.pyx":283
  *     cdef int slot = len(arrays) - 1 if table == "map" else 0
  *     if elements > memo.upto[slot][kind]:
  *         memo.upto[slot][kind] = elements             # <<<<<<<<<<<<<<
@@ -9104,7 +9106,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 */
     ((__pyx_v_memo->upto[__pyx_v_slot])[__pyx_v_kind]) = __pyx_v_elements;
 
-    /* "runtime/_inline.pyx":280
+    /* "runtime/_inline.pyx":282
  *         memo.reset()
  *     cdef int slot = len(arrays) - 1 if table == "map" else 0
  *     if elements > memo.upto[slot][kind]:             # <<<<<<<<<<<<<<
@@ -9113,7 +9115,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
 */
   }
 
-  /* "runtime/_inline.pyx":256
+  /* "runtime/_inline.pyx":258
  * 
  * 
  * def note(str table, func, tuple arrays, Py_ssize_t elements):             # <<<<<<<<<<<<<<
@@ -9142,7 +9144,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_12note(CYTHON_UNUSED PyObject *__pyx
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":286
+/* "runtime/_inline.pyx":288
  * # ---- the entry points ------------------------------------------------------
  * 
  * def map(func, *arrays, out=None, grain=None, qos=None):             # <<<<<<<<<<<<<<
@@ -9200,30 +9202,30 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_func,&__pyx_mstate_global->__pyx_n_u_out,&__pyx_mstate_global->__pyx_n_u_grain,&__pyx_mstate_global->__pyx_n_u_qos,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 286, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 288, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         default:
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 286, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 288, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
       const Py_ssize_t used_pos_args = (kwd_pos_args < 1) ? kwd_pos_args : 1;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, used_pos_args, __pyx_kwds_len, "map", 0) < (0)) __PYX_ERR(0, 286, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, used_pos_args, __pyx_kwds_len, "map", 0) < (0)) __PYX_ERR(0, 288, __pyx_L3_error)
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("map", 0, 1, 1, i); __PYX_ERR(0, 286, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("map", 0, 1, 1, i); __PYX_ERR(0, 288, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs < 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 286, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 288, __pyx_L3_error)
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
@@ -9235,7 +9237,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("map", 0, 1, 1, __pyx_nargs); __PYX_ERR(0, 286, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("map", 0, 1, 1, __pyx_nargs); __PYX_ERR(0, 288, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -9282,7 +9284,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("map", 0);
 
-  /* "runtime/_inline.pyx":316
+  /* "runtime/_inline.pyx":318
  *     21.0
  *     """
  *     cdef Py_ssize_t elements = 0, rows = 0             # <<<<<<<<<<<<<<
@@ -9292,7 +9294,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
   __pyx_v_elements = 0;
   __pyx_v_rows = 0;
 
-  /* "runtime/_inline.pyx":320
+  /* "runtime/_inline.pyx":322
  *     cdef Memo memo
  *     cdef double t0
  *     if out is None and grain is None and qos is None and _enabled and _threads > 0 \             # <<<<<<<<<<<<<<
@@ -9333,7 +9335,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "runtime/_inline.pyx":321
+  /* "runtime/_inline.pyx":323
  *     cdef double t0
  *     if out is None and grain is None and qos is None and _enabled and _threads > 0 \
  *             and callable(func):             # <<<<<<<<<<<<<<
@@ -9350,13 +9352,13 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyCallable_Check(__pyx_v_func); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 321, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyCallable_Check(__pyx_v_func); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 323, __pyx_L1_error)
 
   __pyx_t_1 = __pyx_t_2;
 
   __pyx_L4_bool_binop_done:;
 
-  /* "runtime/_inline.pyx":320
+  /* "runtime/_inline.pyx":322
  *     cdef Memo memo
  *     cdef double t0
  *     if out is None and grain is None and qos is None and _enabled and _threads > 0 \             # <<<<<<<<<<<<<<
@@ -9366,17 +9368,17 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":322
+    /* "runtime/_inline.pyx":324
  *     if out is None and grain is None and qos is None and _enabled and _threads > 0 \
  *             and callable(func):
  *         kind = signature(arrays, &elements, &rows)             # <<<<<<<<<<<<<<
  *         if kind >= 0 and default_level():
  *             memo = find(_map_memos, memo_key(func))
 */
-    __pyx_t_3 = __pyx_f_7runtime_7_inline_signature(__pyx_v_arrays, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 322, __pyx_L1_error)
+    __pyx_t_3 = __pyx_f_7runtime_7_inline_signature(__pyx_v_arrays, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 324, __pyx_L1_error)
     __pyx_v_kind = __pyx_t_3;
 
-    /* "runtime/_inline.pyx":323
+    /* "runtime/_inline.pyx":325
  *             and callable(func):
  *         kind = signature(arrays, &elements, &rows)
  *         if kind >= 0 and default_level():             # <<<<<<<<<<<<<<
@@ -9393,7 +9395,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 
       goto __pyx_L11_bool_binop_done;
     }
-    __pyx_t_2 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_2 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 323, __pyx_L1_error)
+    __pyx_t_2 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_2 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 325, __pyx_L1_error)
 
     __pyx_t_1 = __pyx_t_2;
 
@@ -9401,26 +9403,26 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
     if (__pyx_t_1) {
 
 
-      /* "runtime/_inline.pyx":324
+      /* "runtime/_inline.pyx":326
  *         kind = signature(arrays, &elements, &rows)
  *         if kind >= 0 and default_level():
  *             memo = find(_map_memos, memo_key(func))             # <<<<<<<<<<<<<<
  *             if (memo is None and elements <= _first_inline) or (
  *                     memo is not None and memo.inline(len(arrays) - 1, kind, elements,
 */
-      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_map_memos); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 324, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_map_memos); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 326, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      if (!(likely(PyDict_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_4))) __PYX_ERR(0, 324, __pyx_L1_error)
-      __pyx_t_5 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 324, __pyx_L1_error)
+      if (!(likely(PyDict_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_4))) __PYX_ERR(0, 326, __pyx_L1_error)
+      __pyx_t_5 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 326, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_6 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_4), __pyx_t_5)); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 324, __pyx_L1_error)
+      __pyx_t_6 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_4), __pyx_t_5)); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 326, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __pyx_v_memo = ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_6);
       __pyx_t_6 = 0;
 
-      /* "runtime/_inline.pyx":325
+      /* "runtime/_inline.pyx":327
  *         if kind >= 0 and default_level():
  *             memo = find(_map_memos, memo_key(func))
  *             if (memo is None and elements <= _first_inline) or (             # <<<<<<<<<<<<<<
@@ -9446,7 +9448,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
       }
       __pyx_L15_next_or:;
 
-      /* "runtime/_inline.pyx":326
+      /* "runtime/_inline.pyx":328
  *             memo = find(_map_memos, memo_key(func))
  *             if (memo is None and elements <= _first_inline) or (
  *                     memo is not None and memo.inline(len(arrays) - 1, kind, elements,             # <<<<<<<<<<<<<<
@@ -9462,23 +9464,23 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 
         goto __pyx_L14_bool_binop_done;
       }
-      __pyx_t_7 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_7 == ((Py_ssize_t)-1))) __PYX_ERR(0, 326, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_7 == ((Py_ssize_t)-1))) __PYX_ERR(0, 328, __pyx_L1_error)
 
-      /* "runtime/_inline.pyx":327
+      /* "runtime/_inline.pyx":329
  *             if (memo is None and elements <= _first_inline) or (
  *                     memo is not None and memo.inline(len(arrays) - 1, kind, elements,
  *                                                      _cutoff_python)):             # <<<<<<<<<<<<<<
  *                 if memo is None:
  *                     memo = find_or_add(_map_memos, memo_key(func))
 */
-      __pyx_t_2 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, (__pyx_t_7 - 1), __pyx_v_kind, __pyx_v_elements, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 326, __pyx_L1_error)
+      __pyx_t_2 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, (__pyx_t_7 - 1), __pyx_v_kind, __pyx_v_elements, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 328, __pyx_L1_error)
 
 
       __pyx_t_1 = __pyx_t_2;
 
       __pyx_L14_bool_binop_done:;
 
-      /* "runtime/_inline.pyx":325
+      /* "runtime/_inline.pyx":327
  *         if kind >= 0 and default_level():
  *             memo = find(_map_memos, memo_key(func))
  *             if (memo is None and elements <= _first_inline) or (             # <<<<<<<<<<<<<<
@@ -9488,48 +9490,77 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
       if (__pyx_t_1) {
 
 
-        /* "runtime/_inline.pyx":328
+        /* "runtime/_inline.pyx":330
  *                     memo is not None and memo.inline(len(arrays) - 1, kind, elements,
  *                                                      _cutoff_python)):
  *                 if memo is None:             # <<<<<<<<<<<<<<
  *                     memo = find_or_add(_map_memos, memo_key(func))
- *                 if memo is None or not memo.sample():
+ *                     if memo is not None:
 */
         __pyx_t_1 = (((PyObject *)__pyx_v_memo) == Py_None);
         if (__pyx_t_1) {
 
 
-          /* "runtime/_inline.pyx":329
+          /* "runtime/_inline.pyx":331
  *                                                      _cutoff_python)):
  *                 if memo is None:
  *                     memo = find_or_add(_map_memos, memo_key(func))             # <<<<<<<<<<<<<<
- *                 if memo is None or not memo.sample():
- *                     return checked_rows(func(*arrays), rows, "runtime.map")
+ *                     if memo is not None:
+ *                         memo.calls = 1  # its first call (not timed, see sample)
 */
-          __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_map_memos); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 329, __pyx_L1_error)
+          __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_map_memos); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 331, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_6);
-          if (!(likely(PyDict_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_6))) __PYX_ERR(0, 329, __pyx_L1_error)
-          __pyx_t_5 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 329, __pyx_L1_error)
+          if (!(likely(PyDict_CheckExact(__pyx_t_6))||((__pyx_t_6) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_6))) __PYX_ERR(0, 331, __pyx_L1_error)
+          __pyx_t_5 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 331, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_5);
-          __pyx_t_4 = ((PyObject *)__pyx_f_7runtime_7_inline_find_or_add(((PyObject*)__pyx_t_6), __pyx_t_5)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 329, __pyx_L1_error)
+          __pyx_t_4 = ((PyObject *)__pyx_f_7runtime_7_inline_find_or_add(((PyObject*)__pyx_t_6), __pyx_t_5)); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 331, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_4);
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
           __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
           __Pyx_DECREF_SET(__pyx_v_memo, ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_4));
           __pyx_t_4 = 0;
 
-          /* "runtime/_inline.pyx":328
+          /* "runtime/_inline.pyx":332
+ *                 if memo is None:
+ *                     memo = find_or_add(_map_memos, memo_key(func))
+ *                     if memo is not None:             # <<<<<<<<<<<<<<
+ *                         memo.calls = 1  # its first call (not timed, see sample)
+ *                 if memo is None or not memo.sample():
+*/
+          __pyx_t_1 = (((PyObject *)__pyx_v_memo) != Py_None);
+          if (__pyx_t_1) {
+
+
+            /* "runtime/_inline.pyx":333
+ *                     memo = find_or_add(_map_memos, memo_key(func))
+ *                     if memo is not None:
+ *                         memo.calls = 1  # its first call (not timed, see sample)             # <<<<<<<<<<<<<<
+ *                 if memo is None or not memo.sample():
+ *                     return checked_rows(func(*arrays), rows, "runtime.map")
+*/
+            __pyx_v_memo->calls = 1;
+
+            /* "runtime/_inline.pyx":332
+ *                 if memo is None:
+ *                     memo = find_or_add(_map_memos, memo_key(func))
+ *                     if memo is not None:             # <<<<<<<<<<<<<<
+ *                         memo.calls = 1  # its first call (not timed, see sample)
+ *                 if memo is None or not memo.sample():
+*/
+          }
+
+          /* "runtime/_inline.pyx":330
  *                     memo is not None and memo.inline(len(arrays) - 1, kind, elements,
  *                                                      _cutoff_python)):
  *                 if memo is None:             # <<<<<<<<<<<<<<
  *                     memo = find_or_add(_map_memos, memo_key(func))
- *                 if memo is None or not memo.sample():
+ *                     if memo is not None:
 */
         }
 
-        /* "runtime/_inline.pyx":330
- *                 if memo is None:
- *                     memo = find_or_add(_map_memos, memo_key(func))
+        /* "runtime/_inline.pyx":334
+ *                     if memo is not None:
+ *                         memo.calls = 1  # its first call (not timed, see sample)
  *                 if memo is None or not memo.sample():             # <<<<<<<<<<<<<<
  *                     return checked_rows(func(*arrays), rows, "runtime.map")
  *                 t0 = now_s()
@@ -9541,29 +9572,29 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 
           __pyx_t_1 = __pyx_t_2;
 
-          goto __pyx_L20_bool_binop_done;
+          goto __pyx_L21_bool_binop_done;
         }
-        __pyx_t_2 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 330, __pyx_L1_error)
+        __pyx_t_2 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 334, __pyx_L1_error)
         __pyx_t_8 = (!__pyx_t_2);
 
 
 
         __pyx_t_1 = __pyx_t_8;
 
-        __pyx_L20_bool_binop_done:;
+        __pyx_L21_bool_binop_done:;
         if (__pyx_t_1) {
 
 
-          /* "runtime/_inline.pyx":331
- *                     memo = find_or_add(_map_memos, memo_key(func))
+          /* "runtime/_inline.pyx":335
+ *                         memo.calls = 1  # its first call (not timed, see sample)
  *                 if memo is None or not memo.sample():
  *                     return checked_rows(func(*arrays), rows, "runtime.map")             # <<<<<<<<<<<<<<
  *                 t0 = now_s()
  *                 result = func(*arrays)
 */
-          __pyx_t_4 = __Pyx_PyObject_Call(__pyx_v_func, __pyx_v_arrays, NULL); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 331, __pyx_L1_error)
+          __pyx_t_4 = __Pyx_PyObject_Call(__pyx_v_func, __pyx_v_arrays, NULL); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 335, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_4);
-          __pyx_t_5 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_t_4, __pyx_v_rows, __pyx_mstate_global->__pyx_kp_u_runtime_map); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 331, __pyx_L1_error)
+          __pyx_t_5 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_t_4, __pyx_v_rows, __pyx_mstate_global->__pyx_kp_u_runtime_map); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 335, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_5);
           __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
           {
@@ -9577,16 +9608,16 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
           __pyx_t_5 = 0;
           goto __pyx_L0;
 
-          /* "runtime/_inline.pyx":330
- *                 if memo is None:
- *                     memo = find_or_add(_map_memos, memo_key(func))
+          /* "runtime/_inline.pyx":334
+ *                     if memo is not None:
+ *                         memo.calls = 1  # its first call (not timed, see sample)
  *                 if memo is None or not memo.sample():             # <<<<<<<<<<<<<<
  *                     return checked_rows(func(*arrays), rows, "runtime.map")
  *                 t0 = now_s()
 */
         }
 
-        /* "runtime/_inline.pyx":332
+        /* "runtime/_inline.pyx":336
  *                 if memo is None or not memo.sample():
  *                     return checked_rows(func(*arrays), rows, "runtime.map")
  *                 t0 = now_s()             # <<<<<<<<<<<<<<
@@ -9595,37 +9626,37 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 */
         __pyx_v_t0 = __pyx_f_7runtime_7_inline_now_s();
 
-        /* "runtime/_inline.pyx":333
+        /* "runtime/_inline.pyx":337
  *                     return checked_rows(func(*arrays), rows, "runtime.map")
  *                 t0 = now_s()
  *                 result = func(*arrays)             # <<<<<<<<<<<<<<
  *                 memo.timed(len(arrays) - 1, kind, elements, now_s() - t0)
  *                 return checked_rows(result, rows, "runtime.map")
 */
-        __pyx_t_5 = __Pyx_PyObject_Call(__pyx_v_func, __pyx_v_arrays, NULL); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 333, __pyx_L1_error)
+        __pyx_t_5 = __Pyx_PyObject_Call(__pyx_v_func, __pyx_v_arrays, NULL); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 337, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_5);
         __pyx_v_result = __pyx_t_5;
         __pyx_t_5 = 0;
 
-        /* "runtime/_inline.pyx":334
+        /* "runtime/_inline.pyx":338
  *                 t0 = now_s()
  *                 result = func(*arrays)
  *                 memo.timed(len(arrays) - 1, kind, elements, now_s() - t0)             # <<<<<<<<<<<<<<
  *                 return checked_rows(result, rows, "runtime.map")
  *     return _slow["map"](func, arrays, out, grain, qos)
 */
-        __pyx_t_7 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_7 == ((Py_ssize_t)-1))) __PYX_ERR(0, 334, __pyx_L1_error)
-        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, (__pyx_t_7 - 1), __pyx_v_kind, __pyx_v_elements, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 334, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyTuple_GET_SIZE(__pyx_v_arrays); if (unlikely(__pyx_t_7 == ((Py_ssize_t)-1))) __PYX_ERR(0, 338, __pyx_L1_error)
+        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, (__pyx_t_7 - 1), __pyx_v_kind, __pyx_v_elements, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 338, __pyx_L1_error)
 
 
-        /* "runtime/_inline.pyx":335
+        /* "runtime/_inline.pyx":339
  *                 result = func(*arrays)
  *                 memo.timed(len(arrays) - 1, kind, elements, now_s() - t0)
  *                 return checked_rows(result, rows, "runtime.map")             # <<<<<<<<<<<<<<
  *     return _slow["map"](func, arrays, out, grain, qos)
  * 
 */
-        __pyx_t_5 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_v_result, __pyx_v_rows, __pyx_mstate_global->__pyx_kp_u_runtime_map); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 335, __pyx_L1_error)
+        __pyx_t_5 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_v_result, __pyx_v_rows, __pyx_mstate_global->__pyx_kp_u_runtime_map); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 339, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_5);
         {
           PyObject *__pyx_temp;
@@ -9638,7 +9669,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
         __pyx_t_5 = 0;
         goto __pyx_L0;
 
-        /* "runtime/_inline.pyx":325
+        /* "runtime/_inline.pyx":327
  *         if kind >= 0 and default_level():
  *             memo = find(_map_memos, memo_key(func))
  *             if (memo is None and elements <= _first_inline) or (             # <<<<<<<<<<<<<<
@@ -9647,7 +9678,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 */
       }
 
-      /* "runtime/_inline.pyx":323
+      /* "runtime/_inline.pyx":325
  *             and callable(func):
  *         kind = signature(arrays, &elements, &rows)
  *         if kind >= 0 and default_level():             # <<<<<<<<<<<<<<
@@ -9656,7 +9687,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 */
     }
 
-    /* "runtime/_inline.pyx":320
+    /* "runtime/_inline.pyx":322
  *     cdef Memo memo
  *     cdef double t0
  *     if out is None and grain is None and qos is None and _enabled and _threads > 0 \             # <<<<<<<<<<<<<<
@@ -9665,7 +9696,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
 */
   }
 
-  /* "runtime/_inline.pyx":336
+  /* "runtime/_inline.pyx":340
  *                 memo.timed(len(arrays) - 1, kind, elements, now_s() - t0)
  *                 return checked_rows(result, rows, "runtime.map")
  *     return _slow["map"](func, arrays, out, grain, qos)             # <<<<<<<<<<<<<<
@@ -9673,9 +9704,9 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
  * 
 */
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 336, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 340, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_map); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 336, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_map); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 340, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   __pyx_t_10 = 1;
@@ -9695,7 +9726,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
     __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_10, (6-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 336, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 340, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
   {
@@ -9709,7 +9740,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
   __pyx_t_5 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":286
+  /* "runtime/_inline.pyx":288
  * # ---- the entry points ------------------------------------------------------
  * 
  * def map(func, *arrays, out=None, grain=None, qos=None):             # <<<<<<<<<<<<<<
@@ -9737,7 +9768,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_14map(CYTHON_UNUSED PyObject *__pyx_
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":339
+/* "runtime/_inline.pyx":343
  * 
  * 
  * def reduce(func, *arrays, combine, grain=None, qos=None):             # <<<<<<<<<<<<<<
@@ -9795,31 +9826,31 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_func,&__pyx_mstate_global->__pyx_n_u_combine,&__pyx_mstate_global->__pyx_n_u_grain,&__pyx_mstate_global->__pyx_n_u_qos,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 339, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 343, __pyx_L3_error)
     if (likely(__pyx_kwds_len > 0)) {
       switch (__pyx_nargs) {
         default:
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 339, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 343, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
       const Py_ssize_t used_pos_args = (kwd_pos_args < 1) ? kwd_pos_args : 1;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, used_pos_args, __pyx_kwds_len, "reduce", 0) < (0)) __PYX_ERR(0, 339, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, used_pos_args, __pyx_kwds_len, "reduce", 0) < (0)) __PYX_ERR(0, 343, __pyx_L3_error)
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("reduce", 0, 1, 1, i); __PYX_ERR(0, 339, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("reduce", 0, 1, 1, i); __PYX_ERR(0, 343, __pyx_L3_error) }
       }
       for (Py_ssize_t i = 1; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseKeywordRequired("reduce", *(__pyx_pyargnames[i - 0])); __PYX_ERR(0, 339, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseKeywordRequired("reduce", *(__pyx_pyargnames[i - 0])); __PYX_ERR(0, 343, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs < 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
-      __Pyx_RaiseKeywordRequired("reduce", __pyx_mstate_global->__pyx_n_u_combine); __PYX_ERR(0, 339, __pyx_L3_error)
+      __Pyx_RaiseKeywordRequired("reduce", __pyx_mstate_global->__pyx_n_u_combine); __PYX_ERR(0, 343, __pyx_L3_error)
     }
     __pyx_v_func = values[0];
     __pyx_v_combine = values[1];
@@ -9828,7 +9859,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("reduce", 0, 1, 1, __pyx_nargs); __PYX_ERR(0, 339, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("reduce", 0, 1, 1, __pyx_nargs); __PYX_ERR(0, 343, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -9869,7 +9900,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("reduce", 0);
 
-  /* "runtime/_inline.pyx":355
+  /* "runtime/_inline.pyx":359
  *     True
  *     """
  *     cdef Py_ssize_t elements = 0, rows = 0             # <<<<<<<<<<<<<<
@@ -9879,7 +9910,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
   __pyx_v_elements = 0;
   __pyx_v_rows = 0;
 
-  /* "runtime/_inline.pyx":356
+  /* "runtime/_inline.pyx":360
  *     """
  *     cdef Py_ssize_t elements = 0, rows = 0
  *     if grain is None and qos is None and _enabled and _one_leaf > 0 and callable(combine) \             # <<<<<<<<<<<<<<
@@ -9921,14 +9952,14 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "runtime/_inline.pyx":357
+  /* "runtime/_inline.pyx":361
  *     cdef Py_ssize_t elements = 0, rows = 0
  *     if grain is None and qos is None and _enabled and _one_leaf > 0 and callable(combine) \
  *             and callable(func) and signature(arrays, &elements, &rows) >= 0 \             # <<<<<<<<<<<<<<
  *             and elements <= _one_leaf:
  *         # One leaf, whatever the thread count: exactly what the measured
 */
-  __pyx_t_2 = __Pyx_PyCallable_Check(__pyx_v_combine); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 356, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyCallable_Check(__pyx_v_combine); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 360, __pyx_L1_error)
   if (__pyx_t_2) {
 
   } else {
@@ -9937,7 +9968,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyCallable_Check(__pyx_v_func); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 357, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyCallable_Check(__pyx_v_func); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 361, __pyx_L1_error)
   if (__pyx_t_2) {
 
   } else {
@@ -9947,16 +9978,16 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "runtime/_inline.pyx":358
+  /* "runtime/_inline.pyx":362
  *     if grain is None and qos is None and _enabled and _one_leaf > 0 and callable(combine) \
  *             and callable(func) and signature(arrays, &elements, &rows) >= 0 \
  *             and elements <= _one_leaf:             # <<<<<<<<<<<<<<
  *         # One leaf, whatever the thread count: exactly what the measured
  *         # path runs (and no QoS matters to a call that never splits).
 */
-  __pyx_t_3 = __pyx_f_7runtime_7_inline_signature(__pyx_v_arrays, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 357, __pyx_L1_error)
+  __pyx_t_3 = __pyx_f_7runtime_7_inline_signature(__pyx_v_arrays, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 361, __pyx_L1_error)
 
-  /* "runtime/_inline.pyx":357
+  /* "runtime/_inline.pyx":361
  *     cdef Py_ssize_t elements = 0, rows = 0
  *     if grain is None and qos is None and _enabled and _one_leaf > 0 and callable(combine) \
  *             and callable(func) and signature(arrays, &elements, &rows) >= 0 \             # <<<<<<<<<<<<<<
@@ -9975,7 +10006,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "runtime/_inline.pyx":358
+  /* "runtime/_inline.pyx":362
  *     if grain is None and qos is None and _enabled and _one_leaf > 0 and callable(combine) \
  *             and callable(func) and signature(arrays, &elements, &rows) >= 0 \
  *             and elements <= _one_leaf:             # <<<<<<<<<<<<<<
@@ -9989,7 +10020,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
 
   __pyx_L4_bool_binop_done:;
 
-  /* "runtime/_inline.pyx":356
+  /* "runtime/_inline.pyx":360
  *     """
  *     cdef Py_ssize_t elements = 0, rows = 0
  *     if grain is None and qos is None and _enabled and _one_leaf > 0 and callable(combine) \             # <<<<<<<<<<<<<<
@@ -9999,14 +10030,14 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":361
+    /* "runtime/_inline.pyx":365
  *         # One leaf, whatever the thread count: exactly what the measured
  *         # path runs (and no QoS matters to a call that never splits).
  *         return func(*arrays)             # <<<<<<<<<<<<<<
  *     return _slow["reduce"](func, arrays, combine, grain, qos)
  * 
 */
-    __pyx_t_4 = __Pyx_PyObject_Call(__pyx_v_func, __pyx_v_arrays, NULL); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 361, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_Call(__pyx_v_func, __pyx_v_arrays, NULL); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 365, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     {
       PyObject *__pyx_temp;
@@ -10019,7 +10050,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
     __pyx_t_4 = 0;
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":356
+    /* "runtime/_inline.pyx":360
  *     """
  *     cdef Py_ssize_t elements = 0, rows = 0
  *     if grain is None and qos is None and _enabled and _one_leaf > 0 and callable(combine) \             # <<<<<<<<<<<<<<
@@ -10028,7 +10059,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
 */
   }
 
-  /* "runtime/_inline.pyx":362
+  /* "runtime/_inline.pyx":366
  *         # path runs (and no QoS matters to a call that never splits).
  *         return func(*arrays)
  *     return _slow["reduce"](func, arrays, combine, grain, qos)             # <<<<<<<<<<<<<<
@@ -10036,9 +10067,9 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
  * 
 */
   __pyx_t_5 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 362, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 366, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_7 = __Pyx_PyObject_Dict_GetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_reduce); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 362, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_Dict_GetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_reduce); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 366, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   __pyx_t_8 = 1;
@@ -10058,7 +10089,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
     __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_8, (6-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 362, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 366, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
   {
@@ -10072,7 +10103,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
   __pyx_t_4 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":339
+  /* "runtime/_inline.pyx":343
  * 
  * 
  * def reduce(func, *arrays, combine, grain=None, qos=None):             # <<<<<<<<<<<<<<
@@ -10096,7 +10127,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16reduce(CYTHON_UNUSED PyObject *__p
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":365
+/* "runtime/_inline.pyx":369
  * 
  * 
  * def parallel_for(n, body, ctx=None, *, grain=None, qos=None):             # <<<<<<<<<<<<<<
@@ -10148,43 +10179,43 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_n,&__pyx_mstate_global->__pyx_n_u_body,&__pyx_mstate_global->__pyx_n_u_ctx,&__pyx_mstate_global->__pyx_n_u_grain,&__pyx_mstate_global->__pyx_n_u_qos,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 365, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 369, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 365, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 369, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 365, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 369, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 365, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 369, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parallel_for", 0) < (0)) __PYX_ERR(0, 365, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parallel_for", 0) < (0)) __PYX_ERR(0, 369, __pyx_L3_error)
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parallel_for", 0, 2, 3, i); __PYX_ERR(0, 365, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parallel_for", 0, 2, 3, i); __PYX_ERR(0, 369, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 365, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 369, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 365, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 369, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 365, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 369, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -10200,7 +10231,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("parallel_for", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 365, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("parallel_for", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 369, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -10242,7 +10273,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("parallel_for", 0);
 
-  /* "runtime/_inline.pyx":402
+  /* "runtime/_inline.pyx":406
  *     cdef Memo memo
  *     cdef double t0
  *     if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:             # <<<<<<<<<<<<<<
@@ -10291,19 +10322,19 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":403
+    /* "runtime/_inline.pyx":407
  *     cdef double t0
  *     if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:
  *         count = n if 0 < n < (1 << 62) else -1             # <<<<<<<<<<<<<<
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \
  *                 and default_level():
 */
-    __pyx_t_1 = __Pyx_PyObject_CompareBoolLt_int_object(__pyx_mstate_global->__pyx_int_0, __pyx_v_n, Py_LT); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 403, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_CompareBoolLt_int_object(__pyx_mstate_global->__pyx_int_0, __pyx_v_n, Py_LT); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 407, __pyx_L1_error)
     if (__pyx_t_1) {
-      __pyx_t_1 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_n, __pyx_mstate_global->__pyx_int_0x4000000000000000, Py_LT); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 403, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_n, __pyx_mstate_global->__pyx_int_0x4000000000000000, Py_LT); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 407, __pyx_L1_error)
     }
     if (__pyx_t_1) {
-      __pyx_t_4 = __Pyx_PyIndex_AsSsize_t(__pyx_v_n); if (unlikely((__pyx_t_4 == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 403, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyIndex_AsSsize_t(__pyx_v_n); if (unlikely((__pyx_t_4 == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(0, 407, __pyx_L1_error)
       __pyx_t_3 = __pyx_t_4;
     } else {
 
@@ -10312,7 +10343,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 
     __pyx_v_count = __pyx_t_3;
 
-    /* "runtime/_inline.pyx":404
+    /* "runtime/_inline.pyx":408
  *     if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:
  *         count = n if 0 < n < (1 << 62) else -1
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \             # <<<<<<<<<<<<<<
@@ -10339,7 +10370,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
       goto __pyx_L10_bool_binop_done;
     }
 
-    /* "runtime/_inline.pyx":405
+    /* "runtime/_inline.pyx":409
  *         count = n if 0 < n < (1 << 62) else -1
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \
  *                 and default_level():             # <<<<<<<<<<<<<<
@@ -10355,7 +10386,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
       goto __pyx_L13_next_and;
     }
 
-    /* "runtime/_inline.pyx":404
+    /* "runtime/_inline.pyx":408
  *     if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:
  *         count = n if 0 < n < (1 << 62) else -1
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \             # <<<<<<<<<<<<<<
@@ -10374,20 +10405,20 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
     }
     __pyx_L13_next_and:;
 
-    /* "runtime/_inline.pyx":405
+    /* "runtime/_inline.pyx":409
  *         count = n if 0 < n < (1 << 62) else -1
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \
  *                 and default_level():             # <<<<<<<<<<<<<<
  *             memo = find(_for_memos, memo_key(body))
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_python):
 */
-    __pyx_t_2 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_2 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 405, __pyx_L1_error)
+    __pyx_t_2 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_2 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 409, __pyx_L1_error)
 
     __pyx_t_1 = __pyx_t_2;
 
     __pyx_L10_bool_binop_done:;
 
-    /* "runtime/_inline.pyx":404
+    /* "runtime/_inline.pyx":408
  *     if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:
  *         count = n if 0 < n < (1 << 62) else -1
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \             # <<<<<<<<<<<<<<
@@ -10397,26 +10428,26 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
     if (__pyx_t_1) {
 
 
-      /* "runtime/_inline.pyx":406
+      /* "runtime/_inline.pyx":410
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \
  *                 and default_level():
  *             memo = find(_for_memos, memo_key(body))             # <<<<<<<<<<<<<<
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_python):
  *                 if not memo.sample():
 */
-      __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_for_memos); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 406, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_for_memos); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 410, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
-      if (!(likely(PyDict_CheckExact(__pyx_t_5))||((__pyx_t_5) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_5))) __PYX_ERR(0, 406, __pyx_L1_error)
-      __pyx_t_6 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_body); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 406, __pyx_L1_error)
+      if (!(likely(PyDict_CheckExact(__pyx_t_5))||((__pyx_t_5) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_5))) __PYX_ERR(0, 410, __pyx_L1_error)
+      __pyx_t_6 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_body); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 410, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_7 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_5), __pyx_t_6)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 406, __pyx_L1_error)
+      __pyx_t_7 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_5), __pyx_t_6)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 410, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
       __pyx_v_memo = ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "runtime/_inline.pyx":407
+      /* "runtime/_inline.pyx":411
  *                 and default_level():
  *             memo = find(_for_memos, memo_key(body))
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_python):             # <<<<<<<<<<<<<<
@@ -10432,7 +10463,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 
         goto __pyx_L16_bool_binop_done;
       }
-      __pyx_t_2 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, 0, 0, __pyx_v_count, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 407, __pyx_L1_error)
+      __pyx_t_2 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, 0, 0, __pyx_v_count, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 411, __pyx_L1_error)
 
       __pyx_t_1 = __pyx_t_2;
 
@@ -10440,21 +10471,21 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
       if (__pyx_t_1) {
 
 
-        /* "runtime/_inline.pyx":408
+        /* "runtime/_inline.pyx":412
  *             memo = find(_for_memos, memo_key(body))
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_python):
  *                 if not memo.sample():             # <<<<<<<<<<<<<<
  *                     body(0, count)
  *                     return None
 */
-        __pyx_t_1 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 408, __pyx_L1_error)
+        __pyx_t_1 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 412, __pyx_L1_error)
         __pyx_t_2 = (!__pyx_t_1);
 
 
         if (__pyx_t_2) {
 
 
-          /* "runtime/_inline.pyx":409
+          /* "runtime/_inline.pyx":413
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_python):
  *                 if not memo.sample():
  *                     body(0, count)             # <<<<<<<<<<<<<<
@@ -10464,7 +10495,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
           __pyx_t_6 = NULL;
           __Pyx_INCREF(__pyx_v_body);
           __pyx_t_5 = __pyx_v_body; 
-          __pyx_t_8 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 409, __pyx_L1_error)
+          __pyx_t_8 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 413, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_8);
           __pyx_t_9 = 1;
           #if CYTHON_UNPACK_METHODS
@@ -10484,12 +10515,12 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
             __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
             __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
             __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 409, __pyx_L1_error)
+            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 413, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_7);
           }
           __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-          /* "runtime/_inline.pyx":410
+          /* "runtime/_inline.pyx":414
  *                 if not memo.sample():
  *                     body(0, count)
  *                     return None             # <<<<<<<<<<<<<<
@@ -10506,7 +10537,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
           }
           goto __pyx_L0;
 
-          /* "runtime/_inline.pyx":408
+          /* "runtime/_inline.pyx":412
  *             memo = find(_for_memos, memo_key(body))
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_python):
  *                 if not memo.sample():             # <<<<<<<<<<<<<<
@@ -10515,7 +10546,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 */
         }
 
-        /* "runtime/_inline.pyx":411
+        /* "runtime/_inline.pyx":415
  *                     body(0, count)
  *                     return None
  *                 t0 = now_s()             # <<<<<<<<<<<<<<
@@ -10524,7 +10555,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 */
         __pyx_v_t0 = __pyx_f_7runtime_7_inline_now_s();
 
-        /* "runtime/_inline.pyx":412
+        /* "runtime/_inline.pyx":416
  *                     return None
  *                 t0 = now_s()
  *                 body(0, count)             # <<<<<<<<<<<<<<
@@ -10534,7 +10565,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
         __pyx_t_5 = NULL;
         __Pyx_INCREF(__pyx_v_body);
         __pyx_t_8 = __pyx_v_body; 
-        __pyx_t_6 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 412, __pyx_L1_error)
+        __pyx_t_6 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 416, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_6);
         __pyx_t_9 = 1;
         #if CYTHON_UNPACK_METHODS
@@ -10554,21 +10585,21 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
           __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
           __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 412, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 416, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
         __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-        /* "runtime/_inline.pyx":413
+        /* "runtime/_inline.pyx":417
  *                 t0 = now_s()
  *                 body(0, count)
  *                 memo.timed(0, 0, count, now_s() - t0)             # <<<<<<<<<<<<<<
  *                 return None
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \
 */
-        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, 0, 0, __pyx_v_count, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 413, __pyx_L1_error)
+        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, 0, 0, __pyx_v_count, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 417, __pyx_L1_error)
 
-        /* "runtime/_inline.pyx":414
+        /* "runtime/_inline.pyx":418
  *                 body(0, count)
  *                 memo.timed(0, 0, count, now_s() - t0)
  *                 return None             # <<<<<<<<<<<<<<
@@ -10585,7 +10616,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
         }
         goto __pyx_L0;
 
-        /* "runtime/_inline.pyx":407
+        /* "runtime/_inline.pyx":411
  *                 and default_level():
  *             memo = find(_for_memos, memo_key(body))
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_python):             # <<<<<<<<<<<<<<
@@ -10594,7 +10625,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 */
       }
 
-      /* "runtime/_inline.pyx":404
+      /* "runtime/_inline.pyx":408
  *     if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:
  *         count = n if 0 < n < (1 << 62) else -1
  *         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \             # <<<<<<<<<<<<<<
@@ -10604,7 +10635,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
       goto __pyx_L9;
     }
 
-    /* "runtime/_inline.pyx":415
+    /* "runtime/_inline.pyx":419
  *                 memo.timed(0, 0, count, now_s() - t0)
  *                 return None
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \             # <<<<<<<<<<<<<<
@@ -10631,7 +10662,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
       goto __pyx_L19_bool_binop_done;
     }
 
-    /* "runtime/_inline.pyx":416
+    /* "runtime/_inline.pyx":420
  *                 return None
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \
  *                 and default_level():             # <<<<<<<<<<<<<<
@@ -10646,7 +10677,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
       goto __pyx_L22_next_and;
     }
 
-    /* "runtime/_inline.pyx":415
+    /* "runtime/_inline.pyx":419
  *                 memo.timed(0, 0, count, now_s() - t0)
  *                 return None
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \             # <<<<<<<<<<<<<<
@@ -10664,20 +10695,20 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
     }
     __pyx_L22_next_and:;
 
-    /* "runtime/_inline.pyx":416
+    /* "runtime/_inline.pyx":420
  *                 return None
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \
  *                 and default_level():             # <<<<<<<<<<<<<<
  *             memo = find(_native_memos, body)
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_native):
 */
-    __pyx_t_1 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_1 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 416, __pyx_L1_error)
+    __pyx_t_1 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_1 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 420, __pyx_L1_error)
 
     __pyx_t_2 = __pyx_t_1;
 
     __pyx_L19_bool_binop_done:;
 
-    /* "runtime/_inline.pyx":415
+    /* "runtime/_inline.pyx":419
  *                 memo.timed(0, 0, count, now_s() - t0)
  *                 return None
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \             # <<<<<<<<<<<<<<
@@ -10687,23 +10718,23 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
     if (__pyx_t_2) {
 
 
-      /* "runtime/_inline.pyx":417
+      /* "runtime/_inline.pyx":421
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \
  *                 and default_level():
  *             memo = find(_native_memos, body)             # <<<<<<<<<<<<<<
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_native):
  *                 if not memo.sample():
 */
-      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_native_memos); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 417, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_native_memos); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 421, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      if (!(likely(PyDict_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_7))) __PYX_ERR(0, 417, __pyx_L1_error)
-      __pyx_t_8 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_7), __pyx_v_body)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 417, __pyx_L1_error)
+      if (!(likely(PyDict_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_7))) __PYX_ERR(0, 421, __pyx_L1_error)
+      __pyx_t_8 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_7), __pyx_v_body)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 421, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __pyx_v_memo = ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_8);
       __pyx_t_8 = 0;
 
-      /* "runtime/_inline.pyx":418
+      /* "runtime/_inline.pyx":422
  *                 and default_level():
  *             memo = find(_native_memos, body)
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_native):             # <<<<<<<<<<<<<<
@@ -10719,7 +10750,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 
         goto __pyx_L25_bool_binop_done;
       }
-      __pyx_t_1 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, 0, 0, __pyx_v_count, __pyx_v_7runtime_7_inline__cutoff_native); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 418, __pyx_L1_error)
+      __pyx_t_1 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, 0, 0, __pyx_v_count, __pyx_v_7runtime_7_inline__cutoff_native); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 422, __pyx_L1_error)
 
       __pyx_t_2 = __pyx_t_1;
 
@@ -10727,21 +10758,21 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
       if (__pyx_t_2) {
 
 
-        /* "runtime/_inline.pyx":419
+        /* "runtime/_inline.pyx":423
  *             memo = find(_native_memos, body)
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_native):
  *                 if not memo.sample():             # <<<<<<<<<<<<<<
  *                     _core.call_native(body, 0 if ctx is None else ctx, 0, count)
  *                     return None
 */
-        __pyx_t_2 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 419, __pyx_L1_error)
+        __pyx_t_2 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 423, __pyx_L1_error)
         __pyx_t_1 = (!__pyx_t_2);
 
 
         if (__pyx_t_1) {
 
 
-          /* "runtime/_inline.pyx":420
+          /* "runtime/_inline.pyx":424
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_native):
  *                 if not memo.sample():
  *                     _core.call_native(body, 0 if ctx is None else ctx, 0, count)             # <<<<<<<<<<<<<<
@@ -10749,9 +10780,9 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
  *                 t0 = now_s()
 */
           __pyx_t_7 = NULL;
-          __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_core); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 420, __pyx_L1_error)
+          __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_core); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 424, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_6);
-          __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_call_native); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 420, __pyx_L1_error)
+          __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_call_native); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 424, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_5);
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
           __pyx_t_1 = (__pyx_v_ctx == Py_None);
@@ -10763,7 +10794,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
             __pyx_t_6 = __pyx_v_ctx;
           }
 
-          __pyx_t_10 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 420, __pyx_L1_error)
+          __pyx_t_10 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 424, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
           __pyx_t_9 = 1;
           #if CYTHON_UNPACK_METHODS
@@ -10784,12 +10815,12 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
             __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
             __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
             __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-            if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 420, __pyx_L1_error)
+            if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 424, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_8);
           }
           __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-          /* "runtime/_inline.pyx":421
+          /* "runtime/_inline.pyx":425
  *                 if not memo.sample():
  *                     _core.call_native(body, 0 if ctx is None else ctx, 0, count)
  *                     return None             # <<<<<<<<<<<<<<
@@ -10806,7 +10837,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
           }
           goto __pyx_L0;
 
-          /* "runtime/_inline.pyx":419
+          /* "runtime/_inline.pyx":423
  *             memo = find(_native_memos, body)
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_native):
  *                 if not memo.sample():             # <<<<<<<<<<<<<<
@@ -10815,7 +10846,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 */
         }
 
-        /* "runtime/_inline.pyx":422
+        /* "runtime/_inline.pyx":426
  *                     _core.call_native(body, 0 if ctx is None else ctx, 0, count)
  *                     return None
  *                 t0 = now_s()             # <<<<<<<<<<<<<<
@@ -10824,7 +10855,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 */
         __pyx_v_t0 = __pyx_f_7runtime_7_inline_now_s();
 
-        /* "runtime/_inline.pyx":423
+        /* "runtime/_inline.pyx":427
  *                     return None
  *                 t0 = now_s()
  *                 _core.call_native(body, 0 if ctx is None else ctx, 0, count)             # <<<<<<<<<<<<<<
@@ -10832,9 +10863,9 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
  *                 return None
 */
         __pyx_t_5 = NULL;
-        __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_core); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 423, __pyx_L1_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_core); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 427, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_call_native); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 423, __pyx_L1_error)
+        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_call_native); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 427, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_6);
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
         __pyx_t_1 = (__pyx_v_ctx == Py_None);
@@ -10846,7 +10877,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
           __pyx_t_10 = __pyx_v_ctx;
         }
 
-        __pyx_t_7 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 423, __pyx_L1_error)
+        __pyx_t_7 = PyLong_FromSsize_t(__pyx_v_count); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 427, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __pyx_t_9 = 1;
         #if CYTHON_UNPACK_METHODS
@@ -10867,21 +10898,21 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 423, __pyx_L1_error)
+          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 427, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_8);
         }
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-        /* "runtime/_inline.pyx":424
+        /* "runtime/_inline.pyx":428
  *                 t0 = now_s()
  *                 _core.call_native(body, 0 if ctx is None else ctx, 0, count)
  *                 memo.timed(0, 0, count, now_s() - t0)             # <<<<<<<<<<<<<<
  *                 return None
  *     return _slow["parallel_for"](n, body, ctx, grain, qos)
 */
-        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, 0, 0, __pyx_v_count, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 424, __pyx_L1_error)
+        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, 0, 0, __pyx_v_count, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 428, __pyx_L1_error)
 
-        /* "runtime/_inline.pyx":425
+        /* "runtime/_inline.pyx":429
  *                 _core.call_native(body, 0 if ctx is None else ctx, 0, count)
  *                 memo.timed(0, 0, count, now_s() - t0)
  *                 return None             # <<<<<<<<<<<<<<
@@ -10898,7 +10929,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
         }
         goto __pyx_L0;
 
-        /* "runtime/_inline.pyx":418
+        /* "runtime/_inline.pyx":422
  *                 and default_level():
  *             memo = find(_native_memos, body)
  *             if memo is not None and memo.inline(0, 0, count, _cutoff_native):             # <<<<<<<<<<<<<<
@@ -10907,7 +10938,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 */
       }
 
-      /* "runtime/_inline.pyx":415
+      /* "runtime/_inline.pyx":419
  *                 memo.timed(0, 0, count, now_s() - t0)
  *                 return None
  *         elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \             # <<<<<<<<<<<<<<
@@ -10917,7 +10948,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
     }
     __pyx_L9:;
 
-    /* "runtime/_inline.pyx":402
+    /* "runtime/_inline.pyx":406
  *     cdef Memo memo
  *     cdef double t0
  *     if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:             # <<<<<<<<<<<<<<
@@ -10926,7 +10957,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
 */
   }
 
-  /* "runtime/_inline.pyx":426
+  /* "runtime/_inline.pyx":430
  *                 memo.timed(0, 0, count, now_s() - t0)
  *                 return None
  *     return _slow["parallel_for"](n, body, ctx, grain, qos)             # <<<<<<<<<<<<<<
@@ -10934,9 +10965,9 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
  * 
 */
   __pyx_t_6 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 426, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 430, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_10 = __Pyx_PyObject_Dict_GetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_parallel_for); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 426, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_Dict_GetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_parallel_for); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 430, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   __pyx_t_9 = 1;
@@ -10956,7 +10987,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
     __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_10, __pyx_callargs+__pyx_t_9, (6-__pyx_t_9) | (__pyx_t_9*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 426, __pyx_L1_error)
+    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 430, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
   }
   {
@@ -10970,7 +11001,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
   __pyx_t_8 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":365
+  /* "runtime/_inline.pyx":369
  * 
  * 
  * def parallel_for(n, body, ctx=None, *, grain=None, qos=None):             # <<<<<<<<<<<<<<
@@ -10996,7 +11027,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_18parallel_for(CYTHON_UNUSED PyObjec
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":429
+/* "runtime/_inline.pyx":433
  * 
  * 
  * def map_items(func, items, *, qos=None, progress=False):             # <<<<<<<<<<<<<<
@@ -11047,34 +11078,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_func,&__pyx_mstate_global->__pyx_n_u_items,&__pyx_mstate_global->__pyx_n_u_qos,&__pyx_mstate_global->__pyx_n_u_progress,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 429, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 433, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 429, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 433, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 429, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 433, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "map_items", 0) < (0)) __PYX_ERR(0, 429, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "map_items", 0) < (0)) __PYX_ERR(0, 433, __pyx_L3_error)
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)((PyObject*)Py_False)));
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("map_items", 1, 2, 2, i); __PYX_ERR(0, 429, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("map_items", 1, 2, 2, i); __PYX_ERR(0, 433, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 429, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 433, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 429, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 433, __pyx_L3_error)
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)((PyObject*)Py_False)));
     }
@@ -11085,7 +11116,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("map_items", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 429, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("map_items", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 433, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -11128,7 +11159,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("map_items", 0);
 
-  /* "runtime/_inline.pyx":446
+  /* "runtime/_inline.pyx":450
  *     cdef Memo memo
  *     cdef double t0
  *     if qos is None and progress is False and _enabled and _threads > 0 and \             # <<<<<<<<<<<<<<
@@ -11170,7 +11201,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "runtime/_inline.pyx":447
+  /* "runtime/_inline.pyx":451
  *     cdef double t0
  *     if qos is None and progress is False and _enabled and _threads > 0 and \
  *             (type(items) is list or type(items) is tuple) and len(items) > 0 and default_level():             # <<<<<<<<<<<<<<
@@ -11194,7 +11225,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
     goto __pyx_L4_bool_binop_done;
   }
   __pyx_L9_next_and:;
-  __pyx_t_3 = PyObject_Length(__pyx_v_items); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 447, __pyx_L1_error)
+  __pyx_t_3 = PyObject_Length(__pyx_v_items); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 451, __pyx_L1_error)
   __pyx_t_2 = (__pyx_t_3 > 0);
 
 
@@ -11206,13 +11237,13 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_2 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_2 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 447, __pyx_L1_error)
+  __pyx_t_2 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_2 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 451, __pyx_L1_error)
 
   __pyx_t_1 = __pyx_t_2;
 
   __pyx_L4_bool_binop_done:;
 
-  /* "runtime/_inline.pyx":446
+  /* "runtime/_inline.pyx":450
  *     cdef Memo memo
  *     cdef double t0
  *     if qos is None and progress is False and _enabled and _threads > 0 and \             # <<<<<<<<<<<<<<
@@ -11222,26 +11253,26 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":448
+    /* "runtime/_inline.pyx":452
  *     if qos is None and progress is False and _enabled and _threads > 0 and \
  *             (type(items) is list or type(items) is tuple) and len(items) > 0 and default_level():
  *         memo = find(_items_memos, memo_key(func))             # <<<<<<<<<<<<<<
  *         if memo is not None and memo.inline(0, 0, len(items), _cutoff_python):
  *             t0 = now_s()
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_items_memos); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 448, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_items_memos); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 452, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    if (!(likely(PyDict_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_4))) __PYX_ERR(0, 448, __pyx_L1_error)
-    __pyx_t_5 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 448, __pyx_L1_error)
+    if (!(likely(PyDict_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_4))) __PYX_ERR(0, 452, __pyx_L1_error)
+    __pyx_t_5 = __pyx_f_7runtime_7_inline_memo_key(__pyx_v_func); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 452, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_4), __pyx_t_5)); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 448, __pyx_L1_error)
+    __pyx_t_6 = ((PyObject *)__pyx_f_7runtime_7_inline_find(((PyObject*)__pyx_t_4), __pyx_t_5)); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 452, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __pyx_v_memo = ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_6);
     __pyx_t_6 = 0;
 
-    /* "runtime/_inline.pyx":449
+    /* "runtime/_inline.pyx":453
  *             (type(items) is list or type(items) is tuple) and len(items) > 0 and default_level():
  *         memo = find(_items_memos, memo_key(func))
  *         if memo is not None and memo.inline(0, 0, len(items), _cutoff_python):             # <<<<<<<<<<<<<<
@@ -11257,8 +11288,8 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
 
       goto __pyx_L13_bool_binop_done;
     }
-    __pyx_t_3 = PyObject_Length(__pyx_v_items); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 449, __pyx_L1_error)
-    __pyx_t_2 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, 0, 0, __pyx_t_3, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 449, __pyx_L1_error)
+    __pyx_t_3 = PyObject_Length(__pyx_v_items); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 453, __pyx_L1_error)
+    __pyx_t_2 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->__pyx_inline(__pyx_v_memo, 0, 0, __pyx_t_3, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 453, __pyx_L1_error)
 
 
     __pyx_t_1 = __pyx_t_2;
@@ -11267,7 +11298,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
     if (__pyx_t_1) {
 
 
-      /* "runtime/_inline.pyx":450
+      /* "runtime/_inline.pyx":454
  *         memo = find(_items_memos, memo_key(func))
  *         if memo is not None and memo.inline(0, 0, len(items), _cutoff_python):
  *             t0 = now_s()             # <<<<<<<<<<<<<<
@@ -11276,7 +11307,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
 */
       __pyx_v_t0 = __pyx_f_7runtime_7_inline_now_s();
 
-      /* "runtime/_inline.pyx":451
+      /* "runtime/_inline.pyx":455
  *         if memo is not None and memo.inline(0, 0, len(items), _cutoff_python):
  *             t0 = now_s()
  *             results = [func(item) for item in items]             # <<<<<<<<<<<<<<
@@ -11284,16 +11315,16 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
  *             return results
 */
       { /* enter inner scope */
-        __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 451, __pyx_L17_error)
+        __pyx_t_6 = PyList_New(0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 455, __pyx_L17_error)
         __Pyx_GOTREF(__pyx_t_6);
         if (likely(PyList_CheckExact(__pyx_v_items)) || PyTuple_CheckExact(__pyx_v_items)) {
           __pyx_t_5 = __pyx_v_items; __Pyx_INCREF(__pyx_t_5);
           __pyx_t_3 = 0;
           __pyx_t_7 = NULL;
         } else {
-          __pyx_t_3 = -1; __pyx_t_5 = PyObject_GetIter(__pyx_v_items); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 451, __pyx_L17_error)
+          __pyx_t_3 = -1; __pyx_t_5 = PyObject_GetIter(__pyx_v_items); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 455, __pyx_L17_error)
           __Pyx_GOTREF(__pyx_t_5);
-          __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_5); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 451, __pyx_L17_error)
+          __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_5); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 455, __pyx_L17_error)
         }
         for (;;) {
           if (likely(!__pyx_t_7)) {
@@ -11301,7 +11332,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
               {
                 Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_5);
                 #if !CYTHON_ASSUME_SAFE_SIZE
-                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 451, __pyx_L17_error)
+                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 455, __pyx_L17_error)
                 #endif
                 if (__pyx_t_3 >= __pyx_temp) break;
               }
@@ -11311,7 +11342,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
               {
                 Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_5);
                 #if !CYTHON_ASSUME_SAFE_SIZE
-                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 451, __pyx_L17_error)
+                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 455, __pyx_L17_error)
                 #endif
                 if (__pyx_t_3 >= __pyx_temp) break;
               }
@@ -11322,13 +11353,13 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
               #endif
               ++__pyx_t_3;
             }
-            if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 451, __pyx_L17_error)
+            if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 455, __pyx_L17_error)
           } else {
             __pyx_t_4 = __pyx_t_7(__pyx_t_5);
             if (unlikely(!__pyx_t_4)) {
               PyObject* exc_type = PyErr_Occurred();
               if (exc_type) {
-                if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 451, __pyx_L17_error)
+                if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 455, __pyx_L17_error)
                 PyErr_Clear();
               }
               break;
@@ -11357,11 +11388,11 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
             __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
             __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-            if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 451, __pyx_L17_error)
+            if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 455, __pyx_L17_error)
             __Pyx_GOTREF(__pyx_t_4);
           }
           __Pyx_GIVEREF(__pyx_t_4);
-          if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_6, __pyx_t_4))) __PYX_ERR(0, 451, __pyx_L17_error)
+          if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_6, __pyx_t_4))) __PYX_ERR(0, 455, __pyx_L17_error)
           __pyx_t_4 = 0;
         }
         __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -11375,18 +11406,18 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
       __pyx_v_results = ((PyObject*)__pyx_t_6);
       __pyx_t_6 = 0;
 
-      /* "runtime/_inline.pyx":452
+      /* "runtime/_inline.pyx":456
  *             t0 = now_s()
  *             results = [func(item) for item in items]
  *             memo.timed(0, 0, len(items), now_s() - t0)             # <<<<<<<<<<<<<<
  *             return results
  *     return _slow["map_items"](func, items, qos, progress)
 */
-      __pyx_t_3 = PyObject_Length(__pyx_v_items); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 452, __pyx_L1_error)
-      ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, 0, 0, __pyx_t_3, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 452, __pyx_L1_error)
+      __pyx_t_3 = PyObject_Length(__pyx_v_items); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 456, __pyx_L1_error)
+      ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_memo->__pyx_vtab)->timed(__pyx_v_memo, 0, 0, __pyx_t_3, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 456, __pyx_L1_error)
 
 
-      /* "runtime/_inline.pyx":453
+      /* "runtime/_inline.pyx":457
  *             results = [func(item) for item in items]
  *             memo.timed(0, 0, len(items), now_s() - t0)
  *             return results             # <<<<<<<<<<<<<<
@@ -11404,7 +11435,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
       }
       goto __pyx_L0;
 
-      /* "runtime/_inline.pyx":449
+      /* "runtime/_inline.pyx":453
  *             (type(items) is list or type(items) is tuple) and len(items) > 0 and default_level():
  *         memo = find(_items_memos, memo_key(func))
  *         if memo is not None and memo.inline(0, 0, len(items), _cutoff_python):             # <<<<<<<<<<<<<<
@@ -11413,7 +11444,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
 */
     }
 
-    /* "runtime/_inline.pyx":446
+    /* "runtime/_inline.pyx":450
  *     cdef Memo memo
  *     cdef double t0
  *     if qos is None and progress is False and _enabled and _threads > 0 and \             # <<<<<<<<<<<<<<
@@ -11422,7 +11453,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
 */
   }
 
-  /* "runtime/_inline.pyx":454
+  /* "runtime/_inline.pyx":458
  *             memo.timed(0, 0, len(items), now_s() - t0)
  *             return results
  *     return _slow["map_items"](func, items, qos, progress)             # <<<<<<<<<<<<<<
@@ -11430,9 +11461,9 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
  * 
 */
   __pyx_t_5 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 454, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 458, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_map_items); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 454, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_map_items); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 458, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_10 = 1;
@@ -11452,7 +11483,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
     __pyx_t_6 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_10, (5-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 454, __pyx_L1_error)
+    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 458, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
   }
   {
@@ -11466,7 +11497,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
   __pyx_t_6 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":429
+  /* "runtime/_inline.pyx":433
  * 
  * 
  * def map_items(func, items, *, qos=None, progress=False):             # <<<<<<<<<<<<<<
@@ -11493,7 +11524,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_20map_items(CYTHON_UNUSED PyObject *
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":470
+/* "runtime/_inline.pyx":474
  *     cdef object __weakref__
  * 
  *     def __init__(self, func, slow, bint reduces, bint fixed_qos, str what):             # <<<<<<<<<<<<<<
@@ -11543,60 +11574,60 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_func,&__pyx_mstate_global->__pyx_n_u_slow_2,&__pyx_mstate_global->__pyx_n_u_reduces,&__pyx_mstate_global->__pyx_n_u_fixed_qos,&__pyx_mstate_global->__pyx_n_u_what,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 470, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 474, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  5:
         values[4] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 470, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 474, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 470, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 474, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 470, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 474, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 470, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 474, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 470, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 474, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 470, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 474, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 5; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, i); __PYX_ERR(0, 470, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, i); __PYX_ERR(0, 474, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 5)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 470, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 474, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 470, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 474, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 470, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 474, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 470, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 474, __pyx_L3_error)
       values[4] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 4);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 470, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 474, __pyx_L3_error)
     }
     __pyx_v_func = values[0];
     __pyx_v_slow = values[1];
-    __pyx_v_reduces = __Pyx_PyObject_IsTrue(values[2]); if (unlikely((__pyx_v_reduces == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 470, __pyx_L3_error)
-    __pyx_v_fixed_qos = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_fixed_qos == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 470, __pyx_L3_error)
+    __pyx_v_reduces = __Pyx_PyObject_IsTrue(values[2]); if (unlikely((__pyx_v_reduces == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 474, __pyx_L3_error)
+    __pyx_v_fixed_qos = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_fixed_qos == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 474, __pyx_L3_error)
     __pyx_v_what = ((PyObject*)values[4]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 470, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__init__", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 474, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -11607,7 +11638,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return -1;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_what), (&PyUnicode_Type), 1, "what", 1))) __PYX_ERR(0, 470, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_what), (&PyUnicode_Type), 1, "what", 1))) __PYX_ERR(0, 474, __pyx_L1_error)
   __pyx_r = __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(((struct __pyx_obj_7runtime_7_inline_ParallelFunction *)__pyx_v_self), __pyx_v_func, __pyx_v_slow, __pyx_v_reduces, __pyx_v_fixed_qos, __pyx_v_what);
 
   /* function exit code */
@@ -11640,7 +11671,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__init__", 0);
 
-  /* "runtime/_inline.pyx":471
+  /* "runtime/_inline.pyx":475
  * 
  *     def __init__(self, func, slow, bint reduces, bint fixed_qos, str what):
  *         self.func = func             # <<<<<<<<<<<<<<
@@ -11652,7 +11683,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
   __Pyx_GOTREF(__pyx_v_self->func);
   __Pyx_DECREF_SET(__pyx_v_self->func, __pyx_v_func);
 
-  /* "runtime/_inline.pyx":472
+  /* "runtime/_inline.pyx":476
  *     def __init__(self, func, slow, bint reduces, bint fixed_qos, str what):
  *         self.func = func
  *         self.what = what             # <<<<<<<<<<<<<<
@@ -11664,7 +11695,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
   __Pyx_GOTREF(__pyx_v_self->what);
   __Pyx_DECREF_SET(__pyx_v_self->what, __pyx_v_what);
 
-  /* "runtime/_inline.pyx":473
+  /* "runtime/_inline.pyx":477
  *         self.func = func
  *         self.what = what
  *         self.slow = slow             # <<<<<<<<<<<<<<
@@ -11676,7 +11707,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
   __Pyx_GOTREF(__pyx_v_self->slow);
   __Pyx_DECREF_SET(__pyx_v_self->slow, __pyx_v_slow);
 
-  /* "runtime/_inline.pyx":474
+  /* "runtime/_inline.pyx":478
  *         self.what = what
  *         self.slow = slow
  *         self.reduces = reduces             # <<<<<<<<<<<<<<
@@ -11685,7 +11716,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
 */
   __pyx_v_self->reduces = __pyx_v_reduces;
 
-  /* "runtime/_inline.pyx":475
+  /* "runtime/_inline.pyx":479
  *         self.slow = slow
  *         self.reduces = reduces
  *         self.fixed_qos = fixed_qos             # <<<<<<<<<<<<<<
@@ -11694,7 +11725,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
 */
   __pyx_v_self->fixed_qos = __pyx_v_fixed_qos;
 
-  /* "runtime/_inline.pyx":476
+  /* "runtime/_inline.pyx":480
  *         self.reduces = reduces
  *         self.fixed_qos = fixed_qos
  *         self.memo = Memo()             # <<<<<<<<<<<<<<
@@ -11707,7 +11738,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
     PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_7runtime_7_inline_Memo, __pyx_callargs+__pyx_t_3, (1-__pyx_t_3) | (__pyx_t_3*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 476, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 480, __pyx_L1_error)
     __Pyx_GOTREF((PyObject *)__pyx_t_1);
   }
   __Pyx_GIVEREF((PyObject *)__pyx_t_1);
@@ -11715,7 +11746,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
   __Pyx_DECREF_SET(__pyx_v_self->memo, ((struct __pyx_obj_7runtime_7_inline_Memo *)__pyx_t_1));
   __pyx_t_1 = 0;
 
-  /* "runtime/_inline.pyx":470
+  /* "runtime/_inline.pyx":474
  *     cdef object __weakref__
  * 
  *     def __init__(self, func, slow, bint reduces, bint fixed_qos, str what):             # <<<<<<<<<<<<<<
@@ -11737,7 +11768,7 @@ static int __pyx_pf_7runtime_7_inline_16ParallelFunction___init__(struct __pyx_o
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":478
+/* "runtime/_inline.pyx":482
  *         self.memo = Memo()
  * 
  *     def __call__(self, *args, **kwargs):             # <<<<<<<<<<<<<<
@@ -11806,7 +11837,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__call__", 0);
 
-  /* "runtime/_inline.pyx":479
+  /* "runtime/_inline.pyx":483
  * 
  *     def __call__(self, *args, **kwargs):
  *         cdef Py_ssize_t elements = 0, rows = 0             # <<<<<<<<<<<<<<
@@ -11816,7 +11847,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
   __pyx_v_elements = 0;
   __pyx_v_rows = 0;
 
-  /* "runtime/_inline.pyx":482
+  /* "runtime/_inline.pyx":486
  *         cdef int kind
  *         cdef double t0
  *         if not kwargs and not self.fixed_qos and _enabled and _threads > 0:             # <<<<<<<<<<<<<<
@@ -11825,7 +11856,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
   {
     Py_ssize_t __pyx_temp = __Pyx_PyDict_GET_SIZE(__pyx_v_kwargs);
-    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 482, __pyx_L1_error)
+    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 486, __pyx_L1_error)
     __pyx_t_2 = (__pyx_temp != 0);
   }
 
@@ -11865,17 +11896,17 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":483
+    /* "runtime/_inline.pyx":487
  *         cdef double t0
  *         if not kwargs and not self.fixed_qos and _enabled and _threads > 0:
  *             kind = signature(args, &elements, &rows)             # <<<<<<<<<<<<<<
  *             if kind >= 0:
  *                 if self.reduces:
 */
-    __pyx_t_4 = __pyx_f_7runtime_7_inline_signature(__pyx_v_args, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_4 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 483, __pyx_L1_error)
+    __pyx_t_4 = __pyx_f_7runtime_7_inline_signature(__pyx_v_args, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_4 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 487, __pyx_L1_error)
     __pyx_v_kind = __pyx_t_4;
 
-    /* "runtime/_inline.pyx":484
+    /* "runtime/_inline.pyx":488
  *         if not kwargs and not self.fixed_qos and _enabled and _threads > 0:
  *             kind = signature(args, &elements, &rows)
  *             if kind >= 0:             # <<<<<<<<<<<<<<
@@ -11887,7 +11918,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
     if (__pyx_t_1) {
 
 
-      /* "runtime/_inline.pyx":485
+      /* "runtime/_inline.pyx":489
  *             kind = signature(args, &elements, &rows)
  *             if kind >= 0:
  *                 if self.reduces:             # <<<<<<<<<<<<<<
@@ -11896,7 +11927,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
       if (__pyx_v_self->reduces) {
 
-        /* "runtime/_inline.pyx":486
+        /* "runtime/_inline.pyx":490
  *             if kind >= 0:
  *                 if self.reduces:
  *                     if elements <= _one_leaf:             # <<<<<<<<<<<<<<
@@ -11908,14 +11939,14 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
         if (__pyx_t_1) {
 
 
-          /* "runtime/_inline.pyx":487
+          /* "runtime/_inline.pyx":491
  *                 if self.reduces:
  *                     if elements <= _one_leaf:
  *                         return self.func(*args)  # one leaf, as runtime.reduce             # <<<<<<<<<<<<<<
  *                 elif default_level() and self.memo.inline(len(args) - 1, kind, elements,
  *                                                           _cutoff_python):
 */
-          __pyx_t_5 = __Pyx_PyObject_Call(__pyx_v_self->func, __pyx_v_args, NULL); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 487, __pyx_L1_error)
+          __pyx_t_5 = __Pyx_PyObject_Call(__pyx_v_self->func, __pyx_v_args, NULL); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 491, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_5);
           {
             PyObject *__pyx_temp;
@@ -11928,7 +11959,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
           __pyx_t_5 = 0;
           goto __pyx_L0;
 
-          /* "runtime/_inline.pyx":486
+          /* "runtime/_inline.pyx":490
  *             if kind >= 0:
  *                 if self.reduces:
  *                     if elements <= _one_leaf:             # <<<<<<<<<<<<<<
@@ -11937,7 +11968,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
         }
 
-        /* "runtime/_inline.pyx":485
+        /* "runtime/_inline.pyx":489
  *             kind = signature(args, &elements, &rows)
  *             if kind >= 0:
  *                 if self.reduces:             # <<<<<<<<<<<<<<
@@ -11947,14 +11978,14 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
         goto __pyx_L9;
       }
 
-      /* "runtime/_inline.pyx":488
+      /* "runtime/_inline.pyx":492
  *                     if elements <= _one_leaf:
  *                         return self.func(*args)  # one leaf, as runtime.reduce
  *                 elif default_level() and self.memo.inline(len(args) - 1, kind, elements,             # <<<<<<<<<<<<<<
  *                                                           _cutoff_python):
  *                     if not self.memo.sample():
 */
-      __pyx_t_3 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 488, __pyx_L1_error)
+      __pyx_t_3 = __pyx_f_7runtime_7_inline_default_level(); if (unlikely(__pyx_t_3 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 492, __pyx_L1_error)
       if (__pyx_t_3) {
 
       } else {
@@ -11963,23 +11994,23 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 
         goto __pyx_L11_bool_binop_done;
       }
-      __pyx_t_6 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_6 == ((Py_ssize_t)-1))) __PYX_ERR(0, 488, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_6 == ((Py_ssize_t)-1))) __PYX_ERR(0, 492, __pyx_L1_error)
 
-      /* "runtime/_inline.pyx":489
+      /* "runtime/_inline.pyx":493
  *                         return self.func(*args)  # one leaf, as runtime.reduce
  *                 elif default_level() and self.memo.inline(len(args) - 1, kind, elements,
  *                                                           _cutoff_python):             # <<<<<<<<<<<<<<
  *                     if not self.memo.sample():
  *                         return checked_rows(self.func(*args), rows, self.what)
 */
-      __pyx_t_3 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_self->memo->__pyx_vtab)->__pyx_inline(__pyx_v_self->memo, (__pyx_t_6 - 1), __pyx_v_kind, __pyx_v_elements, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 488, __pyx_L1_error)
+      __pyx_t_3 = ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_self->memo->__pyx_vtab)->__pyx_inline(__pyx_v_self->memo, (__pyx_t_6 - 1), __pyx_v_kind, __pyx_v_elements, __pyx_v_7runtime_7_inline__cutoff_python); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 492, __pyx_L1_error)
 
 
       __pyx_t_1 = __pyx_t_3;
 
       __pyx_L11_bool_binop_done:;
 
-      /* "runtime/_inline.pyx":488
+      /* "runtime/_inline.pyx":492
  *                     if elements <= _one_leaf:
  *                         return self.func(*args)  # one leaf, as runtime.reduce
  *                 elif default_level() and self.memo.inline(len(args) - 1, kind, elements,             # <<<<<<<<<<<<<<
@@ -11989,32 +12020,32 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
       if (__pyx_t_1) {
 
 
-        /* "runtime/_inline.pyx":490
+        /* "runtime/_inline.pyx":494
  *                 elif default_level() and self.memo.inline(len(args) - 1, kind, elements,
  *                                                           _cutoff_python):
  *                     if not self.memo.sample():             # <<<<<<<<<<<<<<
  *                         return checked_rows(self.func(*args), rows, self.what)
  *                     t0 = now_s()
 */
-        __pyx_t_1 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_self->memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 490, __pyx_L1_error)
+        __pyx_t_1 = __pyx_f_7runtime_7_inline_4Memo_sample(__pyx_v_self->memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 494, __pyx_L1_error)
         __pyx_t_3 = (!__pyx_t_1);
 
 
         if (__pyx_t_3) {
 
 
-          /* "runtime/_inline.pyx":491
+          /* "runtime/_inline.pyx":495
  *                                                           _cutoff_python):
  *                     if not self.memo.sample():
  *                         return checked_rows(self.func(*args), rows, self.what)             # <<<<<<<<<<<<<<
  *                     t0 = now_s()
  *                     result = self.func(*args)
 */
-          __pyx_t_5 = __Pyx_PyObject_Call(__pyx_v_self->func, __pyx_v_args, NULL); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 491, __pyx_L1_error)
+          __pyx_t_5 = __Pyx_PyObject_Call(__pyx_v_self->func, __pyx_v_args, NULL); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 495, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_5);
           __pyx_t_7 = __pyx_v_self->what;
           __Pyx_INCREF(__pyx_t_7);
-          __pyx_t_8 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_t_5, __pyx_v_rows, ((PyObject*)__pyx_t_7)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 491, __pyx_L1_error)
+          __pyx_t_8 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_t_5, __pyx_v_rows, ((PyObject*)__pyx_t_7)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 495, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_8);
           __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
           __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
@@ -12029,7 +12060,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
           __pyx_t_8 = 0;
           goto __pyx_L0;
 
-          /* "runtime/_inline.pyx":490
+          /* "runtime/_inline.pyx":494
  *                 elif default_level() and self.memo.inline(len(args) - 1, kind, elements,
  *                                                           _cutoff_python):
  *                     if not self.memo.sample():             # <<<<<<<<<<<<<<
@@ -12038,7 +12069,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
         }
 
-        /* "runtime/_inline.pyx":492
+        /* "runtime/_inline.pyx":496
  *                     if not self.memo.sample():
  *                         return checked_rows(self.func(*args), rows, self.what)
  *                     t0 = now_s()             # <<<<<<<<<<<<<<
@@ -12047,30 +12078,30 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
         __pyx_v_t0 = __pyx_f_7runtime_7_inline_now_s();
 
-        /* "runtime/_inline.pyx":493
+        /* "runtime/_inline.pyx":497
  *                         return checked_rows(self.func(*args), rows, self.what)
  *                     t0 = now_s()
  *                     result = self.func(*args)             # <<<<<<<<<<<<<<
  *                     self.memo.timed(len(args) - 1, kind, elements, now_s() - t0)
  *                     return checked_rows(result, rows, self.what)
 */
-        __pyx_t_8 = __Pyx_PyObject_Call(__pyx_v_self->func, __pyx_v_args, NULL); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 493, __pyx_L1_error)
+        __pyx_t_8 = __Pyx_PyObject_Call(__pyx_v_self->func, __pyx_v_args, NULL); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 497, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
         __pyx_v_result = __pyx_t_8;
         __pyx_t_8 = 0;
 
-        /* "runtime/_inline.pyx":494
+        /* "runtime/_inline.pyx":498
  *                     t0 = now_s()
  *                     result = self.func(*args)
  *                     self.memo.timed(len(args) - 1, kind, elements, now_s() - t0)             # <<<<<<<<<<<<<<
  *                     return checked_rows(result, rows, self.what)
  *         return self.slow(args, kwargs)
 */
-        __pyx_t_6 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_6 == ((Py_ssize_t)-1))) __PYX_ERR(0, 494, __pyx_L1_error)
-        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_self->memo->__pyx_vtab)->timed(__pyx_v_self->memo, (__pyx_t_6 - 1), __pyx_v_kind, __pyx_v_elements, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 494, __pyx_L1_error)
+        __pyx_t_6 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_6 == ((Py_ssize_t)-1))) __PYX_ERR(0, 498, __pyx_L1_error)
+        ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_self->memo->__pyx_vtab)->timed(__pyx_v_self->memo, (__pyx_t_6 - 1), __pyx_v_kind, __pyx_v_elements, (__pyx_f_7runtime_7_inline_now_s() - __pyx_v_t0)); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 498, __pyx_L1_error)
 
 
-        /* "runtime/_inline.pyx":495
+        /* "runtime/_inline.pyx":499
  *                     result = self.func(*args)
  *                     self.memo.timed(len(args) - 1, kind, elements, now_s() - t0)
  *                     return checked_rows(result, rows, self.what)             # <<<<<<<<<<<<<<
@@ -12079,7 +12110,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
         __pyx_t_8 = __pyx_v_self->what;
         __Pyx_INCREF(__pyx_t_8);
-        __pyx_t_7 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_v_result, __pyx_v_rows, ((PyObject*)__pyx_t_8)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 495, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_7runtime_7_inline_checked_rows(__pyx_v_result, __pyx_v_rows, ((PyObject*)__pyx_t_8)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 499, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         {
@@ -12093,7 +12124,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
         __pyx_t_7 = 0;
         goto __pyx_L0;
 
-        /* "runtime/_inline.pyx":488
+        /* "runtime/_inline.pyx":492
  *                     if elements <= _one_leaf:
  *                         return self.func(*args)  # one leaf, as runtime.reduce
  *                 elif default_level() and self.memo.inline(len(args) - 1, kind, elements,             # <<<<<<<<<<<<<<
@@ -12103,7 +12134,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
       }
       __pyx_L9:;
 
-      /* "runtime/_inline.pyx":484
+      /* "runtime/_inline.pyx":488
  *         if not kwargs and not self.fixed_qos and _enabled and _threads > 0:
  *             kind = signature(args, &elements, &rows)
  *             if kind >= 0:             # <<<<<<<<<<<<<<
@@ -12112,7 +12143,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
     }
 
-    /* "runtime/_inline.pyx":482
+    /* "runtime/_inline.pyx":486
  *         cdef int kind
  *         cdef double t0
  *         if not kwargs and not self.fixed_qos and _enabled and _threads > 0:             # <<<<<<<<<<<<<<
@@ -12121,7 +12152,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
 */
   }
 
-  /* "runtime/_inline.pyx":496
+  /* "runtime/_inline.pyx":500
  *                     self.memo.timed(len(args) - 1, kind, elements, now_s() - t0)
  *                     return checked_rows(result, rows, self.what)
  *         return self.slow(args, kwargs)             # <<<<<<<<<<<<<<
@@ -12148,7 +12179,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
     __pyx_t_7 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_9, (3-__pyx_t_9) | (__pyx_t_9*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 496, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 500, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
   {
@@ -12162,7 +12193,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
   __pyx_t_7 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":478
+  /* "runtime/_inline.pyx":482
  *         self.memo = Memo()
  * 
  *     def __call__(self, *args, **kwargs):             # <<<<<<<<<<<<<<
@@ -12188,7 +12219,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_2__call__(struct 
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":498
+/* "runtime/_inline.pyx":502
  *         return self.slow(args, kwargs)
  * 
  *     def note_inline(self, tuple args):             # <<<<<<<<<<<<<<
@@ -12236,32 +12267,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_args,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 498, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 502, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 498, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 502, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "note_inline", 0) < (0)) __PYX_ERR(0, 498, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "note_inline", 0) < (0)) __PYX_ERR(0, 502, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("note_inline", 1, 1, 1, i); __PYX_ERR(0, 498, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("note_inline", 1, 1, 1, i); __PYX_ERR(0, 502, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 498, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 502, __pyx_L3_error)
     }
     __pyx_v_args = ((PyObject*)values[0]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("note_inline", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 498, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("note_inline", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 502, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -12272,7 +12303,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_args), (&PyTuple_Type), 1, "args", 1))) __PYX_ERR(0, 498, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_args), (&PyTuple_Type), 1, "args", 1))) __PYX_ERR(0, 502, __pyx_L1_error)
   __pyx_r = __pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(((struct __pyx_obj_7runtime_7_inline_ParallelFunction *)__pyx_v_self), __pyx_v_args);
 
   /* function exit code */
@@ -12306,7 +12337,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("note_inline", 0);
 
-  /* "runtime/_inline.pyx":500
+  /* "runtime/_inline.pyx":504
  *     def note_inline(self, tuple args):
  *         """The measured path ran a call inline by decision."""
  *         cdef Py_ssize_t elements = 0, rows = 0             # <<<<<<<<<<<<<<
@@ -12316,17 +12347,17 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
   __pyx_v_elements = 0;
   __pyx_v_rows = 0;
 
-  /* "runtime/_inline.pyx":501
+  /* "runtime/_inline.pyx":505
  *         """The measured path ran a call inline by decision."""
  *         cdef Py_ssize_t elements = 0, rows = 0
  *         cdef int kind = signature(args, &elements, &rows)             # <<<<<<<<<<<<<<
  *         if kind < 0:
  *             return
 */
-  __pyx_t_1 = __pyx_f_7runtime_7_inline_signature(__pyx_v_args, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_1 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 501, __pyx_L1_error)
+  __pyx_t_1 = __pyx_f_7runtime_7_inline_signature(__pyx_v_args, (&__pyx_v_elements), (&__pyx_v_rows)); if (unlikely(__pyx_t_1 == ((int)-1) && PyErr_Occurred())) __PYX_ERR(0, 505, __pyx_L1_error)
   __pyx_v_kind = __pyx_t_1;
 
-  /* "runtime/_inline.pyx":502
+  /* "runtime/_inline.pyx":506
  *         cdef Py_ssize_t elements = 0, rows = 0
  *         cdef int kind = signature(args, &elements, &rows)
  *         if kind < 0:             # <<<<<<<<<<<<<<
@@ -12338,7 +12369,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":503
+    /* "runtime/_inline.pyx":507
  *         cdef int kind = signature(args, &elements, &rows)
  *         if kind < 0:
  *             return             # <<<<<<<<<<<<<<
@@ -12355,7 +12386,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":502
+    /* "runtime/_inline.pyx":506
  *         cdef Py_ssize_t elements = 0, rows = 0
  *         cdef int kind = signature(args, &elements, &rows)
  *         if kind < 0:             # <<<<<<<<<<<<<<
@@ -12364,7 +12395,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
 */
   }
 
-  /* "runtime/_inline.pyx":504
+  /* "runtime/_inline.pyx":508
  *         if kind < 0:
  *             return
  *         if self.memo.generation != _generation:             # <<<<<<<<<<<<<<
@@ -12376,16 +12407,16 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":505
+    /* "runtime/_inline.pyx":509
  *             return
  *         if self.memo.generation != _generation:
  *             self.memo.reset()             # <<<<<<<<<<<<<<
  *         if elements > self.memo.upto[len(args) - 1][kind]:
  *             self.memo.upto[len(args) - 1][kind] = elements
 */
-    ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_self->memo->__pyx_vtab)->reset(__pyx_v_self->memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 505, __pyx_L1_error)
+    ((struct __pyx_vtabstruct_7runtime_7_inline_Memo *)__pyx_v_self->memo->__pyx_vtab)->reset(__pyx_v_self->memo); if (unlikely(PyErr_Occurred())) __PYX_ERR(0, 509, __pyx_L1_error)
 
-    /* "runtime/_inline.pyx":504
+    /* "runtime/_inline.pyx":508
  *         if kind < 0:
  *             return
  *         if self.memo.generation != _generation:             # <<<<<<<<<<<<<<
@@ -12394,7 +12425,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
 */
   }
 
-  /* "runtime/_inline.pyx":506
+  /* "runtime/_inline.pyx":510
  *         if self.memo.generation != _generation:
  *             self.memo.reset()
  *         if elements > self.memo.upto[len(args) - 1][kind]:             # <<<<<<<<<<<<<<
@@ -12403,16 +12434,16 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
 */
   if (unlikely(__pyx_v_args == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-    __PYX_ERR(0, 506, __pyx_L1_error)
+    __PYX_ERR(0, 510, __pyx_L1_error)
   }
-  __pyx_t_3 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 506, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 510, __pyx_L1_error)
   __pyx_t_2 = (__pyx_v_elements > ((__pyx_v_self->memo->upto[(__pyx_t_3 - 1)])[__pyx_v_kind]));
 
 
   if (__pyx_t_2) {
 
 
-    /* "runtime/_inline.pyx":507
+    /* "runtime/_inline.pyx":511
  *             self.memo.reset()
  *         if elements > self.memo.upto[len(args) - 1][kind]:
  *             self.memo.upto[len(args) - 1][kind] = elements             # <<<<<<<<<<<<<<
@@ -12421,13 +12452,13 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
 */
     if (unlikely(__pyx_v_args == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-      __PYX_ERR(0, 507, __pyx_L1_error)
+      __PYX_ERR(0, 511, __pyx_L1_error)
     }
-    __pyx_t_3 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 507, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyTuple_GET_SIZE(__pyx_v_args); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 511, __pyx_L1_error)
     ((__pyx_v_self->memo->upto[(__pyx_t_3 - 1)])[__pyx_v_kind]) = __pyx_v_elements;
 
 
-    /* "runtime/_inline.pyx":506
+    /* "runtime/_inline.pyx":510
  *         if self.memo.generation != _generation:
  *             self.memo.reset()
  *         if elements > self.memo.upto[len(args) - 1][kind]:             # <<<<<<<<<<<<<<
@@ -12436,7 +12467,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
 */
   }
 
-  /* "runtime/_inline.pyx":498
+  /* "runtime/_inline.pyx":502
  *         return self.slow(args, kwargs)
  * 
  *     def note_inline(self, tuple args):             # <<<<<<<<<<<<<<
@@ -12459,7 +12490,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_4note_inline(stru
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":509
+/* "runtime/_inline.pyx":513
  *             self.memo.upto[len(args) - 1][kind] = elements
  * 
  *     def __get__(self, instance, owner):             # <<<<<<<<<<<<<<
@@ -12496,7 +12527,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__get__", 0);
 
-  /* "runtime/_inline.pyx":511
+  /* "runtime/_inline.pyx":515
  *     def __get__(self, instance, owner):
  *         # A decorated method binds like a plain function does.
  *         if instance is None:             # <<<<<<<<<<<<<<
@@ -12507,7 +12538,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
   if (__pyx_t_1) {
 
 
-    /* "runtime/_inline.pyx":512
+    /* "runtime/_inline.pyx":516
  *         # A decorated method binds like a plain function does.
  *         if instance is None:
  *             return self             # <<<<<<<<<<<<<<
@@ -12525,7 +12556,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
     }
     goto __pyx_L0;
 
-    /* "runtime/_inline.pyx":511
+    /* "runtime/_inline.pyx":515
  *     def __get__(self, instance, owner):
  *         # A decorated method binds like a plain function does.
  *         if instance is None:             # <<<<<<<<<<<<<<
@@ -12534,7 +12565,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
 */
   }
 
-  /* "runtime/_inline.pyx":513
+  /* "runtime/_inline.pyx":517
  *         if instance is None:
  *             return self
  *         return types.MethodType(self, instance)             # <<<<<<<<<<<<<<
@@ -12542,9 +12573,9 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
  *     def __repr__(self):
 */
   __pyx_t_3 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_types); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 513, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_types); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 517, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_MethodType); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 513, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_MethodType); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 517, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_6 = 1;
@@ -12564,7 +12595,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
     __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 513, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 517, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
   {
@@ -12578,7 +12609,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":509
+  /* "runtime/_inline.pyx":513
  *             self.memo.upto[len(args) - 1][kind] = elements
  * 
  *     def __get__(self, instance, owner):             # <<<<<<<<<<<<<<
@@ -12600,7 +12631,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_6__get__(struct _
   return __pyx_r;
 }
 
-/* "runtime/_inline.pyx":515
+/* "runtime/_inline.pyx":519
  *         return types.MethodType(self, instance)
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12635,12 +12666,12 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_8__repr__(struct 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__repr__", 0);
 
-  /* "runtime/_inline.pyx":516
+  /* "runtime/_inline.pyx":520
  * 
  *     def __repr__(self):
  *         return f"<runtime.parallel {self.func!r}>"             # <<<<<<<<<<<<<<
 */
-  __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->func), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 516, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->func), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 520, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_t_2[0] = __pyx_mstate_global->__pyx_kp_u_runtime_parallel;
   __pyx_t_2[1] = __pyx_t_1;
@@ -12654,7 +12685,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_8__repr__(struct 
   __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_2[1]);
   #endif
   __pyx_t_5 = __Pyx_PyUnicode_Join(__pyx_t_2, 3, __pyx_t_3, __pyx_t_4);
-  if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 516, __pyx_L1_error)
+  if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 520, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   {
@@ -12668,7 +12699,7 @@ static PyObject *__pyx_pf_7runtime_7_inline_16ParallelFunction_8__repr__(struct 
   __pyx_t_5 = 0;
   goto __pyx_L0;
 
-  /* "runtime/_inline.pyx":515
+  /* "runtime/_inline.pyx":519
  *         return types.MethodType(self, instance)
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -14107,23 +14138,23 @@ static int __Pyx_modinit_Exttype___pyx_obj_7runtime_7_inline_ParallelFunction(__
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_7runtime_7_inline_ParallelFunction", 0);
   /*--- Exttype __pyx_obj_7runtime_7_inline_ParallelFunction ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_7runtime_7_inline_ParallelFunction_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction)) __PYX_ERR(0, 457, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_7runtime_7_inline_ParallelFunction_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction)) __PYX_ERR(0, 461, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction = &__pyx_type_7runtime_7_inline_ParallelFunction;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction) < (0)) __PYX_ERR(0, 457, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction) < (0)) __PYX_ERR(0, 461, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction);
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_ParallelFunction, (PyObject *) __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction) < (0)) __PYX_ERR(0, 457, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_ParallelFunction, (PyObject *) __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction) < (0)) __PYX_ERR(0, 461, __pyx_L1_error)
   #if CYTHON_USE_TYPE_SLOTS
   if (__pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction->tp_weaklistoffset == 0) __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction->tp_weaklistoffset = offsetof(struct __pyx_obj_7runtime_7_inline_ParallelFunction, __weakref__);
   #endif
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction) < (0)) __PYX_ERR(0, 457, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_7runtime_7_inline_ParallelFunction) < (0)) __PYX_ERR(0, 461, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -14875,7 +14906,7 @@ __Pyx_RefNannySetupContext("PyInit__inline", 0);
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_4) < (0)) __PYX_ERR(3, 3, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":163
+  /* "runtime/_inline.pyx":165
  * 
  * 
  * cdef bint _levels_used = False  # a QoS level was ever set in a context             # <<<<<<<<<<<<<<
@@ -14884,166 +14915,166 @@ __Pyx_RefNannySetupContext("PyInit__inline", 0);
 */
   __pyx_v_7runtime_7_inline__levels_used = 0;
 
-  /* "runtime/_inline.pyx":166
+  /* "runtime/_inline.pyx":168
  * 
  * 
  * def levels_used():             # <<<<<<<<<<<<<<
  *     """runtime.qos or runtime.submit set a level: look it up from now on
  *     (until then every context is at the default, and the lookup is skipped)."""
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_1levels_used, 0, __pyx_mstate_global->__pyx_n_u_levels_used, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 166, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_1levels_used, 0, __pyx_mstate_global->__pyx_n_u_levels_used, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 168, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_levels_used, __pyx_t_4) < (0)) __PYX_ERR(0, 166, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_levels_used, __pyx_t_4) < (0)) __PYX_ERR(0, 168, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":224
+  /* "runtime/_inline.pyx":226
  * # ---- configuration, from runtime/_schedule.py and runtime/_config.py -----
  * 
  * def set_cutoffs(double python_s, double native_s):             # <<<<<<<<<<<<<<
  *     """Predicted seconds below which Python / native calls run inline."""
  *     global _cutoff_python, _cutoff_native
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_3set_cutoffs, 0, __pyx_mstate_global->__pyx_n_u_set_cutoffs, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 224, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_3set_cutoffs, 0, __pyx_mstate_global->__pyx_n_u_set_cutoffs, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 226, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_cutoffs, __pyx_t_4) < (0)) __PYX_ERR(0, 224, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_cutoffs, __pyx_t_4) < (0)) __PYX_ERR(0, 226, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":231
+  /* "runtime/_inline.pyx":233
  * 
  * 
  * def set_threads(int threads):             # <<<<<<<<<<<<<<
  *     """The configured thread count changed: forget what was learned."""
  *     global _threads
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_5set_threads, 0, __pyx_mstate_global->__pyx_n_u_set_threads, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 231, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_5set_threads, 0, __pyx_mstate_global->__pyx_n_u_set_threads, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 233, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_threads, __pyx_t_4) < (0)) __PYX_ERR(0, 231, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_threads, __pyx_t_4) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":238
+  /* "runtime/_inline.pyx":240
  * 
  * 
  * def set_enabled(bint enabled):             # <<<<<<<<<<<<<<
  *     """Off while a forced split is on: every call takes the measured path."""
  *     global _enabled
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_7set_enabled, 0, __pyx_mstate_global->__pyx_n_u_set_enabled, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 238, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_7set_enabled, 0, __pyx_mstate_global->__pyx_n_u_set_enabled, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 240, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_enabled, __pyx_t_4) < (0)) __PYX_ERR(0, 238, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_enabled, __pyx_t_4) < (0)) __PYX_ERR(0, 240, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":245
+  /* "runtime/_inline.pyx":247
  * 
  * 
  * def set_one_leaf(Py_ssize_t elements):             # <<<<<<<<<<<<<<
  *     global _one_leaf
  *     _one_leaf = elements
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_9set_one_leaf, 0, __pyx_mstate_global->__pyx_n_u_set_one_leaf, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 245, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_9set_one_leaf, 0, __pyx_mstate_global->__pyx_n_u_set_one_leaf, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 247, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_one_leaf, __pyx_t_4) < (0)) __PYX_ERR(0, 245, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_set_one_leaf, __pyx_t_4) < (0)) __PYX_ERR(0, 247, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":250
+  /* "runtime/_inline.pyx":252
  * 
  * 
  * def forget():             # <<<<<<<<<<<<<<
  *     """Drop every memo (lazily: each resets on its next use)."""
  *     global _generation
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_11forget, 0, __pyx_mstate_global->__pyx_n_u_forget, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 250, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_11forget, 0, __pyx_mstate_global->__pyx_n_u_forget, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 252, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_forget, __pyx_t_4) < (0)) __PYX_ERR(0, 250, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_forget, __pyx_t_4) < (0)) __PYX_ERR(0, 252, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":256
+  /* "runtime/_inline.pyx":258
  * 
  * 
  * def note(str table, func, tuple arrays, Py_ssize_t elements):             # <<<<<<<<<<<<<<
  *     """The measured path ran a call inline by decision: calls of this
  *     function and signature with at most `elements` elements may skip it."""
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_13note, 0, __pyx_mstate_global->__pyx_n_u_note, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_13note, 0, __pyx_mstate_global->__pyx_n_u_note, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 258, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_note, __pyx_t_4) < (0)) __PYX_ERR(0, 256, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_note, __pyx_t_4) < (0)) __PYX_ERR(0, 258, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":286
+  /* "runtime/_inline.pyx":288
  * # ---- the entry points ------------------------------------------------------
  * 
  * def map(func, *arrays, out=None, grain=None, qos=None):             # <<<<<<<<<<<<<<
  *     """Apply ``func`` to chunks of ``arrays`` along axis 0, on all cores.
  * 
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 286, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 288, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_out, Py_None) < (0)) __PYX_ERR(0, 286, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_grain, Py_None) < (0)) __PYX_ERR(0, 286, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 286, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_15map, 0, __pyx_mstate_global->__pyx_n_u_map, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 286, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_out, Py_None) < (0)) __PYX_ERR(0, 288, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_grain, Py_None) < (0)) __PYX_ERR(0, 288, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 288, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_15map, 0, __pyx_mstate_global->__pyx_n_u_map, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 288, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_map, __pyx_t_2) < (0)) __PYX_ERR(0, 286, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_map, __pyx_t_2) < (0)) __PYX_ERR(0, 288, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "runtime/_inline.pyx":339
+  /* "runtime/_inline.pyx":343
  * 
  * 
  * def reduce(func, *arrays, combine, grain=None, qos=None):             # <<<<<<<<<<<<<<
  *     """``func`` on chunks of ``arrays`` along axis 0, partial results
  *     combined with ``combine`` in a fixed order.
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 339, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 343, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_grain, Py_None) < (0)) __PYX_ERR(0, 339, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 339, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_17reduce, 0, __pyx_mstate_global->__pyx_n_u_reduce, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 339, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_grain, Py_None) < (0)) __PYX_ERR(0, 343, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 343, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_17reduce, 0, __pyx_mstate_global->__pyx_n_u_reduce, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 343, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_reduce, __pyx_t_4) < (0)) __PYX_ERR(0, 339, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_reduce, __pyx_t_4) < (0)) __PYX_ERR(0, 343, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":365
+  /* "runtime/_inline.pyx":369
  * 
  * 
  * def parallel_for(n, body, ctx=None, *, grain=None, qos=None):             # <<<<<<<<<<<<<<
  *     """Run ``body(start, stop)`` over ``range(n)`` split into chunks, on all
  *     cores; returns when every chunk has run.
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 365, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 369, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_grain, Py_None) < (0)) __PYX_ERR(0, 365, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 365, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_19parallel_for, 0, __pyx_mstate_global->__pyx_n_u_parallel_for, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 365, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_grain, Py_None) < (0)) __PYX_ERR(0, 369, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 369, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_19parallel_for, 0, __pyx_mstate_global->__pyx_n_u_parallel_for, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 369, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
@@ -15051,43 +15082,43 @@ __Pyx_RefNannySetupContext("PyInit__inline", 0);
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_2, __pyx_mstate_global->__pyx_tuple[0]);
   __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parallel_for, __pyx_t_2) < (0)) __PYX_ERR(0, 365, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parallel_for, __pyx_t_2) < (0)) __PYX_ERR(0, 369, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "runtime/_inline.pyx":429
+  /* "runtime/_inline.pyx":433
  * 
  * 
  * def map_items(func, items, *, qos=None, progress=False):             # <<<<<<<<<<<<<<
  *     """``[func(item) for item in items]`` with the items spread over all
  *     cores, results in order.
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 429, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 433, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 429, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_progress, ((PyObject*)Py_False)) < (0)) __PYX_ERR(0, 429, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_21map_items, 0, __pyx_mstate_global->__pyx_n_u_map_items, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[12])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 429, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_qos, Py_None) < (0)) __PYX_ERR(0, 433, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_progress, ((PyObject*)Py_False)) < (0)) __PYX_ERR(0, 433, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_21map_items, 0, __pyx_mstate_global->__pyx_n_u_map_items, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[12])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 433, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_map_items, __pyx_t_4) < (0)) __PYX_ERR(0, 429, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_map_items, __pyx_t_4) < (0)) __PYX_ERR(0, 433, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "runtime/_inline.pyx":498
+  /* "runtime/_inline.pyx":502
  *         return self.slow(args, kwargs)
  * 
  *     def note_inline(self, tuple args):             # <<<<<<<<<<<<<<
  *         """The measured path ran a call inline by decision."""
  *         cdef Py_ssize_t elements = 0, rows = 0
 */
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_16ParallelFunction_5note_inline, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ParallelFunction_note_inline, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[13])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 498, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_7runtime_7_inline_16ParallelFunction_5note_inline, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ParallelFunction_note_inline, NULL, __pyx_mstate_global->__pyx_n_u_runtime__inline, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[13])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 502, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_7runtime_7_inline_ParallelFunction, __pyx_mstate_global->__pyx_n_u_note_inline, __pyx_t_4) < (0)) __PYX_ERR(0, 498, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_7runtime_7_inline_ParallelFunction, __pyx_mstate_global->__pyx_n_u_note_inline, __pyx_t_4) < (0)) __PYX_ERR(0, 502, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   /* "(tree fragment)":1
@@ -15139,10 +15170,10 @@ __Pyx_RefNannySetupContext("PyInit__inline", 0);
 */
   __pyx_t_4 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_map_line_286, __pyx_mstate_global->__pyx_kp_u_Apply_func_to_chunks_of_arrays_a) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_reduce_line_339, __pyx_mstate_global->__pyx_kp_u_func_on_chunks_of_arrays_along) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_parallel_for_line_365, __pyx_mstate_global->__pyx_kp_u_Run_body_start_stop_over_range_n) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_map_items_line_429, __pyx_mstate_global->__pyx_kp_u_func_item_for_item_in_items_wit) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_map_line_288, __pyx_mstate_global->__pyx_kp_u_Apply_func_to_chunks_of_arrays_a) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_reduce_line_343, __pyx_mstate_global->__pyx_kp_u_func_on_chunks_of_arrays_along) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_parallel_for_line_369, __pyx_mstate_global->__pyx_kp_u_Run_body_start_stop_over_range_n) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_kp_u_map_items_line_433, __pyx_mstate_global->__pyx_kp_u_func_item_for_item_in_items_wit) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_test, __pyx_t_4) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
@@ -15203,7 +15234,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "runtime/_inline.pyx":365
+  /* "runtime/_inline.pyx":369
  * 
  * 
  * def parallel_for(n, body, ctx=None, *, grain=None, qos=None):             # <<<<<<<<<<<<<<
@@ -15212,7 +15243,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {Py_None};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 365, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 369, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
@@ -15254,30 +15285,30 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
     const struct { const unsigned int length: 11; } str_length_index[] = {{15},{1},{18},{1},{1},{1443},{179},{1720},{616},{701},{8},{7},{6},{2},{9},{14},{20},{50},{39},{34},{23},{17},{8},{11},{19},{0},{21},{12},{4},{22},{24},{10},{16},{34},{36},{28},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{31},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{5},{10},{13},{12},{10},{13},{5},{4},{6},{18},{4},{11},{18},{7},{5},{3},{8},{7},{9},{3},{6},{4},{5},{13},{4},{5},{4},{11},{3},{9},{4},{5},{1},{6},{8},{7},{4},{11},{2},{5},{3},{12},{3},{8},{8},{3},{9},{6},{7},{6},{7},{4},{15},{4},{11},{11},{12},{11},{10},{4},{4},{5},{2},{5},{7},{5},{6},{12},{6},{4}};
-    const struct { const unsigned int length: 9; } bytes_length_index[] = {{10},{9},{11},{15},{10},{15},{58},{12},{193},{161},{114},{304},{417},{200},{125}};
+    const struct { const unsigned int length: 9; } bytes_length_index[] = {{10},{9},{11},{15},{10},{15},{58},{12},{193},{161},{114},{320},{417},{200},{125}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3790 bytes) */
-static const char cstring[] = "x\332\255XKW\033I\2266U`c\227\353\030\014~uWO\007~\014\022-\253\021`\312\306\246\346P6T\273N\025\307<\3345\323\264;I)C(\215\224\231dd\202\344S\213Z\262\314e.s\231K-\265\324\222\245\226Z\372\047\370\047\364w#BB@W\367L\237\341\200\224\031\217\033\367~\367\273\217 \023\370\234\263\262o\356\325\270\023d\363/\374\320\t\354\032\317{\246oV\253\274\312\276\371\257\025\317\2536\330\356n9tJ\273\273,pY\251\022:\373\202\271e\214\232\276o6\004\306\315\252\353\3541\263n\0136\233c\256\203\201*+\271>\027\371k\327\030~\372\022\260\242D\302-\265\312\336s\360\350\273G\3147\235=.\345\362C\3567\230\224\3152$\250\026\212\200U\314C.E\005\025\316\204Y\343\254\312\235\275\240r\346\354,3\035K\255\367y\020\372\016N\341R\274\307}f;^\030\320\333\363\276 h\030V\003\201\32383\205\340\265\"\251f;0\224v\272a\200-92\307-\231\001\246\312\276[\223;\313\266/\002)G\"2-\264,\230\357\263#\337\016\002\356(A\273\273\020C\246;\314\253\232%\236gl\rkx\225\023\356G\266Pv\021@\201\355:b@1\202\253o\257)4\214\231\031\005|vw7\307\212v\300\312\020\207\357\274\224\263U#\314\244\255\320)$%\2526\331\342HQ\022}\3779D\355\371\246\355@/\027x\373\266\305\351(S\231d\361\222-l\362\020\340\024<PZHC\231\260?p\226\031\244AO\220\264u\216\3150= E\001n\221\315\023\003\016\\\242\n4\022}E\230\031\310C\331\206\273\005\177\036\202s\031if\217\212rO\266O\"\005d\r\304\020\025rY\215\327\\p\345\310\006\017H\246\262z\tjkgK\341d`\325\364\304\031!.\326\3734\357\020\260\264Y\322N\"}h\363#\311T\327\263\311\347\344\352\034-[\017ko\032\323JPH\256\020\314rsL\270\347|\326\247;\3609\325K\037\004}9t/r\270\355\224\322\022\216\214\324n\271\216\235\344\323\276\031\273\273\365\036t=\026\345\224\325\216KZ6z\020}\363\3157\314\256y\256\0370\047\254y\r:\322\361rL\343\331_\363\201-c<o\312\250\313,\346g\263\375)\003S=\370k\246\227\301\262\032\314\262\221\010r\354\303\316\322\343\302\273\323o\322\366\303Na\t\217\322\351\313\205SA\037\362\201[\265E\220\3112\366@)\322\227\224\371UAj\377\316l\036\211D~\024\350c\201>\236\311W(\373\256\177F]\331\001\202\013\017\240d""\324\016\37197;k\314\316\016\030&\355E\334\030\374 4\253\231s6\n\333\311\261z6\307\324s\246\236U;\267\375\360\024\266#u\\9\254V\215\252\275\3173u\234\003\360\236\263bXVs\274\346\005\r=\371\353\240V\315Z\3212\231\211\370\005[\0212E\366\007V\200\002p\253\002\003\002O\267\227\253\256\031d0\264\003\260\324\360\034p\221\017\353n\300\025\317_6\202\nb\026\374\263x\325.r\037\031\013\331[\004\276]\nzd\177\263\372\346\361\302\323\005\031\331>\177\317K\340\245\010\213\245*\245?\031\320\305\320\206\223\220-\032\036\3627{]f\r7d\016G$ \302=\254\033\334\000\356:\224\"$\211\247M\307q\003\223\322\230\201\355\266\2637\315,\333\307!\366!\247\335kfU\360\374&\262\322\356n\321\265\032\031\021\230>bK\004\256\227\325\271\210\302_\322\322\241\021\341U\221\341d\"U9\247W_T\356\245\032\363\\\047{\301\216H\031U?T\262\252\2302\007\366\023\010\235\251\252\220\311\336(\270(\360L\244}\026\230\373P\230\235QIfs\2239\2464`\237\373\016\257jQ\207\256m\351\221\014\324[\\0\002\304\364\036\321\250\367\312\035+\307\344\272\231RP\2075\344\353R\271l\367\223\275\224\345\271\330\300\375\034MJ\320\373\323\310\206\376\236\032\002\304YZ\201\260.\2328\276\324\3130:M\250\304mZ\026\000\201\327\330\372\240\312\252\020\364\022\306w\257\177\240\374\017\225\260?\263\216B\227#\031z/\236\025\264\244\047\244k\225\372JJ@d\"T5:Kh\022+\024?@\203\032\005\273-\362\032(G\001>K\263s33\213\363\3541+<\327Zk\005\325A\365\236\016\247\213\027h\261v\337\212\332\321[S\222d\003\346\3605/\355sk\211\331\301@\203a\222\223{\342\313\247\305M\240\3510\301\027.\023\367\251\341*\210\260\237\244R\365G6\356\265B\006\322q\246@)\251^\230\233_\200+U\024\226|STT\0240\317wK$&#\270\354\250d\030\260\262\211\224\227\315)m\212\246\325\003\222\022\371Kv\344\206UK\001\265\"\021\317\365\360\006 \312\325\332\002\262K\231\311\314=dZ\241\"\256o\314`\361\177\357\026\377\235\322\337/\373\212J\277V\372\177\275\340\343<\313\006\006\003\365^\365\000\377~\315\177\251\372\0142\306\014N{!ZHq\006-\033\200\312\222\304ToA\305\347\246E\221F\301~\352v\352\311`(\365#\272\370""\353\036\206\226\263\314i]E_\273c\277C\302\306\027\261\357\035R3\215hcd\212\262\201\213{DYl\347l\006\223\361A\022)\225 Z\271\275W)\272\241?\255N\316\242\317\005@\271>\302$H\367\r\207\246oS\354S\207I\366\002]J]\214\275u\250\234\014 \204\n\262\273;=\320\317,\323\301\240m\205N\255Pw\201\340\200\36782\242\206M\201\341\206 \221\220\304\357-\267\205\316\244\324\353,)4\244\016\024\002\252\013\047E%|x\222\320\375\037\273\rh\250\212\343\007\356\273\002qtZ\331,^f\027\n\301\222\234\316\347\363L\002\036\006\n\344%\232|w\246s\031\334\305ff\330\\_\360\371\313L?\202\351\264\354\240j\3756e\347\361\374\222j-v\026d\257\261(\333\216\247\205^\307\001o\313\376\033H\324\262\262C\243\047\242!}\0130d\240\025\245\021T/\211\247\344\314\231\232\225\353_=\260[\022Xc\272j\226*Z,e\214\300\024\373\224\275z\204\313\3305s\217\266\227\355*}\221y5N\371\204b\025y&t0\256\\\252T\240>YP\361\344\246\247\002OP\2054\253rf\317wCOe\356}\316=\251i\205T\266p\032\360\337\256\350\333\t\365\300\214\327K\334\223i\215\020\357\335Tj\010~\311$u\036\261\032\2446m\252\010D\306\377\217l@\"\220`\367(Q/SO\246\205\211\n\3053p:\260j\254\267\000y\326gRI\340Ju\325:4\235\222*\t\274\217o\311\255yUN9Ag\274\243\212\r\224\016e\247$\335\346S\215\n.\222\375<\277\007\342\322\220 \364\372;\\ED>\364p\371\314\3005;\367\315\3739v\277H\037\245\373\275Nwze:\307\246\277\245\217\227\323\357\316\336\226\251=\371\327\367mp \260\341O\315(M\262Z\321\246\273\265$$\212\275zW\327P\023\356\254\323\025|\200w2\321\"8B\307Ry\310\342\036\372\027\250\200\026R\027\020y\031A&\303\345\313\343\322\321\375Z@\035\204\245\272\031\245\215\"^_\r\317\264}\272\352\322\361\252\230\350\254}\341\356\024h\306Q\236?s\275\225\031^5w\262\0348\3328J\372T*\3417Y\346\311u\250\302\330\245\230K\275\263\240\326\200r\242e\227\313X(\023\334\205\3334)G\312\240\265\r\350D\352\205\204N\325\r]4DX\253\251\312.\rP\025\234\370\371Z\335\361\240\002\330\\s!\001\375K\341i\357\236\257\345\370\\\346U\t\301\322?\322 \020\274Z\276H9\327\243v\336\005`\3774\323\326\317d\307\002]\200\350/\307,""\352*\2261%{\323\323\374\207\327\376M\310\347V\210;\024]\200\302\232\274\213h\367-\367N\317\243U\312f\331\362\262\334W\247u\231\363\367$,1P%\270e\013j\253\271C\237{h,\324\223\205 a\031\331\226\314=]\314\366CF\217-\314=\313\242EEY\240\276\211\031\206R\3120\230\025\312\033\204\343:\217q\2419$\302\033F\t\231\0470\014\211I\336\240\314\252\256\230\252n\225M\273\252r\233BqpY\010/V.\254\030\254\026Z\243\371\305\047Y\245Do`\376Y\266\017\331i\344\353\307?\032\252\351\312{\215\372\332\353\315\255m\343\365\372\017\257\327W\215\325\037V\177\\]\337\336Z\323\275\3756\034\362#\257\271\364\227\357\333Y\222\227\022\303\320\243\224\324\321H\016\216\343\333\242\275o\264\252=y\347\337/\312\374\007+.\310\277\260\206\\\251M\302l\243\216\277W\270N\032\353\274\036l\362\262a\350+\037f\r\303\242\031\374\020\253\351{\257\047\036?T%\344\267k\205U9\342 \302\3457?\242/\000f\310\026\027\254Ro*)\250g-\207\036\211\312\352)t<\273\264\017i\347\325V\323\207\0011\216d\323\215\277w\\\217Q\027\360\351\017\360:\275\000\233\276\212b\300\220\013\230\031\006\212\010\331M\304R\030\200>\006\375sJ\030\266\240a\264\031\004\240d\272\236 \346\253\047u\273\324/\242\352\036\341\322\047TJ0E\303)\331n\276/BP\373B\205S\357*I\307\000\331\200\032\313\242Y\332\3271[B&\017p\245\352\245\037\035}2\361\033(\252\320\020\277p\020\371J&q\355d\005:i*\265\305\235\330\222uY\030\241\220\321\333\017YRX*\355(]\264\035\202*\010\224\047\346\014\260\307\361d\370\321\277T\007\202\314s\275^\325\366\024\234\002\312\341\327\220\207*\207\250O\2414\323U\216\272\351^\364\351\023(s\222\323Ja\340\226\313\202\036\265\325\364\210\264\013\231\246\\\241\213\004\036u\242\001\352\364w$\035\033\314J\336\350E\362:\026z\026&\000@\337\373\207f5\344\202\332\353_\206\272\303#\335\341\261h\210\236\256\035\377!\332\240\207|j\246\207M<~\244\331\033\307\00747\245_\047\242\202~\272\025m\310\017z\375}|\320a\263\315/Z\317\333\373\235\215M,\353L<H\236\246\205t\245;|\345\227\237\243\257\343\251\356\350\\s\2523\277\326v:\333o\273\303_\034C\320\247\313\227F.k\241\364""\374\273\370\373\304\354\016OF+\037\261\355\360x+\032\352\216\216\321\307\215\343F<\024\337M\306\223\351t<\205\260/\216\237D\237ES\335\353_vG\261\277{\365\306\261\300\253\\=\360\374Q\016\340\264\347\221\031\035\305\225\304L\016H\245\360\370%\014\033\275J\317\301\361\213H\220\202\327\217\327\260\r\307\277\214\016\342\321\344\263\344Qr\230n\301\254\002-k\340\274\207\021\217\013\361*\324\220\313W\243\361\350\221\\\013\010?\215^\272\366[\0223\036MF\177M&\223\237\322W\315+\315\240\265\324\336>\271\323y\263MvC\235+\330p9\256\302\010i\343O\321j<\031otGo\222\312w\242\203\217\370\010\342\305\344N:\202\303\207\233k\255\351\366\255v\351d\362\344\317\235\255\277t\376bt\214b\247X\356\224\253\235\252\350\210\200\304\300\224\033\235\033\205\346ds\243\271\327\3329\271r\0021gF\206~Y\3718\372 YJq\322\335\370*,\370\317t(\375M\263\320\\9\013\346\027\307\013\307a\364C\362yR\350^\037\213F\242?\307\005\032}\026}\033Y\361\2438LV\222-l\275\235\372\315\233r\273\\\3656\236\212\347c3>L6\023\037.\312\300\331\227\356D\037\222\257\322\215O/.\215\260\370C:\016\210FF\201\367\3741\217\026\242\303x+\031I\266\323I\2309\322\334n\335k?l\333\047>\021\010\"G\341\357\361A\307\317\244+\244<\351\372y4\027m\307\277\003W\256O@\320A|=\371\223\234\225\252l\305#\361vr/}\220\032\255\225\356\344\275\370\216>\346\247\346Js\2535\324\272\333\276\331\236o\227OV\272O\026\273c\023\321\223\370s\3308\371\333\3709\350\361s\363i\253\200}z\374\t\200XH\202\364\353\346\024\255x\221\034\244\303\351\267\251\335<lmt\307n\221\335\335\261{\360\340f|\320\035\233\214\3264\016u\2400\221\2565gZ\253\355\211\366\267m\263;v\047\3729)@\3215\210\032&3\206\242\333\222\013\225\204\223\374\316\245\337\304\217q~\341\323\367C\204\023\361\177\004vNj\234\3565\0376\355\226\017\345\027\332\301I\341\344\345\211\350ln\021\245F\242\315\310\207\231_*\200\026\243\233\022 \265\361mgf\2515\325Z\204\032\353X\337\331\332&=\177L\306/\200w\003\216\377\016\026\017\047\257\322+\351A\363\363\346<\270\263AP,\200\222_\203\364\223w\341\215\211x\205\260(\364\355G\300""\002\365\241S\373K\232\275\237\301T\330}\320\375r\002\032mB\310B|\220\\NJ\360\306[\230Sj\335j\225\332\223\355\2156?\231?1\317)v\003\261\372\277R\352^\374U\262\221\224\323U\320}\253u\255\375\250-N\246\316\252x\013!I\234\037I\267\233\023\315\357[\034\0140\377\211\302\332A\277O\206\222\211d-}\224\0365\315\316\245\377\210\337\247C\237\356\017\262\270\001\202,\302\234\377iZ\255l{\256\275\331\206\265\343H\014\323\300i\025\233_!X\356@\355\257[\017a\353x{\372\344\346\311\334\311vg\343o\235\277\031D\360 *D\353I&\235J\013\212\336W\2420~\005\203\277C\002}\231\212\346\003\304p\245\005\262\217G\267\"|\335F.\013\220\207\326\222\207I%5\211\365\2271$\342\007p\370Pr7\275\225\226(6\t\307B\317\222\257\342\215\270\014\221O\232C\235K\017\222\027\351\301\047\246\303\262\253\223\355y\262\275o\177\326\276\337~u2\332y\2631\020\225\267\343 y\006\306\3747\324z\337\036j\337\226hc\362*1\003y\374\352\030l\232\243\372\240\216\276\007\210\027\241\326\275\346tk\374\357\325\334\215\026";
-    PyObject *data = __Pyx_DecompressString(cstring, 3790, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3802 bytes) */
+static const char cstring[] = "x\332\255X\315W\333X\226\017U\220\220T\352$\004\362\325]=\375\310\307`\323\216\007\003\241R$\324\034*\201\232\324\251\342\204\217t\3154\223\026\262\365\214\025dI\350I\306\316\251E-Yj\251\245\226Zz\351\245\227,\275\3642\177B\376\204\376\335\367$c\240\253g\246\317p\300\226\336\307}\367\376\356\275\277{\0379\337\343\234U=}\277\316m?_|\341\005\266o\326y\321\325=\335\262\270\305\276\375\367U\327\265Zlo\257\032\330\225\275=\346;\254R\013\354\003\301\234*Fu\317\323[\002\343\272\345\330\373Lo\232\202\315\025\230cc\300b\025\307\343\242x\355\032\303\317@\002VTH\270\241V\231\3736\036=\347\210y\272\275\317\245\\\336\340^\213I\331,G\202\352\201\360YMop)\312\257q&\364:g\026\267\367\375\332\231\263\363L\267\r\265\336\343~\340\3318\205K\361.\367\230i\273\201Oo\317\007\202\240a`\371\002\247q\246\013\301\353eR\315\264a(\355t\002\037[\nd\216S\321}LU=\247.wVMO\370R\216DdF\244\262`\276\307\216<\323\367\271\255\004\355\355A\014\231n3\327\322+\274\310\330:\326p\213\023\356G\246Pv\021@\276\351\330bH1\202k`\257.R\030s\263\n\370\374\336^\201\225M\237U!\016\337E)g\273N\230I[\241S@JX&\331bKQ\022}\3579D\355{\272iC/\007x{\246\301\351(]\231d\360\212)L\362\020\340\024\334WZHC\2310?p\226\033\016\203L\220\264u\236\315\262t@\212\002\334\"_\244\0108t(T\240\221\030(\302t_\036\3126\235m\370\263\201\230\313I3\263P\224{\362\203 R@\326\021\030\242F.\253\363\272\203X92\021\007$SY\275\014\265SgK\341d\240\245\273\342\214\020\007\353=\232\267\tX\332,\303N\"\3350\371\221\214T\3075\311\347\344\352\002-\333\010\352oZ3JP@\256\020\314p\nL8\347|6\010w\340s\252Wz\020\364\345\320\275\314\341\266\323\220\226p\344\244v+M\354$\237\016\314\330\333kf\320eQTPV\333\016i\331\312 \372\366\333o\231Yw\035\317gvPw[t\244\355\026X\212\347`\315\007\266\202\361\242.\263.\267T\234\313\017\2464Le\360\327u7\207eu\230e\202\010\n\354\303\356\362\223\322\273\323o\322\366\303ni\031\217\322\351+\245SA\037\212\276c\231\302\317\345\031{\250\024\031H\312\375\246 \265\177w\256\010\"\221\037%\372X\244\217o\344+\224}78\243\251\354@\200\013\027""\240\344\324\016\3719?7\247\315\315\r\031&\355E\336h\3740\320\255\3349\033\205i\027X3_`\3529\327\314\253\235;^p\n\333\221:\256\032X\226f\231\007<\327\3049\000\3579+\007U5\307\353\256\337J\047\177\033TK\257\227\r\235\351\310_D+R\246\314\376\304JP\000nU`@\340\351\366\252\345\350~\016C\273\000K\r\317\003\027\371\260\341\370\\\305\371\313\226_C\316\"\376\014n\231e\356\201\261\300\336\302\367\314\212\237\005\373\233\2657O\026\237-\312\314\366\370{^A\\\212\240\\\261\210\376dB\227\003\023N\002[\264\\\3607{]e-\047`6G& \303]\254\033\336\200\330\265\211\"d\020\317\350\266\355\370:\321\230\206\355\246\275?\303\014\323\303!f\203\323\356u\335\022\274\270\005V\332\333+;F+\047|\335Cn\t\337q\363)\027Q\372\313\260\264iD\270\026\030N\022\251\342\234\254\276(\356\245\032\363<%{\301\216H\031U?\024Y\325t\311\201\003\002\2413U\025\322\331\033\005\027%\236\016\332g\276~\000\205\331\031\225$\233\353\314\326\245\001\007\334\263\271\225\212j8\246\221\216\344\240\336\322\242\346#\247\367)\214\262Wn\033\005&\327\315V\374&\254!_W\252Us@\366R\226\353`\003\367\n4)A\037L\203\r\275}5\004\210\363\264\002i]\326q|%c\230\224&\024q\353\206\001@\3405\2661\254\262*\004\031a|\377\372G\342\177\250\204\375\271\r\024\272\002\311H\367\342YAKzBz\252\322@I\t\210$BU\243\363\204&E\205\212\017\204A\235\222\335\024\305\024([\001>G\263\363\263\263K\013\354\t+=O\265N\025T\00753\035N\027/\322\342\324}\253jG\266\246\"\203\r\230\303\327\274r\300\215ef\372C\r\206NN\316\304WO\213\233@\323\241#^\270$\356S\303U\022a?I\245\352\0176\316Z!\rt\234+\021%5K\363\013\213p\245\312\302\212\247\213\232\312\002\346zN\205\304\344\004\227\035\225L\003V\325Ay\371\202\322\246\254\033\031\220D\344/\331\221\023X\206\002jU\"^\310\360\006 \312\325\251\005d\2272\223\351\373`Z\2412n`\314p\361\177\357\224\377\231\322?(\373*\224~\253\364\377v\301\307y\206\t\014\206\352\275\352\001\376\371\232\377R\365\031d\214\356\237\366B\264\220\362\014Z\266\000\225!\003S\275\3715\217\353\006e\032%\373\251\333\251\047\203\241\324\217\244\305?\355ah9\313\235\326U""\364\265\273\346;\0206\276(\372\336\201\232i$5FR\224\t\\\234#b\261\335\263\014&\363\203$\022\225 [\271\271_+;\2017\243N\316\243\317\005@\205\001\302$(\355\033\032\272gR\356S\207I\366\002]\242.\306\336\332TN\206\020B\005\331\333\233\031\352gV\350`\204m\215N\255Qw\201\344\200\3678\0301\205M\201\341\004\010\"!\003?[n\212\224I\251\327YVhH\035(\005T\027N\212J\370\360$\241\373?v\033\320P\025\307\017\334s\004\362\350\264\262\031\274\312.\024\202e9],\026\231\004<\360\025\310\3134\371\356L\3472\274\213\315\316\262\371\201\340\363\227\231A\006\323i\371a\325\006m\312\356\223\205e\325Z\354.\312^cI\266\035\317JY\307\001o\313\376\033H\324\363\262C\243\047\nC\372\026\210\220\241V\224FP\275$\2362f\316\324\254\302\340\352\201\3352\200SL\327\364J-\025K\214\341\353\342\200\330+\013\270\234Y\327\367i{\325\264\350\213\314\253s\342\023\312U\360L`c\\\271T\251@}\262\240\342\311uW%\236\240\n\251[rf\337s\002W1\367\001\347\256\324\264F*\0338\r\370\357\324\322\333\t\365\300\2147+\334\225\264F\210g7\225:\222_F\222:\217\242\032A\255\233T\021(\030\377?\330\200D\200`\367\211\250W\250\047K\205\211\032\3453p:4\352,[\000\236\365\230T\022\270R]5\032\272]Q%\201\017\360\2558u\327\342\304\t)\343\035\325L\240\324\220\235\222t\233G5\312\277\030\354\347\343{(/5\tB\326\337\341*\"\212\201\213\313g\016\256\331}\240?(\260\007e\372\250<\310:\335\231\325\231\002\233\371\216>^\316\274;{[\246\366\344\177\276o#\006|\023\376L#*\r\262z\331\244\273\265\014H\024{\365\256\256\241:\334\331\244+\370P\334I\242Er\004\266\241x\310\340.\372\027\250\200\0262- \3622\002&\303\345\313\345\322\321\203Z@\035\204\241\272\031\245\215\n\274\201\032\256nzt\325\245\343U1IY\373\302\335\311O#\216x\376\314\365V2\274j\356d9\260S\343\210\364\251T\302o\262\314\223\353P\205\261KE.\365\316\202Z\003\342D\303\254V\261P\022\334\205\3334)G\312\240\265\365\351D\352\205DJ\325\255\264h\210\240^W\225]\032\240*8\305\347ku\307\203\n\210\346\272\003\t\350_J\317\262{~*\307\343\222W%\004\313\177O\003_p\253z1\344\034\227\332y\007\200\375C\246m\236a\307\022]""\200\350\257\300\014\352*V0%{\323S\376\303\353\340&\344q#\300\035\212.@A]\336ER\367\255d\247\027\321*\345\363leE\356k\322\272\334\371{\022\226h\250\022\3340\005\265\325\334\246\317}4\026\352\311@\222\260\234lK\346\237=\313\017R&\035[\\X\310\243EEY\240\276\211i\232RJ\323\230\021\310\033\204\355\330Op\241iP\300kZ\005\314\343k\232\304\244\250\021\263\252+\246\252[U\335\264\024\267)\024\207\227\005\360b\355\302\212\341j\221j\264\260\364M^)\221\r,.\344\007\220\235f~\372\370o\232j\272\212n\253\271\376zk{G{\275\361\343\353\2155m\355\307\265\237\3266v\266\327\323\336~\007\016\371\211\327\035\372+\016\354\254\310K\211\246\245\243D\352h$\207\307\361m\320\3367\251\252\231\274\363\357\027e\376\235\025\027\344_XC\256LM\302l\253\211\277W\270Nj\033\274\351o\361\252\246\245W>\314j\232A3\370\241\250\246\357\375L<~\250J\310o\307\010,9b#\303\3457?\242/\000\246\311\026\027Q\245\336\024)\250\347T\016=R(\253\247\300v\315\312\001\244\235W[M7|\2128\222M7\376\354\270,\242.\3403\030\340Mz\0016\003\025\305\220!\0270\3234\024\021\262\233\002Ka\200\360\321\350\237SB3\005\r\243\315 \000e\244\247\023\024\371\352I\335.\323\027a9G\270\364\tE\t\272h\331\025\323)\016D\010j_\250p\246\273*\3221@\326\247\306\262\254W\016\322\234\255\200\311}\\\2512\372I\263O\022\277\206\242\n\r\361\013\007\221\257$\211\247NV\240\223\246R[\334\211\rY\227\205\026\010\231\275\203\224%\205\245\322\266\322%\265CP\005\201\362\0249C\321c\2732\375\350_\252CI\346:nV\265]\005\247\200r\370\325\344\241\312!\352S(\315\322*G\335t\226}\351\t\304\234\344\264J\340;\325\252\240\307\324jz\004\355B\246.W\244E\002\217)\321\000u\372;\222\216\365\347d\334\244\213\344u,p\rL\000\200\201\367\033\272\025pA\355\365\257#\375\321\261\376\350\315p\204\236\256\035\377)\334\244\207b\242\047\2156\036?\322\354\215\343C\232\233N_\047\303R\372t;\334\224\037\364\372\307\350\260\307\346\332_t\236w\017z\233[X\326\233|\030?KJ\311j\177\364\312\257\277\204_G\323\375\361\371\366toa\275k\367v\336\366G\2778\206\240O\227/\215]N\205\322\363\037\242\037b\275?:\025""\256~\304\266\306\361v8\322\037\277I\0377\216[\321Ht/\236\210g\222\211\004\302\2768~\032~\026N\367\257\177\331\037\307\376\376\325\033\307\002\257r\365\320\363G9\200\323\236\207zx\024\325b=>$\225\202\343\2270l\374*=\373\307/BA\n^?^\3076\034\3772<\214\306\343\317\342\307q#\331\206Y%Z\326\302y\217B\036\225\2425\250!\227\257\205\023\341c\271\026\020~\032\277t\355\367$f\"\234\n\377;\236\212\177N^\265\257\264\375\316rw\347\344n\357\315\016\331\ru\256`\303\345\310\202\021\322\306\237\303\265h*\332\354\217\337\"\225\357\206\207\037\361\341GK\361\335d\014\207\217\266\327;3\335\333\335\312\311\324\311\237{\333\177\351\375E\353i\345^\271\332\253Z=K\364\204Ob`\312\215\336\215R{\252\275\331\336\357\354\236\\9\201\2303##\277\256~\034\177\030/\0478\351^t\025\026\374k2\222\374\256]j\257\236\005\363\213\343\305\343 \3741\376<.\365\257\337\014\307\302?G%\032\375&\374.4\242\307Q\020\257\306\333\330z\047\361\332\267\344v\271\352m4\035-Dz\324\210\267b\017.\312\301\331\227\356\206\037\342\257\222\315O/.\215\261\350C2\001\210\306\306\201\367\3021\017\027\303F\264\035\217\305;\311\024\314\034k\357t\356w\037u\315\023\217\002\010\"\307\341\357\211a\307\317&\253\244<\351\372y8\037\356D\177@\254\\\237\204\240\303\350z\374\037rV\252\262\035\215E;\361\375\344a\242uV\373S\367\243\273\3511?\267W\333\333\235\221\316\275\356\255\356B\267z\262\332\177\272\324\2779\031>\215>\207\215S\277\217\236#<~i?\353\224h\337\3350\210\276\007\010\367\276\212^\307\233\331\272\247\000f1\366\223\257\333\323\264\343E|\230\214&\337%f\273\321\301\232\333\204C\377\346}xt+:\354\337\234\n\327S\\\232@e2Yo\317v\326\272\223\335\357\272z\377\346\335\360\227\270\004\305\327!j\224\314\032\t\357\310\330\250\305\234\344\367.\375.z\002}J\237~\030!\334(\037\306`\367T\212\333\375\366\243\266\331\361`\314b\327?)\235\274<\021\275\255m\n\261\261p+\364`\366\227\n\260\245\360\226\004Lm|\333\233]\356Lw\226\240\306\006\326\367\266wH\317\237\342\211\013`\336@ |\017\213G\343W\311\225\344\260\375y{\001\261$\241XD\210~\215$\230\272\007\357LF""\253\204Ei`?\022\030^\0309\265\277\222F\363g0\025v\037\366\277\234\204F[\020\262\030\035\306\227\343\n\274\363\026\346T:\267;\225\356Tw\263\313O\026N\364s\212\335@\356\376\257\224\272\037}\025o\306\325d\r\341\277\335\271\326}\334\025\047\323gU\274\215\024\245\034\030Kv\332\223\355\037:\034\021\241\377\003\205S\007\3751\036\211\047\343\365\344qr\324\326{\227\376%z\237\214|z0\034\325-\004\310\022\314\371\257\266\321\311w\347\273[]X;\001\242\230\001Nk\330\374\n\311s\027j\177\335y\004[\047\2723\047\267N\346Ovz\233\177\355\375U\243\200\367\303R\270\021\347\222\351\244\244\302\375\n\"\361\025\014\376\036\204\3722\021\355\207\310\351Z\007\301?\021\336\016\361u\007\334\346\203\227\326\343Gq-\321)\013.cHD\017\341\360\221\370^r;\251P\256\022\216\245\314\222\257\242\315\250\n\221O\333#\275K\017\343\027\311\341\047\226\246i?%\337\363\301\366\276\373Y\367A\367\325\311x\357\315\346P\226\336\211\374\370\033D\314\177B\255\367\335\221\356\035\2116&\257Rd\200\327\257\336\204M\363T/\324\321\367\001\361\022\324\272\337\236\351L\374\r\345\016\223\250";
+    PyObject *data = __Pyx_DecompressString(cstring, 3802, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (5138 bytes) */
-static const char cstring[] = "\377(tree fr\377agment).\377<runtime\377.paralle\377l >?Appl\377y ``func\377`` to ch\177unks of\023\000\277arrays\025\000a\377long axi\377s 0, on \376=\000 cores.\237\n\n   8\007\037\000c\372Y\001d \003igned\377 row ran\373geS\002every\355 W\002 (E\001mus\277t haveF\002t\377he same \177length p\t\277) and +\002r_eturn\211\000eZ\002\377per inpu\345ti\001;@\006\237\000ult\375sk\000e asse\267mbl\215\000in\346\000o\277ne out0\000,\336\313\001ocat\250\000fr\367om \177\001firs9t\327\002\215\"\047s F\003\374\000\377r writte\233n D\002``D\000\272 i\377n place.\377  For el\235e\364!wis\322\003\337!t\317ionsZ\002\223\003 il\010\003\353\002as\202D(*\363#\377)``, bit\323 fL\000\005\000.\346\"Smh\371!\347\002\221\000u\201\001li\310\001\331n\263\002\371\"r;\321@gr\327ain\322@o\355 ri\335d\372 tha\315\003de\347cis\211\000\312\"set\374\216\003\366B size \361(\373IA\005\233```2 c* S\004\365B\331@s)\360\000O``qo\247a\342`s\200\006\347 at\312 \002\000QoS\212\315@v\361`(\342\002\203\204\005/\002)\374\274f\303#may sh\377are memoF\251`wi\205`\224a\360\003:\203`\364\346D\316\001 \335\001lapsT\203\204\004\210Co\305`ry\001n\366@x\315B\362b\325bview\367!\217copi\360A\347A\202`s\177 NumPy\047C\003\375u\220\205\001s do, sso\245L\250\205\006of \216\007\336b\004y we\271\000be\330\264@\311\204\007\222\205\001 (\247b=x\333``\317Ban\255\204\004``\330\017\001\266\"\276e, \361\002no\365 \243\000y\233%>>> \377import n\357umpy\330\001np,\361 \324\206\004\207\206\002 \001z = \357np.a\361\205\002(6.\3130)\022\006_\030\000\202\207\005ma\373p($\000multi\377ply, z[:\327-1]\000\005,\235\205\001=zg[1:\020\000\312b=1?\007\377z.tolist_()  #\203\003.B\005\371(0\026\203\003[0.0,U \000\0021\006\0014\013\0019\020\001\3251\252\000]\277\006x\302\003li\177nspace(,\003~8\002200_00\316\010\376\353\002ray_equ\367al(\325\014sin,\317 x),\223!\t\000(x\275)\215#True\256&w\376\261#full_li\177ke(x, 2\272 \337; buf\315#em\347pty\026\004\2737lam\377bda a, b\377: a * b \007+ 1~\000\324@\320#N\000\212G\277float(a\000[\344\373 ""\245C2\225 \326\211\002Not\375e\277\205\003Cython\376\260\207\001deliber\377ately st\337ricte\346\204\004PE\337P-484\244\211\002re\377jects su\347bcl\373\210\001\323\212\002bui\376\354@n types\377. If you\337 need\374\212\001pa\375s$\nthen s\375e\304\206\001e \047ann\327ota\303\210\001_<\000in\277g\047 dirb\000i\375v\242\000o Fals\377e.Run ``\377body(stawrt,\241\000op)\205\210\004\327 ``\221\204\003n\016\001sp\007lit\303\211\003\365\213\003\330\213\005\366\211\003\340\213\001;; \347\212\003s w\211\001\272\213\003\206\247\210\003ha\377\210\002\375\213\006p\001\207\212\001sr\362 P\251#\213\214\001abl\301 \313ak\256\000 \206\n\311\212\002a \371n\320\000\276\000kerne}l\312\214\004void \014\003\377(int64_t\317 beg\303a\007\005en\367d, #\002*ctx\367)``\350Acffiy \345\212\005\230\215\002poin\235@\345,\206`c\360\"\026\006 (a{rg\r\003set)\036\001\377numba ``\315c\214\216\004or\350\210\003\206\214\003adodres\263@ N\247\t\234\203\213\003\251\207\005GIL\374\212\001\220\000`\377` (None,\234\256\211\0015\004, a\321\214\003\244\001o\203r \214\004\234\006m\001\203\211\003\236\216\003)x\241\214\001\222a\232cthem\316\211\001\273is\211\214\003``n\353#0\376\272\217\0012**63 -\247 1;\257\004\273$ d\002x\225 \271\004 $\0064)\001\276\217\004A\344\314\215\002\033\006c\350b\361  ch\177ecked: \246a\013s \332\217\004a\341A\255C\253\220\001\324\214\006wsig\315@ure\264\212\002\363anl\006\250\213\002is n\273ot\263\217\002(``\203\221\005_\337for(1\217\210\001x1\277234)``\253\211\003c\357rash\265\215\002e p\047roc\371 \276`e\315\221\002\202\205\002\237 faul\265B\357ab\367ad \347D in \177C would\262\216\003\353A \226a,\350%or \360\345C\273\004\265\221\001\341\003 aga\307ins\354\205\003\304\006\361\216\tjo\205b\307\2161 \357\216\005\256\222\002\306\221\001\346\216\022`}`\331\216\025 indi\201 \254\345\216\010\376\216\003un\274\2165C\351\223\003r\243un\246\217\003\365\222\004\244\224\001,\277!a;ny\271`der\361\223\003\013\000\337threa\211`a \262\335\207\001 \313\220\006\220\222\001es\350\223\001s\261 ""\367\216\003\304\224\004+\001 (\316\215\007`\377`a[i] = \334\004\000\247\204\001] +\007\001]`\361`\306\224\002\253\221\001\346`s ow\302\302\210\001[\264\210\013\372\222\002}\001\307\207\001a \377neighbou{r\047t\003) ra\242`\355,\331&it\261\223\005 va\237ries \335\223\002\354\001t}o\263\216\001.  Un\350\213\001\374\223\211\001\232\226\004map``\047z\305\220\010=\206\223\001noth\275\210\001\355h\332\217\001ca\222\212\001e w\365h\336\221\002e\206$ouch\223es\255\220\002\047\005i\222\221\003\346\220\003:\201 \211\"\341\224\002\375\224\001\200\226\003\321\225\001\272\" \315aa\001er\317\226\004\306\217%ou\375t\352\217\003zeros(\2751\343\217\010def \370\212\016:\216\257\227\002...\267\227\001\201\226\001\337#:\237stop]\255\220\n\263\213\t \017** 2\331\220\006\275\230\r\271\206\006\363\213\001\356\344\220\007out\236\220\006[-3\255:\325\217\003[4\347\217\0026\362\217\0028w1.0\354\217\003``[\205\231\001?(item)\361\225\002\006\001\224\306\206\001\016\001s\237` \201\224\007!\000s\347 sp\331b\257ball\352\252\214\007,\250\227\004s\204\207\001ord>\313&Each Q\003\241\214\001\217task\351\231\001\244a\355a(\357imag\276Afil\314\305A\250\232\001me\332\216\001\243\226\001),\207 un\025\000\345\224\003\220\002\326\230\002s\256\264\232\001eap\347\225\003s\336\231\001a}l\360\230\002group\324\216\003\357keep\247\225\002hea\377d down. \347 Th\227\230\004\353\230\001 ex\307cep\241\230\001\254\216\002\242\230\005ma\263in\266\215\001i\004nd\263\230\001r?aised \211\204\001\364\226\007\274\324\2067\277\233\001prog\332\214\001=\274\220\222\001\207\206\004show\243\"q\367dm \031\005 bar\376\202\234\001stderr,\377 advance\365d\346\226\001e\327&comp\275l\270 s on\240\234\002w/hich\372\233\001 \276\207\003\220\234\001G it\333\204\017\276\225\r\244\225\010_\205b\375(\331\222\004s: s.u\377pper(), \377[\"a\", \"b\356\001\001c\"]\343\224\004\047A\047\357, \047B\001\001C\047]\366\240\235\013on\314\235!partqi\315@\306\234\004\222\221\004mbi\330\235\001\306\227\231\002``\352\000\014\001\201\234\003a ?fixed \354i""\344\211\002\277 bound\202\210\003doepen\243\236\001ly\316\236\0016\326\231\006\047s\371\231\001pe\346\235\002\203\213\006\302\276\217\001d\310\220\003\210\003\316\235\003p\004d \017pair\347\234\001\363\214\001\302\233\003\360\204\002\002\251\231\020t\353d\340\236\001\322\234\n\324\237\002\227\237\003\212\213\002cnd\375\230\003\377\212\001\222\221\001er\341\216\003~\373\212\001s (for\366\237\002\362\267\225\002s\227\217\001\220\211\001diff\203er\337\211\003\321\240\003\303\235\010\220\216\001\333\237\001l\227ast\325\235\001s\361\232\001\206\215\004y\036\256\213\004summ\324\216\003\261\206\002\274\216\003\362\335\234\001I\332\237\001\224\241\002at m\377ost 2**1A8\340\236\005\370\233\003\261\234\001\325\237\001\301\241\002:\276\236\017n\325\213\001elf\316\211\017op\313\226\001Wor,\272\232\033x\313\232\n1\375\230\001\356\201\231\001, d\312\226\001=np\271.\246\224\002\344\232\007int\201\231\006r\037educe\355\232\001\342\000\207\230\002\372\257d=v\005.add)\357) ==\326\240\001(x.\372\212 (\230\231\radd_n\277otedis\323\225\001e\275n\331\225\001gcis\004\003d\337map (\215\240\00228\2376)map\255\205\003\r\0044\37729)no de\356\263\221\002 __\217\003__ \373du\275\227\002non-t\367riv\355\204\001__ci\337nit__\347\234\002._x\356\243\001\335\233\003\270\243\003fail\260\230\0034\216\235\003\033\tu\303@h \022\r\344\222\t\236\237\004365)\224#\t\0053\3439)\243\245\005\236\235\010\267\245\004/_i\375n\354\241\001.pyxFI\377RST_INLI\377NE_ELEME\177NTSFunc\344\242\001\377TypeMemoj\000\001.\337\006c\277\232\002__\017\004\276\370\241\001tate_\016\007t\027hod8\001P\237\246\004H\005\000\r\300B\017\017\020O\0165\016\307A\314\004__\367Pyx\001\000Dict\377_NextRef\373__\354\232\004e____\341d\026\001\006\000\253\247\001\014\001get\341s\272\002\032\000\242\213\001 \001mod\273ul)\002nam\002\003e\351w9\001\256 _\305\226\002sum\003__\n\001\230\246\003\006\003A\004!\001\225\234\001~\033\003unpickK\000\014\375\r:\003vt\325\232\001\225\001\356\236\001g\005\330\312e\343.\344fex\311\001se\313t_\233\005s\276""\010\203N__\217test\375\000\356\250\001\376\003f\367or_\231\244\001s_is~\223\204\001outine\227\213\003\340\022\004\366\204\001\035\003\330\233\003)\004slo\337wargs\326\251\003as\377yncio.co\245r=\003s\262\235\001\276\251\001_\216\234\003c\354\330\246\001\360`_t\325\223\001bac\375k\343\212\004countc\343tx\340\247\004\366\205\005\364\212\002_qo\177sforfor\236@\210\327\252\001\206\247\002\262\204\003_\215\251\003\337\220\001\320\220\002k\377indlevel\037s_use\272\206\001\252\206\006\372\245\001\322\340\002n\232\235\003\301\004s\276\213\001ra\031y\201\207\001\263hnp\215\244\002\317\251\001\331\253\004\256\321\231\001pop\317\216\005p\365\204\003s\033qo\000\000s_p\002\215\210\003\223\210\003\301s\247\252\003\254\252\004\324\247\001\251\254\005\354\205\004se\373lf\261Acutof\243fs\274A\355\207\004\307Ao\375 l\203ea\035\002\236\227\003\036\001\342\207\004\363 t\214\366!\251\204\002t0\263b\036\004\202\241\002u_pdate\376\000_\212\206\005\277values\333\225\001\200\377\001\330\004\005\330\004\020\220}\001\006\001\n\210+\220Q\017\001\277.\250a\250v\260\010\000\340\376\032\001\017\210q\330\004\n\210w!\200\001\n\002\023\2201\003\004\237\025\220Q\330\004\002\000\025\001\037\377\230q\320 0\260\013\270\377;\300k\320QR\330\004\377\023\320\023#\2408\2501\377\250A\330\004\007\200|\220\3777\230!\330\0102\260!\377\3203F\300n\320TU\357\330\004\013\210F\000\360\006\000\353\005\006+\000\220\005\004\035\230J\377\240a\330\004\024\220A\340\3764\000v\210S\220\001\330\010\376\235\000\330\010\017\210y\230\001\377\230\030\240\021\240\047\250\021\375\250J\000\013\2105\220\002\220\277!\330\014\r\330\010\222\000\330\217\t\017\210s\014\000)\002\001\010\340\374:\002k\000;\220a\220w\230\357h\240a\240\315\000\007\200u\333\210C\326\000\010\t\233\001t\210w<\220s\235\001\014\210FO\000\376|\000C\220q\230\010\240\002\277\240%\240v\250S\324\0001\372\302\001ym\000$\220e\2301\363\230E\204\000\315\000\014\210E\220\347\021\220%\047\002\300 \360\010\000\373\n\033\344\001\021\220\024\220\\\377\240\024\240W\250D\260""\007\377\260t\270:\300T\310\027\247\320PT\364\001\313\000\007Z\000\006\363\230l\302\000\337\002W\220E\230\277\024\230Q\330\010\022\273\001\027\377\220q\340\010\027\220t\230\3376\240\027\250\005z\000\004\260\377F\270\047\300\025\300c\310\377\024\310V\320SZ\320Z\377_\320_b\320bf\320\377fl\320ls\320st\372\336!q\237 \320\0171\260\024\377\260Q\260g\270[\310\007\365\310D\000\017\006\t\001\200A\340\337\010#\240:\250g\000\030\230\375\t\306 &\250\001\250\032\260\3371\260A\330\010\301)\013\210\3774\210u\220L\240\003\240\3771\330\014\020\220\005\220V\373\2301\036\0019\220B\220d\377\230%\230u\240A\240S>8\000\026\250r\260\022:\002!\002\377U\230!\2303\230a\230_v\240R\240r\240@(\352@\377\000\027\220z\240\034\250Q\377\360<\000\005 \230z\250\375\021\240 \005\010\200t\2103\377\210e\2204\220v\230S\277\240\005\240T\250\024\341 \005\377\260T\270\031\300$\300iS\310r\275av\000\010\355@\021\355I\347*\250A\271\001\365A\003\2202o\220T\230\035\251`\014\023F\000\237q\230\014\240H\031\002\254\002S\377\230\005\230T\240\031\250#\377\250_\270A\330\024\031\230\375\027`\004W\260A\260S\270\377\001\270\030\300\022\3003\300\377f\310A\33056\330\020\337\023\2205\230\003\341\000\024\033\373\230;\234`|\2608\2701\3645\000\021\0045\206 4\240t\250\3577\260!\330\037\000<\240q\377\250\004\250B\250i\260v\277\270Q\330\020\025\220\365\000\330\373\020\031\277@R\230q\330\020\327\024\220F\201$x\203 \023\250\377F\260*\270E\300\023\300\377B\300a\330\020\027\220|\253\2401\246\000FH\000\004\274\204\001\001\273\220\026\207bh\240e\\\001\320\377\000\032\230-\240|\2601O\360J\001\000\245 \374\204\001\005\345\000\375\024\241$\031\260$\260i\270\375r\272\0004\300t\3101\310\277C\310s\320RS\235\205\001\005\257\220R\220r\344\000\r\233#6\363\220\022\234\"3\003U\320*:\257\270!\2706\204\000N-\000\320{ST\244\001M\240\021\330\255-\375\017\366@G\2305\240\004\240\377D\250\007\250q\260\003\260\3613\313`\344\000\341!t\2307\240~\200 \030\230\001\230\023\230\324 \371\033\224`\370\005\024\220A\220S+\230\001\366\007c\267\204\004\002\263 \365""\000\357q\330\r\023\260@R\220t\377\2304\230q\240\006\240c\372\362@U\314\000c\270\025\270c\377\300\024\300Q\300e\3103\373\310a\212\014\017\240q\330\014\376q!\031\230\034\240Q\240f\357\250E\260\024\336@\n\300%\327\300s\310\252B1\232F\025\220\375\\\357\204\002\005\250T\260\023\260\227J\270e\377@a\226\030\232D\037\377\240\001\240\023\240F\250%\377\250w\260a\320\000\036\230\277j\250\001\360\"\000\273\204\010y\377\240\003\2406\250\024\250Y\377\260d\270)\3002\300R}\300\353\000\021\220\021\220\047\245 }E:\000D\250\001\250\027\311 \3677\270$\351\000\021\300\047\310\377\022\3102\310T\320Q^\367\320^_\326\210\001t\2201\220\277N\240(\250!\250\344\205\0025\277\220\007\220u\230D\203@G\377\2501\250C\250s\260#\377\260Q\260h\270a\330\014\357\021\220\025\220\004\000\026\220a\377\220t\2301\230F\240$\367\240h\250\025\000\020\220\006\220\177a\220s\230#\230S\255\000\237\030\250\025\250c\230\206\001\335A1\375\330\344d\034\230Q\230f\240\377G\2505\260\001\320\000#\277\240<\250q\360 \220\206\004\330\374\346\211\004\335mj\300\002\300\"\300\277D\310\010\320PQ\213\206\010\026\377\230t\2409\250A\250X\377\260Q\260j\300\001\300\026\336\351\"\014\020\220\t\226a\360\006\177\000\t\020\210t\2202\234\213\001\376\340\204\003\031\230!\2306\240\030?\250\031\260\047\270\021";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 5138, 7614);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (5154 bytes) */
+static const char cstring[] = "\377(tree fr\377agment).\377<runtime\377.paralle\377l >?Appl\377y ``func\377`` to ch\177unks of\023\000\277arrays\025\000a\377long axi\377s 0, on \376=\000 cores.\237\n\n   8\007\037\000c\372Y\001d \003igned\377 row ran\373geS\002every\355 W\002 (E\001mus\277t haveF\002t\377he same \177length p\t\277) and +\002r_eturn\211\000eZ\002\377per inpu\345ti\001;@\006\237\000ult\375sk\000e asse\267mbl\215\000in\346\000o\277ne out0\000,\336\313\001ocat\250\000fr\367om \177\001firs9t\327\002\215\"\047s F\003\374\000\377r writte\233n D\002``D\000\272 i\377n place.\377  For el\235e\364!wis\322\003\337!t\317ionsZ\002\223\003 il\010\003\353\002as\202D(*\363#\377)``, bit\323 fL\000\005\000.\346\"Smh\371!\347\002\221\000u\201\001li\310\001\331n\263\002\371\"r;\321@gr\327ain\322@o\355 ri\335d\372 tha\315\003de\347cis\211\000\312\"set\374\216\003\366B size \361(\373IA\005\233```2 c* S\004\365B\331@s)\360\000O``qo\247a\342`s\200\006\347 at\312 \002\000QoS\212\315@v\361`(\342\002\203\204\005/\002)\374\274f\303#may sh\377are memoF\251`wi\205`\224a\360\003:\203`\364\346D\316\001 \335\001lapsT\203\204\004\210Co\305`ry\001n\366@x\315B\362b\325bview\367!\217copi\360A\347A\202`s\177 NumPy\047C\003\375u\220\205\001s do, sso\245L\250\205\006of \216\007\336b\004y we\271\000be\330\264@\311\204\007\222\205\001 (\247b=x\333``\317Ban\255\204\004``\330\017\001\266\"\276e, \361\002no\365 \243\000y\233%>>> \377import n\357umpy\330\001np,\361 \324\206\004\207\206\002 \001z = \357np.a\361\205\002(6.\3130)\022\006_\030\000\202\207\005ma\373p($\000multi\377ply, z[:\327-1]\000\005,\235\205\001=zg[1:\020\000\312b=1?\007\377z.tolist_()  #\203\003.B\005\371(0\026\203\003[0.0,U \000\0021\006\0014\013\0019\020\001\3251\252\000]\277\006x\302\003li\177nspace(,\003~8\002200_00\316\010\376\353\002ray_equ\367al(\325\014sin,\317 x),\223!\t\000(x\275)\215#True\256&w\376\261#full_li\177ke(x, 2\272 \337; buf\315#em\347pty\026\004\2737lam\377bda a, b\377: a * b \007+ 1~\000\324@\320#N\000\212G\277float(a\000[\344\373 ""\245C2\225 \326\211\002Not\375e\277\205\003Cython\376\260\207\001deliber\377ately st\337ricte\346\204\004PE\337P-484\244\211\002re\377jects su\347bcl\373\210\001\323\212\002bui\376\354@n types\377. If you\337 need\374\212\001pa\375s$\nthen s\375e\304\206\001e \047ann\327ota\303\210\001_<\000in\277g\047 dirb\000i\375v\242\000o Fals\377e.Run ``\377body(stawrt,\241\000op)\205\210\004\327 ``\221\204\003n\016\001sp\007lit\303\211\003\365\213\003\330\213\005\366\211\003\340\213\001;; \347\212\003s w\211\001\272\213\003\206\247\210\003ha\377\210\002\375\213\006p\001\207\212\001sr\362 P\251#\213\214\001abl\301 \313ak\256\000 \206\n\311\212\002a \371n\320\000\276\000kerne}l\312\214\004void \014\003\377(int64_t\317 beg\303a\007\005en\367d, #\002*ctx\367)``\350Acffiy \345\212\005\230\215\002poin\235@\345,\206`c\360\"\026\006 (a{rg\r\003set)\036\001\377numba ``\315c\214\216\004or\350\210\003\206\214\003adodres\263@ N\247\t\234\203\213\003\251\207\005GIL\374\212\001\220\000`\377` (None,\234\256\211\0015\004, a\321\214\003\244\001o\203r \214\004\234\006m\001\203\211\003\236\216\003)x\241\214\001\222a\232cthem\316\211\001\273is\211\214\003``n\353#0\376\272\217\0012**63 -\247 1;\257\004\273$ d\002x\225 \271\004 $\0064)\001\276\217\004A\344\314\215\002\033\006c\350b\361  ch\177ecked: \246a\013s \332\217\004a\341A\255C\253\220\001\324\214\006wsig\315@ure\264\212\002\363anl\006\250\213\002is n\273ot\263\217\002(``\203\221\005_\337for(1\217\210\001x1\277234)``\253\211\003c\357rash\265\215\002e p\047roc\371 \276`e\315\221\002\202\205\002\237 faul\265B\357ab\367ad \347D in \177C would\262\216\003\353A \226a,\350%or \360\345C\273\004\265\221\001\341\003 aga\307ins\354\205\003\304\006\361\216\tjo\205b\307\2161 \357\216\005\256\222\002\306\221\001\346\216\022`}`\331\216\025 indi\201 \254\345\216\010\376\216\003un\274\2165C\351\223\003r\243un\246\217\003\365\222\004\244\224\001,\277!a;ny\271`der\361\223\003\013\000\337threa\211`a \262\335\207\001 \313\220\006\220\222\001es\350\223\001s\261 ""\367\216\003\304\224\004+\001 (\316\215\007`\377`a[i] = \334\004\000\247\204\001] +\007\001]`\361`\306\224\002\253\221\001\346`s ow\302\302\210\001[\264\210\013\372\222\002}\001\307\207\001a \377neighbou{r\047t\003) ra\242`\355,\331&it\261\223\005 va\237ries \335\223\002\354\001t}o\263\216\001.  Un\350\213\001\374\223\211\001\232\226\004map``\047z\305\220\010=\206\223\001noth\275\210\001\355h\332\217\001ca\222\212\001e w\365h\336\221\002e\206$ouch\223es\255\220\002\047\005i\222\221\003\346\220\003:\201 \211\"\341\224\002\375\224\001\200\226\003\321\225\001\272\" \315aa\001er\317\226\004\306\217%ou\375t\352\217\003zeros(\2751\343\217\010def \370\212\016:\216\257\227\002...\267\227\001\201\226\001\337#:\237stop]\255\220\n\263\213\t \017** 2\331\220\006\275\230\r\271\206\006\363\213\001\356\344\220\007out\236\220\006[-3\255:\325\217\003[4\347\217\0026\362\217\0028w1.0\354\217\003``[\205\231\001?(item)\361\225\002\006\001\224\306\206\001\016\001s\237` \201\224\007!\000s\347 sp\331b\257ball\352\252\214\007,\250\227\004s\204\207\001ord>\313&Each Q\003\241\214\001\217task\351\231\001\244a\355a(\357imag\276Afil\314\305A\250\232\001me\332\216\001\243\226\001),\207 un\025\000\345\224\003\220\002\326\230\002s\256\264\232\001eap\347\225\003s\336\231\001a}l\360\230\002group\324\216\003\357keep\247\225\002hea\377d down. \347 Th\227\230\004\353\230\001 ex\307cep\241\230\001\254\216\002\242\230\005ma\263in\266\215\001i\004nd\263\230\001r?aised \211\204\001\364\226\007\274\324\2067\277\233\001prog\332\214\001=\274\220\222\001\207\206\004show\243\"q\367dm \031\005 bar\376\202\234\001stderr,\377 advance\365d\346\226\001e\327&comp\275l\270 s on\240\234\002w/hich\372\233\001 \276\207\003\220\234\001G it\333\204\017\276\225\r\244\225\010_\205b\375(\331\222\004s: s.u\377pper(), \377[\"a\", \"b\356\001\001c\"]\343\224\004\047A\047\357, \047B\001\001C\047]\366\240\235\013on\314\235!partqi\315@\306\234\004\222\221\004mbi\330\235\001\306\227\231\002``\352\000\014\001\201\234\003a ?fixed \354i""\344\211\002\277 bound\202\210\003doepen\243\236\001ly\316\236\0016\326\231\006\047s\371\231\001pe\346\235\002\203\213\006\302\276\217\001d\310\220\003\210\003\316\235\003p\004d \017pair\347\234\001\363\214\001\302\233\003\360\204\002\002\251\231\020t\353d\340\236\001\322\234\n\324\237\002\227\237\003\212\213\002cnd\375\230\003\377\212\001\222\221\001er\341\216\003~\373\212\001s (for\366\237\002\362\267\225\002s\227\217\001\220\211\001diff\203er\337\211\003\321\240\003\303\235\010\220\216\001\333\237\001l\227ast\325\235\001s\361\232\001\206\215\004y\036\256\213\004summ\324\216\003\261\206\002\274\216\003\362\335\234\001I\332\237\001\224\241\002at m\377ost 2**1A8\340\236\005\370\233\003\261\234\001\325\237\001\301\241\002:\276\236\017n\325\213\001elf\316\211\017op\313\226\001Wor,\272\232\033x\313\232\n1\375\230\001\356\201\231\001, d\312\226\001=np\271.\246\224\002\344\232\007int\201\231\006r\037educe\355\232\001\342\000\207\230\002\372\257d=v\005.add)\357) ==\326\240\001(x.\372\212 (\230\231\radd_n\277otedis\323\225\001e\275n\331\225\001gcis\004\003d\337map (\215\240\00228\2378)map\255\205\003\r\0044\37733)no de\356\263\221\002 __\217\003__ \373du\275\227\002non-t\367riv\355\204\001__ci\337nit__\347\234\002._x\356\243\001\335\233\003\270\243\003fail\260\230\0034\216\235\003\033\tu\303@h \022\r\344\222\t\236\237\004369)\224#\t\0054\3433)\243\245\005\236\235\010\267\245\004/_i\375n\354\241\001.pyxFI\377RST_INLI\377NE_ELEME\177NTSFunc\344\242\001\377TypeMemoj\000\001.\337\006c\277\232\002__\017\004\276\370\241\001tate_\016\007t\027hod8\001P\237\246\004H\005\000\r\300B\017\017\020O\0165\016\307A\314\004__\367Pyx\001\000Dict\377_NextRef\373__\354\232\004e____\341d\026\001\006\000\253\247\001\014\001get\341s\272\002\032\000\242\213\001 \001mod\273ul)\002nam\002\003e\351w9\001\256 _\305\226\002sum\003__\n\001\230\246\003\006\003A\004!\001\225\234\001~\033\003unpickK\000\014\375\r:\003vt\325\232\001\225\001\356\236\001g\005\330\312e\343.\344fex\311\001se\313t_\233\005s\276""\010\203N__\217test\375\000\356\250\001\376\003f\367or_\231\244\001s_is~\223\204\001outine\227\213\003\340\022\004\366\204\001\035\003\330\233\003)\004slo\337wargs\326\251\003as\377yncio.co\245r=\003s\262\235\001\276\251\001_\216\234\003c\354\330\246\001\360`_t\325\223\001bac\375k\343\212\004countc\343tx\340\247\004\366\205\005\364\212\002_qo\177sforfor\236@\210\327\252\001\206\247\002\262\204\003_\215\251\003\337\220\001\320\220\002k\377indlevel\037s_use\272\206\001\252\206\006\372\245\001\322\340\002n\232\235\003\301\004s\276\213\001ra\031y\201\207\001\263hnp\215\244\002\317\251\001\331\253\004\256\321\231\001pop\317\216\005p\365\204\003s\033qo\000\000s_p\002\215\210\003\223\210\003\301s\247\252\003\254\252\004\324\247\001\251\254\005\354\205\004se\373lf\261Acutof\243fs\274A\355\207\004\307Ao\375 l\203ea\035\002\236\227\003\036\001\342\207\004\363 t\214\366!\251\204\002t0\263b\036\004\202\241\002u_pdate\376\000_\212\206\005\277values\333\225\001\200\377\001\330\004\005\330\004\020\220}\001\006\001\n\210+\220Q\017\001\277.\250a\250v\260\010\000\340\376\032\001\017\210q\330\004\n\210w!\200\001\n\002\023\2201\003\004\237\025\220Q\330\004\002\000\025\001\037\377\230q\320 0\260\013\270\377;\300k\320QR\330\004\377\023\320\023#\2408\2501\377\250A\330\004\007\200|\220\3777\230!\330\0102\260!\377\3203F\300n\320TU\357\330\004\013\210F\000\360\006\000\353\005\006+\000\220\005\004\035\230J\377\240a\330\004\024\220A\340\3764\000v\210S\220\001\330\010\376\235\000\330\010\017\210y\230\001\377\230\030\240\021\240\047\250\021\375\250J\000\013\2105\220\002\220\277!\330\014\r\330\010\222\000\330\217\t\017\210s\014\000)\002\001\010\340\374:\002k\000;\220a\220w\230\357h\240a\240\315\000\007\200u\333\210C\326\000\010\t\233\001t\210w<\220s\235\001\014\210FO\000\376|\000C\220q\230\010\240\002\277\240%\240v\250S\324\0001\372\302\001ym\000$\220e\2301\363\230E\204\000\315\000\014\210E\220\347\021\220%\047\002\300 \360\010\000\373\n\033\344\001\021\220\024\220\\\377\240\024\240W\250D\260""\007\377\260t\270:\300T\310\027\247\320PT\364\001\313\000\007Z\000\006\363\230l\302\000\337\002W\220E\230\277\024\230Q\330\010\022\273\001\027\377\220q\340\010\027\220t\230\3376\240\027\250\005z\000\004\260\377F\270\047\300\025\300c\310\377\024\310V\320SZ\320Z\377_\320_b\320bf\320\377fl\320ls\320st\372\336!q\237 \320\0171\260\024\377\260Q\260g\270[\310\007\365\310D\000\017\006\t\001\200A\340\337\010#\240:\250g\000\030\230\375\t\306 &\250\001\250\032\260\3371\260A\330\010\301)\013\210\3774\210u\220L\240\003\240\3771\330\014\020\220\005\220V\373\2301\036\0019\220B\220d\377\230%\230u\240A\240S>8\000\026\250r\260\022:\002!\002\377U\230!\2303\230a\230_v\240R\240r\240@(\352@\377\000\027\220z\240\034\250Q\377\360<\000\005 \230z\250\375\021\240 \005\010\200t\2103\377\210e\2204\220v\230S\277\240\005\240T\250\024\341 \005\377\260T\270\031\300$\300iS\310r\275av\000\010\355@\021\355I\347*\250A\271\001\365A\003\2202o\220T\230\035\251`\014\023F\000\237q\230\014\240H\031\002\254\002S\377\230\005\230T\240\031\250#\377\250_\270A\330\024\031\230\375\027`\004W\260A\260S\270\377\001\270\030\300\022\3003\300\377f\310A\33056\330\020\337\023\2205\230\003\341\000\024\033\373\230;\234`|\2608\2701\2764\001\027\220u\230G\202 \030_\034\230I\240Q \0055\226 \3774\240t\2507\260!\330\376/\000<\240q\250\004\250B\337\250i\260v\270!\000\025\220\356\205 \330\020\031\317@R\230q_\330\020\024\220F\221$x\223 \377\023\250F\260*\270E\300\377\023\300B\300a\330\020\027\257\220|\2401\266\000FH\000\004\356\314\204\001\001\220\026\227bh\240e\376\\\001\320\000\032\230-\240|?\2601\360J\001\000\265 \214\205\001\365\005\365\000\024\261$\031\260$\260\367i\270r\312\0004\300t\310\3771\310C\310s\320RS\276\255\205\001\005\220R\220r\364\000\r\316\253#6\220\022\254\"3\003U\320\277*:\270!\2706\204\000N\356-\000\320ST\244\001M\240\021\365\330\275-\017\206`G\2305\240\377\004\240D\250\007\250q\260\347\003\2603\333`\206\"4\220t\367\2307\240\200 \030\230\001\230\253\023\230\344 \033\244`\020\371\004\024\277\220A\220S\230\001""\366\007c\362\307\204\004\002\263 \365\000q\330\r\023\376\300@R\220t\2304\230q\257\240\006\240c\202`U\314\000c\377\270\025\270c\300\024\300Q\277\300e\3103\310a\212\014\017\357\240q\330\014q!\031\230\034\377\240Q\240f\250E\260\024~\356@\n\300%\300s\310\252B\2731\330\233\005\025\220\\\377\204\002\005\377\250T\260\023\260J\270e\362\217`a\226\030\232D\037\240\001\240\377\023\240F\250%\250w\260\377a\320\000\036\230j\250\001\367\360\"\000\313\204\010y\240\003\240\3776\250\024\250Y\260d\270\277)\3002\300R\300\353\000\021\257\220\021\220\047\245 E:\000D\357\250\001\250\027\311 7\270$\376\351\000\021\300\047\310\022\3102\377\310T\320Q^\320^_\376\346\210\001t\2201\220N\240(\367\250!\250\364\205\0025\220\007\220\367u\230D\203@G\2501\250\377C\250s\260#\260Q\260\377h\270a\330\014\021\220\025\375\220\004\000\026\220a\220t\230\3771\230F\240$\240h\250\376\025\000\020\220\006\220a\220s\357\230#\230S\255\000\030\250\025\263\250c\250\206\001\335A1\330\344d\034\377\230Q\230f\240G\2505\377\260\001\320\000#\240<\250\227q\360 \240\206\004\330\366\211\004\335mj\377\300\002\300\"\300D\310\010\367\320PQ\233\206\010\026\230t\240\3779\250A\250X\260Q\260\337j\300\001\300\026\351\"\014\020\373\220\t\226a\360\006\000\t\020\317\210t\2202\254\213\001\340\204\003\031\230\377!\2306\240\030\250\031\260\007\047\270\021";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 5154, 7630);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (7614 bytes) */
-static const char bytes[] = "(tree fragment).<runtime.parallel >?Apply ``func`` to chunks of ``arrays`` along axis 0, on all cores.\n\n    ``func`` is called on aligned row ranges of every array (all must have\n    the same length along axis 0) and must return one row per input row;\n    the results are assembled into one output, allocated from the first\n    chunk\047s result, or written into ``out`` in place.  For elementwise\n    functions the result is the same as ``func(*arrays)``, bit for bit.\n    Small inputs run inline on the caller; ``grain`` overrides that\n    decision and sets the chunk size (chunks of ``grain`` to ``2 * grain``\n    rows).  ``qos`` runs the call at that QoS level (as ``runtime.qos``).\n\n    ``out`` may share memory with the inputs: an input that overlaps\n    ``out`` other than as the very same view is copied first, as NumPy\047s\n    ufuncs do, so the result is ``func`` of the inputs as they were before\n    the call (``out=x`` for an input ``x`` runs in place, with no copy).\n\n    >>> import numpy as np, runtime\n    >>> z = np.arange(6.0)\n    >>> _ = runtime.map(np.multiply, z[:-1], z[:-1], out=z[1:], grain=1)\n    >>> z.tolist()  # as np.multiply(z[:-1], z[:-1], out=z[1:])\n    [0.0, 0.0, 1.0, 4.0, 9.0, 16.0]\n    >>> x = np.linspace(0.0, 10.0, 200_000)\n    >>> np.array_equal(runtime.map(np.sin, x), np.sin(x))\n    True\n    >>> w = np.full_like(x, 2.0); buf = np.empty_like(x)\n    >>> _ = runtime.map(lambda a, b: a * b + 1, x, w, out=buf)\n    >>> float(buf[-1])\n    21.0\n    Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Run ``body(start, stop)`` over ``range(n)`` split into chunks, on all\n    cores; returns when every chunk has run.\n\n    ``body`` is a Python callable taking (start, stop), or a native kernel\n    ``void kernel(int64_t begin, int64_t end, void *ctx)``: a cffi function\n    pointer, a ctypes function"" (argtypes set), a numba ``cfunc`` or an int\n    address.  Native kernels run with no GIL; ``ctx`` (None, an address, a\n    cffi or ctypes pointer, or a NumPy array) is passed to them as is.\n    ``n`` is 0 to 2**63 - 1; an int kernel or ctx address 0 to 2**64 - 1.\n\n    An int address cannot be checked: it is called as a kernel of that\n    signature, so an address that is not one (``parallel_for(10, 0x1234)``)\n    crashes the process (segmentation fault), as a bad pointer in C would.\n    A cffi, ctypes or numba kernel is checked against the signature.\n    Small jobs run inline on the caller; ``grain`` overrides that decision\n    and sets the chunk size (``grain`` to ``2 * grain`` indices).  ``qos``\n    runs the call at that QoS level (as ``runtime.qos``).\n\n    Chunks run at the same time, in any order, on any thread: a body that\n    writes rows other chunks read (in place, ``a[i] = a[i - 1] + a[i]``\n    over its own ``[start, stop)``, or reading a neighbour\047s rows) races,\n    and its result varies from run to run.  Unlike ``runtime.map``\047s\n    ``out=``, nothing here can see what the body touches, so nothing is\n    copied: read from one array and write another.\n\n    >>> import numpy as np, runtime\n    >>> out = np.zeros(10)\n    >>> def body(start, stop):\n    ...     out[start:stop] = np.arange(start, stop) ** 2\n    >>> runtime.parallel_for(10, body)\n    >>> out.tolist()[-3:]\n    [49.0, 64.0, 81.0]\n    ``[func(item) for item in items]`` with the items spread over all\n    cores, results in order.\n\n    Each item is a task of its own (images, files, parameter sets), unless\n    items are so cheap that several are grouped to keep overhead down.  The\n    first exception stops the remaining items and is raised here.  ``qos``\n    runs the call at that QoS level (as ``runtime.qos``).  ``progress=True``\n    shows a tqdm progress bar on stderr, advanced as each item completes on\n    whichever thread ran it.\n\n    >>> import runtime\n    >"">> runtime.map_items(lambda s: s.upper(), [\"a\", \"b\", \"c\"])\n    [\047A\047, \047B\047, \047C\047]\n    ``func`` on chunks of ``arrays`` along axis 0, partial results\n    combined with ``combine`` in a fixed order.\n\n    Chunk boundaries depend only on the input\047s shape and ``grain``, and\n    partials are combined pairwise in chunk order, so the result is the\n    same, bit for bit, on every run and with any number of threads (for\n    floats it can differ from ``func(*arrays)`` in the last bits, as\n    any other summation order would).  Inputs of at most 2**18 elements\n    are one chunk: ``func(*arrays)`` itself.\n\n    >>> import operator, numpy as np, runtime\n    >>> x = np.arange(1_000_000, dtype=np.int64)\n    >>> int(runtime.reduce(np.sum, x, combine=operator.add)) == int(x.sum())\n    True\n    add_notedisableenablegcisenabledmap (line 286)map_items (line 429)no default __reduce__ due to non-trivial __cinit__numpy._core.multiarray failed to importnumpy._core.umath failed to importparallel_for (line 365)reduce (line 339)runtime.runtime.mapruntime/_inline.pyxFIRST_INLINE_ELEMENTSFunctionTypeMemoMemo.__reduce_cython__Memo.__setstate_cython__MethodTypeParallelFunctionParallelFunction.__reduce_cython__ParallelFunction.__setstate_cython__ParallelFunction.note_inline__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ParallelFunction__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___core_dict_for_memos_is_coroutine_items_memos_map_memos_native_memos_slowargsarraysasyncio.coroutinesbodycall_nativecline_in_tracebackcombinecountctxelementsenabledfixed_qosforforgetfuncgraininline_resultitemitemskindlevels_usedmapmap_itemsmemomemosnnativenative_sndarraynotenote_inlinenpnumpyoutparallel_forpopprogresspython_sqosqos_levelreducereducesresultresultsrowsruntime._inlineselfset_cutoffsset_enableds""et_one_leafset_threadssetdefaultslotslowstatet0tablethreadstypesupdateuse_setstatevalueswhat\200\001\330\004\005\330\004\020\220\001\200\001\330\004\n\210+\220Q\200\001\330\004.\250a\250v\260Q\200\001\340\004\005\330\004\017\210q\330\004\n\210!\200\001\340\004\005\330\004\023\2201\200\001\340\004\005\330\004\025\220Q\330\004\025\220Q\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\320\023#\2408\2501\250A\330\004\007\200|\2207\230!\330\0102\260!\3203F\300n\320TU\330\004\013\2101\200\001\360\006\000\005\006\330\004\023\2201\200\001\360\006\000\005\035\230J\240a\330\004\024\220A\340\004\007\200v\210S\220\001\330\010\020\220\001\330\010\017\210y\230\001\230\030\240\021\240\047\250\021\250!\330\010\013\2105\220\002\220!\330\014\r\330\010\023\2201\330\t\017\210s\220!\330\010\020\220\001\330\t\017\210s\220!\330\010\020\220\001\340\010\020\220\001\330\004\013\210;\220a\220w\230h\240a\240q\330\004\007\200u\210C\210q\330\010\t\330\004\007\200t\210<\220s\230!\330\010\014\210F\220!\330\004\024\220C\220q\230\010\240\002\240%\240v\250S\260\013\2701\330\004\007\200y\220\002\220$\220e\2301\230E\240\021\240!\330\010\014\210E\220\021\220%\220q\230\010\240\001\200\001\360\010\000\n\033\230!\330\010\021\220\024\220\\\240\024\240W\250D\260\007\260t\270:\300T\310\027\320PT\320TU\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2306\240\027\250\005\250S\260\004\260F\270\047\300\025\300c\310\024\310V\320SZ\320Z_\320_b\320bf\320fl\320ls\320st\330\004\007\200q\330\010\017\320\0171\260\024\260Q\260g\270[\310\007\310q\340\010\017\320\0171\260\024\260Q\260g\270[\310\001\200A\340\010#\240:\250Q\330\010\030\230\t\240\021\240&\250\001\250\032\2601\260A\330\010\013\2105\220\002\220!\330\014\r\330\010\013\2104\210u\220L\240\003\2401\330\014\020\220\005\220V\2301\330\010\013\2109\220B\220d\230%\230u\240A\240S\250\001\250\026\250r\260\022\2601\260A\330\014\020\220\005\220U\230!\2303\230a\230v\240R""\240r\250\021\250(\260!\320\000\027\220z\240\034\250Q\360<\000\005 \230z\250\021\360\010\000\005\010\200t\2103\210e\2204\220v\230S\240\005\240T\250\024\250S\260\005\260T\270\031\300$\300i\310r\320QR\330\014\020\220\010\230\001\230\021\330\010\017\210y\230\001\230\030\240\021\240*\250A\250Q\330\010\013\2105\220\003\2202\220T\230\035\240a\330\014\023\2204\220q\230\014\240H\250A\250Q\330\014\020\220\005\220S\230\005\230T\240\031\250#\250_\270A\330\024\031\230\027\240\005\240T\250\024\250W\260A\260S\270\001\270\030\300\022\3003\300f\310A\33056\330\020\023\2205\230\003\2301\330\024\033\230;\240a\240|\2608\2701\270A\330\020\023\2205\230\003\2305\240\003\2404\240t\2507\260!\330\024\033\230<\240q\250\004\250B\250i\260v\270Q\330\020\025\220U\230!\330\020\031\230\024\230R\230q\330\020\024\220F\230!\2303\230a\230x\240r\250\023\250F\260*\270E\300\023\300B\300a\330\020\027\220|\2401\240H\250F\260!\330\004\013\2105\220\001\220\026\220q\230\006\230h\240e\2507\260!\320\000\032\230-\240|\2601\360J\001\000\005\010\200v\210S\220\005\220T\230\024\230S\240\005\240T\250\031\260$\260i\270r\300\022\3004\300t\3101\310C\310s\320RS\330\010\020\220\005\220R\220r\230\027\240\r\250Q\330\010\013\2106\220\022\2202\220T\230\024\230S\240\005\240U\320*:\270!\2706\300\023\300N\320RS\320ST\330\020\024\220M\240\021\330\014\023\2204\220q\230\014\240H\250A\250Q\330\014\017\210u\220G\2305\240\004\240D\250\007\250q\260\003\2603\260g\270Q\330\020\023\2204\220t\2307\240!\330\024\030\230\001\230\023\230A\330\024\033\2301\330\020\025\220U\230!\330\020\024\220A\220S\230\001\330\020\024\220F\230!\2303\230c\240\027\250\005\250S\260\002\260!\330\020\027\220q\330\r\023\2202\220R\220t\2304\230q\240\006\240c\250\024\250U\260$\260c\270\025\270c\300\024\300Q\300e\3103\310a\330\020\024\220M\240\021\330\014\023\2204\220q\230\017\240q\330\014\017\210u\220G\2305\240\004\240D\250\007\250q\260\003\2603\260g\270Q\330\020\023\2204\220t\2307\240!\330\024\031\230\034\240Q\240f\250E\260\024\260S\270\n\300%\300s\310!\330\024\033""\2301\330\020\025\220U\230!\330\020\025\220\\\240\021\240&\250\005\250T\260\023\260J\270e\3003\300a\330\020\024\220F\230!\2303\230c\240\027\250\005\250S\260\002\260!\330\020\027\220q\330\004\013\2105\220\001\220\037\240\001\240\023\240F\250%\250w\260a\320\000\036\230j\250\001\360\"\000\005\010\200t\2103\210e\2204\220y\240\003\2406\250\024\250Y\260d\270)\3002\300R\300q\330\r\021\220\021\220\047\230\023\230E\240\023\240D\250\001\250\027\260\003\2607\270$\270c\300\021\300\047\310\022\3102\310T\320Q^\320^_\330\010\017\210t\2201\220N\240(\250!\2501\330\010\013\2105\220\007\220u\230D\240\004\240G\2501\250C\250s\260#\260Q\260h\270a\330\014\021\220\025\220a\330\014\026\220a\220t\2301\230F\240$\240h\250a\330\014\020\220\006\220a\220s\230#\230S\240\001\240\030\250\025\250c\260\022\2601\330\014\023\2201\330\004\013\2105\220\001\220\034\230Q\230f\240G\2505\260\001\320\000#\240<\250q\360 \000\005 \230z\250\021\330\004\007\200v\210S\220\005\220T\230\024\230S\240\005\240T\250\031\260$\260j\300\002\300\"\300D\310\010\320PQ\320QR\330\014\020\220\010\230\001\230\026\230t\2409\250A\250X\260Q\260j\300\001\300\026\300s\310!\330\014\020\220\t\230\023\230A\360\006\000\t\020\210t\2202\220Q\330\004\013\2105\220\001\220\031\230!\2306\240\030\250\031\260\047\270\021";
+    #else /* compression: none (7630 bytes) */
+static const char bytes[] = "(tree fragment).<runtime.parallel >?Apply ``func`` to chunks of ``arrays`` along axis 0, on all cores.\n\n    ``func`` is called on aligned row ranges of every array (all must have\n    the same length along axis 0) and must return one row per input row;\n    the results are assembled into one output, allocated from the first\n    chunk\047s result, or written into ``out`` in place.  For elementwise\n    functions the result is the same as ``func(*arrays)``, bit for bit.\n    Small inputs run inline on the caller; ``grain`` overrides that\n    decision and sets the chunk size (chunks of ``grain`` to ``2 * grain``\n    rows).  ``qos`` runs the call at that QoS level (as ``runtime.qos``).\n\n    ``out`` may share memory with the inputs: an input that overlaps\n    ``out`` other than as the very same view is copied first, as NumPy\047s\n    ufuncs do, so the result is ``func`` of the inputs as they were before\n    the call (``out=x`` for an input ``x`` runs in place, with no copy).\n\n    >>> import numpy as np, runtime\n    >>> z = np.arange(6.0)\n    >>> _ = runtime.map(np.multiply, z[:-1], z[:-1], out=z[1:], grain=1)\n    >>> z.tolist()  # as np.multiply(z[:-1], z[:-1], out=z[1:])\n    [0.0, 0.0, 1.0, 4.0, 9.0, 16.0]\n    >>> x = np.linspace(0.0, 10.0, 200_000)\n    >>> np.array_equal(runtime.map(np.sin, x), np.sin(x))\n    True\n    >>> w = np.full_like(x, 2.0); buf = np.empty_like(x)\n    >>> _ = runtime.map(lambda a, b: a * b + 1, x, w, out=buf)\n    >>> float(buf[-1])\n    21.0\n    Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Run ``body(start, stop)`` over ``range(n)`` split into chunks, on all\n    cores; returns when every chunk has run.\n\n    ``body`` is a Python callable taking (start, stop), or a native kernel\n    ``void kernel(int64_t begin, int64_t end, void *ctx)``: a cffi function\n    pointer, a ctypes function"" (argtypes set), a numba ``cfunc`` or an int\n    address.  Native kernels run with no GIL; ``ctx`` (None, an address, a\n    cffi or ctypes pointer, or a NumPy array) is passed to them as is.\n    ``n`` is 0 to 2**63 - 1; an int kernel or ctx address 0 to 2**64 - 1.\n\n    An int address cannot be checked: it is called as a kernel of that\n    signature, so an address that is not one (``parallel_for(10, 0x1234)``)\n    crashes the process (segmentation fault), as a bad pointer in C would.\n    A cffi, ctypes or numba kernel is checked against the signature.\n    Small jobs run inline on the caller; ``grain`` overrides that decision\n    and sets the chunk size (``grain`` to ``2 * grain`` indices).  ``qos``\n    runs the call at that QoS level (as ``runtime.qos``).\n\n    Chunks run at the same time, in any order, on any thread: a body that\n    writes rows other chunks read (in place, ``a[i] = a[i - 1] + a[i]``\n    over its own ``[start, stop)``, or reading a neighbour\047s rows) races,\n    and its result varies from run to run.  Unlike ``runtime.map``\047s\n    ``out=``, nothing here can see what the body touches, so nothing is\n    copied: read from one array and write another.\n\n    >>> import numpy as np, runtime\n    >>> out = np.zeros(10)\n    >>> def body(start, stop):\n    ...     out[start:stop] = np.arange(start, stop) ** 2\n    >>> runtime.parallel_for(10, body)\n    >>> out.tolist()[-3:]\n    [49.0, 64.0, 81.0]\n    ``[func(item) for item in items]`` with the items spread over all\n    cores, results in order.\n\n    Each item is a task of its own (images, files, parameter sets), unless\n    items are so cheap that several are grouped to keep overhead down.  The\n    first exception stops the remaining items and is raised here.  ``qos``\n    runs the call at that QoS level (as ``runtime.qos``).  ``progress=True``\n    shows a tqdm progress bar on stderr, advanced as each item completes on\n    whichever thread ran it.\n\n    >>> import runtime\n    >"">> runtime.map_items(lambda s: s.upper(), [\"a\", \"b\", \"c\"])\n    [\047A\047, \047B\047, \047C\047]\n    ``func`` on chunks of ``arrays`` along axis 0, partial results\n    combined with ``combine`` in a fixed order.\n\n    Chunk boundaries depend only on the input\047s shape and ``grain``, and\n    partials are combined pairwise in chunk order, so the result is the\n    same, bit for bit, on every run and with any number of threads (for\n    floats it can differ from ``func(*arrays)`` in the last bits, as\n    any other summation order would).  Inputs of at most 2**18 elements\n    are one chunk: ``func(*arrays)`` itself.\n\n    >>> import operator, numpy as np, runtime\n    >>> x = np.arange(1_000_000, dtype=np.int64)\n    >>> int(runtime.reduce(np.sum, x, combine=operator.add)) == int(x.sum())\n    True\n    add_notedisableenablegcisenabledmap (line 288)map_items (line 433)no default __reduce__ due to non-trivial __cinit__numpy._core.multiarray failed to importnumpy._core.umath failed to importparallel_for (line 369)reduce (line 343)runtime.runtime.mapruntime/_inline.pyxFIRST_INLINE_ELEMENTSFunctionTypeMemoMemo.__reduce_cython__Memo.__setstate_cython__MethodTypeParallelFunctionParallelFunction.__reduce_cython__ParallelFunction.__setstate_cython__ParallelFunction.note_inline__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ParallelFunction__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___core_dict_for_memos_is_coroutine_items_memos_map_memos_native_memos_slowargsarraysasyncio.coroutinesbodycall_nativecline_in_tracebackcombinecountctxelementsenabledfixed_qosforforgetfuncgraininline_resultitemitemskindlevels_usedmapmap_itemsmemomemosnnativenative_sndarraynotenote_inlinenpnumpyoutparallel_forpopprogresspython_sqosqos_levelreducereducesresultresultsrowsruntime._inlineselfset_cutoffsset_enableds""et_one_leafset_threadssetdefaultslotslowstatet0tablethreadstypesupdateuse_setstatevalueswhat\200\001\330\004\005\330\004\020\220\001\200\001\330\004\n\210+\220Q\200\001\330\004.\250a\250v\260Q\200\001\340\004\005\330\004\017\210q\330\004\n\210!\200\001\340\004\005\330\004\023\2201\200\001\340\004\005\330\004\025\220Q\330\004\025\220Q\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\320\023#\2408\2501\250A\330\004\007\200|\2207\230!\330\0102\260!\3203F\300n\320TU\330\004\013\2101\200\001\360\006\000\005\006\330\004\023\2201\200\001\360\006\000\005\035\230J\240a\330\004\024\220A\340\004\007\200v\210S\220\001\330\010\020\220\001\330\010\017\210y\230\001\230\030\240\021\240\047\250\021\250!\330\010\013\2105\220\002\220!\330\014\r\330\010\023\2201\330\t\017\210s\220!\330\010\020\220\001\330\t\017\210s\220!\330\010\020\220\001\340\010\020\220\001\330\004\013\210;\220a\220w\230h\240a\240q\330\004\007\200u\210C\210q\330\010\t\330\004\007\200t\210<\220s\230!\330\010\014\210F\220!\330\004\024\220C\220q\230\010\240\002\240%\240v\250S\260\013\2701\330\004\007\200y\220\002\220$\220e\2301\230E\240\021\240!\330\010\014\210E\220\021\220%\220q\230\010\240\001\200\001\360\010\000\n\033\230!\330\010\021\220\024\220\\\240\024\240W\250D\260\007\260t\270:\300T\310\027\320PT\320TU\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2306\240\027\250\005\250S\260\004\260F\270\047\300\025\300c\310\024\310V\320SZ\320Z_\320_b\320bf\320fl\320ls\320st\330\004\007\200q\330\010\017\320\0171\260\024\260Q\260g\270[\310\007\310q\340\010\017\320\0171\260\024\260Q\260g\270[\310\001\200A\340\010#\240:\250Q\330\010\030\230\t\240\021\240&\250\001\250\032\2601\260A\330\010\013\2105\220\002\220!\330\014\r\330\010\013\2104\210u\220L\240\003\2401\330\014\020\220\005\220V\2301\330\010\013\2109\220B\220d\230%\230u\240A\240S\250\001\250\026\250r\260\022\2601\260A\330\014\020\220\005\220U\230!\2303\230a\230v\240R""\240r\250\021\250(\260!\320\000\027\220z\240\034\250Q\360<\000\005 \230z\250\021\360\010\000\005\010\200t\2103\210e\2204\220v\230S\240\005\240T\250\024\250S\260\005\260T\270\031\300$\300i\310r\320QR\330\014\020\220\010\230\001\230\021\330\010\017\210y\230\001\230\030\240\021\240*\250A\250Q\330\010\013\2105\220\003\2202\220T\230\035\240a\330\014\023\2204\220q\230\014\240H\250A\250Q\330\014\020\220\005\220S\230\005\230T\240\031\250#\250_\270A\330\024\031\230\027\240\005\240T\250\024\250W\260A\260S\270\001\270\030\300\022\3003\300f\310A\33056\330\020\023\2205\230\003\2301\330\024\033\230;\240a\240|\2608\2701\270A\330\024\027\220u\230G\2401\330\030\034\230I\240Q\330\020\023\2205\230\003\2305\240\003\2404\240t\2507\260!\330\024\033\230<\240q\250\004\250B\250i\260v\270Q\330\020\025\220U\230!\330\020\031\230\024\230R\230q\330\020\024\220F\230!\2303\230a\230x\240r\250\023\250F\260*\270E\300\023\300B\300a\330\020\027\220|\2401\240H\250F\260!\330\004\013\2105\220\001\220\026\220q\230\006\230h\240e\2507\260!\320\000\032\230-\240|\2601\360J\001\000\005\010\200v\210S\220\005\220T\230\024\230S\240\005\240T\250\031\260$\260i\270r\300\022\3004\300t\3101\310C\310s\320RS\330\010\020\220\005\220R\220r\230\027\240\r\250Q\330\010\013\2106\220\022\2202\220T\230\024\230S\240\005\240U\320*:\270!\2706\300\023\300N\320RS\320ST\330\020\024\220M\240\021\330\014\023\2204\220q\230\014\240H\250A\250Q\330\014\017\210u\220G\2305\240\004\240D\250\007\250q\260\003\2603\260g\270Q\330\020\023\2204\220t\2307\240!\330\024\030\230\001\230\023\230A\330\024\033\2301\330\020\025\220U\230!\330\020\024\220A\220S\230\001\330\020\024\220F\230!\2303\230c\240\027\250\005\250S\260\002\260!\330\020\027\220q\330\r\023\2202\220R\220t\2304\230q\240\006\240c\250\024\250U\260$\260c\270\025\270c\300\024\300Q\300e\3103\310a\330\020\024\220M\240\021\330\014\023\2204\220q\230\017\240q\330\014\017\210u\220G\2305\240\004\240D\250\007\250q\260\003\2603\260g\270Q\330\020\023\2204\220t\2307\240!\330\024\031\230\034\240Q\240f\250E""\260\024\260S\270\n\300%\300s\310!\330\024\033\2301\330\020\025\220U\230!\330\020\025\220\\\240\021\240&\250\005\250T\260\023\260J\270e\3003\300a\330\020\024\220F\230!\2303\230c\240\027\250\005\250S\260\002\260!\330\020\027\220q\330\004\013\2105\220\001\220\037\240\001\240\023\240F\250%\250w\260a\320\000\036\230j\250\001\360\"\000\005\010\200t\2103\210e\2204\220y\240\003\2406\250\024\250Y\260d\270)\3002\300R\300q\330\r\021\220\021\220\047\230\023\230E\240\023\240D\250\001\250\027\260\003\2607\270$\270c\300\021\300\047\310\022\3102\310T\320Q^\320^_\330\010\017\210t\2201\220N\240(\250!\2501\330\010\013\2105\220\007\220u\230D\240\004\240G\2501\250C\250s\260#\260Q\260h\270a\330\014\021\220\025\220a\330\014\026\220a\220t\2301\230F\240$\240h\250a\330\014\020\220\006\220a\220s\230#\230S\240\001\240\030\250\025\250c\260\022\2601\330\014\023\2201\330\004\013\2105\220\001\220\034\230Q\230f\240G\2505\260\001\320\000#\240<\250q\360 \000\005 \230z\250\021\330\004\007\200v\210S\220\005\220T\230\024\230S\240\005\240T\250\031\260$\260j\300\002\300\"\300D\310\010\320PQ\320QR\330\014\020\220\010\230\001\230\026\230t\2409\250A\250X\260Q\260j\300\001\300\026\300s\310!\330\014\020\220\t\230\023\230A\360\006\000\t\020\210t\2202\220Q\330\004\013\2105\220\001\220\031\230!\2306\240\030\250\031\260\047\270\021";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
@@ -15412,62 +15443,62 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 166};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 168};
     PyObject* const varnames[] = {0};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_levels_used, __pyx_mstate->__pyx_kp_b_iso88591_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 224};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 226};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_python_s, __pyx_mstate->__pyx_n_u_native_s};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_set_cutoffs, __pyx_mstate->__pyx_kp_b_iso88591_Q_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 231};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 233};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_threads};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_set_threads, __pyx_mstate->__pyx_kp_b_iso88591_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 238};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 240};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_enabled};
     __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_set_enabled, __pyx_mstate->__pyx_kp_b_iso88591_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 245};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 247};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_elements};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_set_one_leaf, __pyx_mstate->__pyx_kp_b_iso88591__5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 250};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 0, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 252};
     PyObject* const varnames[] = {0};
     __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_forget, __pyx_mstate->__pyx_kp_b_iso88591_1_2, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 256};
+    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 258};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_table, __pyx_mstate->__pyx_n_u_func, __pyx_mstate->__pyx_n_u_arrays, __pyx_mstate->__pyx_n_u_elements, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_rows, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_memos, __pyx_mstate->__pyx_n_u_memo, __pyx_mstate->__pyx_n_u_slot};
     __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_note, __pyx_mstate->__pyx_kp_b_iso88591_Ja_A_vS_y_5_1_s_s_awhaq_uCq_t_s, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 3, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_VARARGS), 286};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 3, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_VARARGS), 288};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_func, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_grain, __pyx_mstate->__pyx_n_u_qos, __pyx_mstate->__pyx_n_u_arrays, __pyx_mstate->__pyx_n_u_elements, __pyx_mstate->__pyx_n_u_rows, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_memo, __pyx_mstate->__pyx_n_u_t0, __pyx_mstate->__pyx_n_u_result};
     __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_map, __pyx_mstate->__pyx_kp_b_iso88591_z_Q_z_t3e4vS_T_S_T_irQR_y_AQ_5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 3, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_VARARGS), 339};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 3, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_VARARGS), 343};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_func, __pyx_mstate->__pyx_n_u_combine, __pyx_mstate->__pyx_n_u_grain, __pyx_mstate->__pyx_n_u_qos, __pyx_mstate->__pyx_n_u_arrays, __pyx_mstate->__pyx_n_u_elements, __pyx_mstate->__pyx_n_u_rows};
     __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_reduce, __pyx_mstate->__pyx_kp_b_iso88591_q_z_vS_T_S_T_j_D_PQQR_t9AXQj_s, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 2, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 365};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 2, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 369};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_body, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_grain, __pyx_mstate->__pyx_n_u_qos, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_memo, __pyx_mstate->__pyx_n_u_t0};
     __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_parallel_for, __pyx_mstate->__pyx_kp_b_iso88591_1J_vS_T_S_T_ir_4t1CsRS_Rr_Q_6_2, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 2, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 429};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 2, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 433};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_func, __pyx_mstate->__pyx_n_u_items, __pyx_mstate->__pyx_n_u_qos, __pyx_mstate->__pyx_n_u_progress, __pyx_mstate->__pyx_n_u_memo, __pyx_mstate->__pyx_n_u_t0, __pyx_mstate->__pyx_n_u_results, __pyx_mstate->__pyx_n_u_item};
     __pyx_mstate_global->__pyx_codeobj_tab[12] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_map_items, __pyx_mstate->__pyx_kp_b_iso88591_j_t3e4y_6_Yd_2Rq_E_D_7_c_2TQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[12])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 498};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 502};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_args, __pyx_mstate->__pyx_n_u_elements, __pyx_mstate->__pyx_n_u_rows, __pyx_mstate->__pyx_n_u_kind};
     __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_runtime__inline_pyx, __pyx_mstate->__pyx_n_u_note_inline, __pyx_mstate->__pyx_kp_b_iso88591_A_Q_1A_5_4uL_1_V1_9Bd_uAS_r_1A_U, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
   }

@@ -121,9 +121,11 @@ cdef class Memo:
         return rate * elements < cutoff
 
     cdef inline bint sample(self):
-        """Whether to time this inline call: the first few, then one in
-        TIME_EVERY (the rate only needs to stay current)."""
-        return self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0
+        """Whether to time this inline call: the first few but the very
+        first (a function's first run pays for cold caches and first-time
+        setup, and would make it look slower than it is: 2000 elements
+        then took the measured path), then one in TIME_EVERY."""
+        return 1 < self.calls < TIME_EVERY or self.calls % TIME_EVERY == 0
 
     cdef void timed(self, int slot, int kind, Py_ssize_t elements, double seconds):
         cdef double rate = seconds / (elements if elements > 0 else 1)
@@ -327,6 +329,8 @@ def map(func, *arrays, out=None, grain=None, qos=None):
                                                      _cutoff_python)):
                 if memo is None:
                     memo = find_or_add(_map_memos, memo_key(func))
+                    if memo is not None:
+                        memo.calls = 1  # its first call (not timed, see sample)
                 if memo is None or not memo.sample():
                     return checked_rows(func(*arrays), rows, "runtime.map")
                 t0 = now_s()

@@ -443,6 +443,7 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
         t0 = time.perf_counter()
         body(size, rows)
         costs.record(key, (rows - size) * row_elements, time.perf_counter() - t0)
+        _decision.inline = True
         return rows, local
     return size, local
 
