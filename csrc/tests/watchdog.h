@@ -11,6 +11,7 @@
 #endif
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,8 @@ static inline void rt_test_watchdog(unsigned seconds)
     seconds *= 4;
 #endif
 #endif
+    /* Line-buffered, so what passed is on record when the alarm aborts. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     const char *env = getenv("RT_TEST_TIMEOUT");
     if (env != NULL && atoi(env) > 0)
         seconds = (unsigned)atoi(env);
