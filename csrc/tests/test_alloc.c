@@ -82,10 +82,22 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
     return consume(&fail_create_after) ? EAGAIN : __real_pthread_create(t, attr, fn, arg);
 }
 
+/* With hold_failing_init set, the failing pthread_mutex_init first says so
+ * (held_in_init) and waits for release_init: a caller slot's creation can
+ * then be kept half done while another caller takes the next slot. */
+static _Atomic int hold_failing_init, held_in_init, release_init;
+
 int __real_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
 int __wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
-    return consume(&fail_mutex_after) ? ENOMEM : __real_pthread_mutex_init(m, attr);
+    if (!consume(&fail_mutex_after))
+        return __real_pthread_mutex_init(m, attr);
+    if (atomic_load(&hold_failing_init)) {
+        atomic_store(&held_in_init, 1);
+        while (!atomic_load(&release_init))
+            sleep_ms(1);
+    }
+    return ENOMEM;
 }
 
 int __real_pthread_cond_init(pthread_cond_t *c, const pthread_condattr_t *attr);
@@ -404,6 +416,58 @@ static void test_caller_participant(void)
     );
 }
 
+#ifdef RT_TEST_WRAP_PTHREAD
+/* Caller slot 0 fails to be created while slot 1 is created: the stats,
+ * the trace's stop and read then pass over an empty slot below the
+ * callers' limit. */
+typedef struct first_caller {
+    rt_pool *pool;
+    int status;
+} first_caller;
+
+static void *first_caller_main(void *arg)
+{
+    first_caller *c = arg;
+    atomic_store(&ran, 0);
+    c->status = rt_parallel_for(c->pool, 0, 10, NULL, count_body, NULL);
+    return NULL;
+}
+
+static void test_empty_caller_slot(void)
+{
+    rt_pool *pool = new_pool(1);
+    CHECK(rt_pool_trace_start(pool, 64) == 0);
+    atomic_store(&hold_failing_init, 1);
+    atomic_store(&fail_mutex_after, 0); /* slot 0's sleep slot, held */
+    first_caller a = {pool, -1};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, first_caller_main, &a) == 0);
+    while (!atomic_load(&held_in_init))
+        sleep_ms(1);
+    /* This thread gets slot 1 (slot 0 is taken, half made). */
+    where w = {.pool = pool};
+    CHECK(rt_parallel_for(pool, 0, 1, NULL, where_body, &w) == RT_OK);
+    CHECK(atomic_load(&w.on_caller_slot) == 1);
+    atomic_store(&release_init, 1);
+    pthread_join(t, NULL);
+    CHECK(a.status == RT_OK && atomic_load(&ran) >= 10);
+    atomic_store(&hold_failing_init, 0);
+    /* Slot 0 is empty, slot 1 is not. */
+    rt_pool_stats st;
+    rt_pool_get_stats(pool, &st);
+    CHECK(st.workers == 1 && st.leaves >= 2);
+    int64_t start, dropped;
+    int64_t bound = rt_pool_trace_stop(pool, &start);
+    rt_trace_event *events = calloc((size_t)bound + 1, sizeof *events);
+    CHECK(events != NULL);
+    CHECK(rt_pool_trace_read(pool, events, bound, &dropped) == bound);
+    free(events);
+    rt_pool_destroy(pool);
+    printf("ok a caller slot that failed to be made below one that was: stats and traces "
+           "pass over it\n");
+}
+#endif
+
 /* ---- a worker kept busy, so that nothing steals or drains the injector --- */
 
 typedef struct gate {
@@ -634,6 +698,9 @@ int main(void)
     test_pool_create();
     test_pool_resize();
     test_caller_participant();
+#ifdef RT_TEST_WRAP_PTHREAD
+    test_empty_caller_slot();
+#endif
     test_deque_cannot_grow();
     test_submit();
     test_no_slot_no_memory();
