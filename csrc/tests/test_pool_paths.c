@@ -555,7 +555,7 @@ static void test_interrupt_while_waiting(void)
     /* A hook that fires: the job reports it (the stolen piece still ends). */
     options.interrupt = interrupt_second_time;
     atomic_store(&interrupt_calls, 0);
-    stolen s2 = {.pool = pool, .right_ms = 40};
+    stolen s2 = {.pool = pool, .right_ms = 100};
     CHECK(rt_parallel_for(pool, 0, 2, &options, stolen_body, &s2) == RT_INTERRUPTED);
     rt_pool_destroy(pool);
     printf("ok a caller waiting for a stolen piece polls its interrupt hook (%d polls in "
