@@ -386,6 +386,8 @@ static void test_wake_and_stats(void)
     rt_for_options one = {.max_chunk = 1};
     atomic_store(&ran, 0);
     CHECK(rt_parallel_for(pool, 0, 100, &one, count_body, NULL) == RT_OK);
+    /* A submission to a pool whose workers all sleep wakes one. */
+    until_all_parked(pool);
     _Atomic int64_t done = 0;
     CHECK(rt_pool_submit(pool, add_one, &done) == 0);
     while (atomic_load(&done) < 1)
@@ -782,6 +784,7 @@ static int cpus_now(void)
 
 typedef struct racer {
     rt_pool *pool;
+    rt_cpuset *boost_cpus; /* the job's; the runner fills it in */
     _Atomic int right_started;
     _Atomic int saw_boost;
 } racer;
@@ -795,11 +798,17 @@ static int racer_body(int64_t lo, int64_t hi, void *ctx)
             sleep_ms(1);
         return 0;
     }
+    /* Boost onto the CPU this thread is on: no migration, so it sees its
+     * new affinity while the owner is still making its other changes.
+     * (The owner reads the set only after right_started.) */
+    memset(r->boost_cpus, 0, sizeof *r->boost_cpus);
+    rt_cpuset_add(r->boost_cpus, sched_getcpu());
     int before = cpus_now();
     atomic_store(&r->right_started, 1);
-    /* Until the boost confines this thread to one CPU (bounded: 2 s). */
-    for (int i = 0; i < 2000000 && cpus_now() == before; i++)
-        sched_yield();
+    /* Until the boost confines this thread to one CPU (bounded). */
+    for (int i = 0; i < 4000000 && cpus_now() == before; i++)
+        if (i % 64 == 63)
+            sched_yield();
     atomic_store(&r->saw_boost, cpus_now() < before);
     return 0;
 }
@@ -814,17 +823,16 @@ static void test_boost_ends_while_starting(void)
     }
     rt_pool *pool = new_pool(1, 0);
     rt_cpuset one_cpu = {{0}};
-    rt_cpuset_add(&one_cpu, first_cpu());
     rt_for_options boosted = {.max_chunk = 1, .tail_boost = 1, .boost_cpus = &one_cpu};
-    int seen = 0;
-    for (int round = 0; round < 5; round++) {
-        racer r = {.pool = pool};
+    int seen = 0, rounds = 20;
+    for (int round = 0; round < rounds; round++) {
+        racer r = {.pool = pool, .boost_cpus = &one_cpu};
         CHECK(rt_parallel_for(pool, 0, 2, &boosted, racer_body, &r) == RT_OK);
         seen += atomic_load(&r.saw_boost);
     }
     CHECK(seen >= 1);
     rt_pool_destroy(pool);
-    printf("ok a boosted piece that ends as the boost starts: %d of 5 saw it\n", seen);
+    printf("ok a boosted piece that ends as its boost starts: %d of %d saw it\n", seen, rounds);
 #else
     printf("skip a boost ending while it starts (Linux affinity)\n");
 #endif
