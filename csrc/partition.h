@@ -44,7 +44,8 @@ static inline bool rt_partition_split(const rt_partition *p, rt_splitter *s, int
                                       int64_t hi, bool migrated, int64_t *mid)
 {
     int64_t len = hi - lo;
-    if (len < 2 * p->grain)
+    /* len < 2 * grain, without the overflow of 2 * grain above 2^62. */
+    if (len / 2 < p->grain)
         return false;
     int64_t m = lo + len / 2;
     if (p->align > 1) {

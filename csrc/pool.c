@@ -25,6 +25,10 @@
 #include "trace.h"
 
 #define SLOT_COUNT (RT_MAX_WORKERS + RT_MAX_CALLERS)
+/* callers_in_use is one 64-bit mask; the sleep counters hold 16-bit counts
+ * of threads. */
+_Static_assert(RT_MAX_CALLERS <= 64, "callers_in_use is a 64-bit mask");
+_Static_assert(SLOT_COUNT <= RT_SLEEP_MAX_THREADS, "sleep counters are 16 bits");
 /* Idle spinning, before parking, is budgeted for the pool as a whole: the
  * workers together spin at most SPIN_BUDGET_NS after a burst of work
  * (BENCHMARKS.md: <= 1 ms of CPU in the second after work stops), each at
@@ -91,6 +95,10 @@ typedef struct rt_participant {
      * efficiency cores at low priority, or put background work on the
      * performance cores, and delay its own job either way.  -1: none. */
     int floor_level;
+    /* Set while this worker is about to park or parked at its top level,
+     * where it takes injected work (a thread waiting in a join does not):
+     * whoever injects work wakes such a worker (wake_top_level). */
+    _Atomic bool parked_top_level;
     /* Statistics, written only by this thread (relaxed load + store, no
      * locked instruction), read by anyone. */
     _Atomic uint64_t leaves, steals, injected, parks, boosts;
@@ -105,6 +113,10 @@ struct rt_pool {
     void (*on_worker_exit)(void *);
     void *hook_arg;
     alignas(RT_CACHE_LINE) _Atomic int num_workers;
+    /* Worker threads started and not yet gone.  The last one to leave does
+     * not leave injected work behind, and a thread that injects work while
+     * none is live runs it itself (see worker_leaves, drain_if_no_workers). */
+    _Atomic int live_workers;
     /* Thieves scan slots [0, worker_limit) and callers [0, caller_limit):
      * one past the highest slot ever used; both only grow. */
     _Atomic int worker_limit;
@@ -128,6 +140,9 @@ struct rt_pool {
 };
 
 static _Thread_local rt_participant *current;
+/* The innermost level this thread set for itself outside the pool's jobs
+ * (rt_pool_level_enter); NULL: its own setting. */
+static _Thread_local rt_level_frame *plain_top;
 
 static int64_t now_ns(void)
 {
@@ -245,6 +260,7 @@ static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
     p->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(slot + 1);
     p->qos_level = -1;
     p->floor_level = -1;
+    atomic_init(&p->parked_top_level, false);
     atomic_init(&p->leaves, 0);
     atomic_init(&p->steals, 0);
     atomic_init(&p->injected, 0);
@@ -318,23 +334,43 @@ static void wake_any(rt_pool *pool, uint32_t count)
     }
 }
 
-void rt_pool_wake(rt_pool *pool, int count)
-{
-    uint64_t c = atomic_load_explicit(&pool->sleep.counters, memory_order_relaxed);
-    uint32_t sleeping = rt_sleep_sleeping(c);
-    if (count > 0 && sleeping > 0)
-        wake_any(pool, (uint32_t)count < sleeping ? (uint32_t)count : sleeping);
-}
-
 /* P1 is the push; rt_sleep_new_work does P2–P3. */
 static inline bool push_and_notify(rt_participant *self, rt_task *task, uintptr_t tag)
 {
+    bool was_empty = rt_deque_size_hint(&self->deque) == 0; /* owner: exact but for thieves */
     if (!rt_deque_push(&self->deque, (rt_task *)((uintptr_t)task | tag)))
         return false;
-    uint32_t to_wake = rt_sleep_new_work(&self->pool->sleep);
+    uint32_t to_wake = rt_sleep_new_work(&self->pool->sleep, 1, was_empty);
     if (RT_UNLIKELY(to_wake > 0))
         wake_any(self->pool, to_wake);
     return true;
+}
+
+/* Wakes one worker parked at its top level, the only place injected work
+ * is taken.  The flag is a hint read without the worker's mutex: a worker
+ * sets it before its S4 fence and then looks at the injector, the poster
+ * appended before its P2 fence and then reads the flags, so one of the
+ * two sees the other (SLEEP.md, "Injected work"). */
+static void wake_top_level(rt_pool *pool)
+{
+    int workers = atomic_load_explicit(&pool->worker_limit, memory_order_acquire);
+    for (int i = 0; i < workers; i++) {
+        rt_participant *p = slot_get(pool, i);
+        if (p != NULL && atomic_load_explicit(&p->parked_top_level, memory_order_seq_cst) &&
+            rt_sleep_wake_specific(&pool->sleep, &p->sleep))
+            return;
+    }
+}
+
+static void drain_if_no_workers(rt_pool *pool);
+
+/* After appending to the injector (P1): P2, wake a worker that takes
+ * injected work, and with none left, run it here. */
+static void notify_injected(rt_pool *pool, bool was_empty)
+{
+    (void)rt_sleep_new_work(&pool->sleep, 1, was_empty); /* P2 (and its fence) */
+    wake_top_level(pool);
+    drain_if_no_workers(pool);
 }
 
 static rt_task *steal_work(rt_participant *self)
@@ -371,13 +407,18 @@ static rt_task *steal_work(rt_participant *self)
     }
 }
 
-static rt_task *find_work(rt_participant *self)
+/* Own deque, then steal, then (at the top level only) the injector.  A
+ * thread waiting in a join never starts injected work: it is independent
+ * of the job being joined and may run for long or block (a submitted task
+ * waiting for an event the joining caller sets after its job), and the
+ * join would wait for it. */
+static rt_task *find_work(rt_participant *self, bool in_join)
 {
     rt_task *task = untag(rt_deque_pop(&self->deque));
     if (task != NULL)
         return task;
     task = steal_work(self);
-    if (task != NULL)
+    if (task != NULL || in_join)
         return task;
     task = rt_injector_pop(&self->pool->injector);
     if (task != NULL)
@@ -412,18 +453,46 @@ static void poll_interrupt(rt_participant *self)
 }
 
 /* A worker asked to leave (resize, destroy) claims its exit here, unless
- * the resize was undone first. */
+ * the resize was undone first, or it would be the last live worker to go
+ * while injected work waits: it stays and runs that first.  With
+ * drain_if_no_workers: a poster appends, then reads live_workers with a
+ * read-modify-write; we decrement it, then look at the injector.  The two
+ * RMWs are ordered on live_workers: if the poster's comes first, ours
+ * reads from it (acq_rel) and we see the append; if ours comes first, the
+ * poster reads our count.  So injected work always has a thread that will
+ * run it (and neither side needs a fence, which TSAN would not model). */
 static bool worker_leaves(rt_participant *self)
 {
+    if (atomic_load_explicit(&self->state, memory_order_acquire) != WORKER_LEAVING)
+        return false;
+    rt_pool *pool = self->pool;
+    int left = atomic_fetch_sub_explicit(&pool->live_workers, 1, memory_order_acq_rel) - 1;
     int expected = WORKER_LEAVING;
-    return atomic_load_explicit(&self->state, memory_order_acquire) == WORKER_LEAVING &&
-           atomic_compare_exchange_strong_explicit(&self->state, &expected, WORKER_GONE,
-                                                   memory_order_acq_rel, memory_order_acquire);
+    if ((left > 0 || rt_injector_is_empty(&pool->injector)) &&
+        atomic_compare_exchange_strong_explicit(&self->state, &expected, WORKER_GONE,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return true;
+    atomic_fetch_add_explicit(&pool->live_workers, 1, memory_order_acq_rel);
+    return false;
 }
 
-/* S4 of SLEEP.md: conditions not announced through the jobs counter.
- * A request to leave matters only to a worker at its top level: inside a
- * join it must wait for the stolen half first, asleep if need be. */
+/* A thread that injected work while no worker is live (all asked to leave
+ * and gone) runs the injector's tasks itself.  See worker_leaves. */
+static void drain_if_no_workers(rt_pool *pool)
+{
+    /* An RMW, not a load: see worker_leaves. */
+    if (atomic_fetch_add_explicit(&pool->live_workers, 0, memory_order_acq_rel) > 0)
+        return;
+    rt_participant *self = current != NULL && current->pool == pool ? current : NULL;
+    rt_task *task;
+    while ((task = rt_injector_pop(&pool->injector)) != NULL)
+        task->execute(task, self);
+}
+
+/* S4 of SLEEP.md: conditions not announced through the jobs counter, for
+ * a worker at its top level: a request to leave, and injected work (which
+ * only top-level workers take).  Inside a join nothing but the latch
+ * matters (S3a): a request to leave waits for the stolen half. */
 static bool stay_awake_top_level(void *arg)
 {
     rt_participant *self = arg;
@@ -431,11 +500,7 @@ static bool stay_awake_top_level(void *arg)
            !rt_injector_is_empty(&self->pool->injector);
 }
 
-static bool stay_awake_in_join(void *arg)
-{
-    rt_participant *self = arg;
-    return !rt_injector_is_empty(&self->pool->injector);
-}
+static void drop_qos(rt_participant *self);
 
 enum idle_phase { IDLE_SPIN, IDLE_SLEEPY, IDLE_BLOCK };
 
@@ -491,12 +556,22 @@ static void idle_step(rt_participant *self, idle_state *st, rt_latch *latch)
             if (timeout < 1000000)
                 timeout = 1000000;
         }
+        bool top_level = latch == NULL;
+        if (top_level) {
+            /* A parked worker holds no job's level: whatever it ran last,
+             * it sleeps (and wakes) at its own setting. */
+            drop_qos(self);
+            atomic_store_explicit(&self->parked_top_level, true, memory_order_seq_cst);
+        }
         bool traced = trace_on(pool);
         int64_t parked_at = traced ? rt_trace_now_ns() : 0;
         int16_t cpu = traced ? rt_trace_cpu() : -1;
-        if (rt_sleep_try_block(&pool->sleep, &self->sleep, st->jec, latch,
-                               latch == NULL ? stay_awake_top_level : stay_awake_in_join, self,
-                               timeout, &self->parks)) {
+        bool blocked = rt_sleep_try_block(&pool->sleep, &self->sleep, st->jec, latch,
+                                          top_level ? stay_awake_top_level : NULL, self,
+                                          timeout, &self->parks);
+        if (top_level)
+            atomic_store_explicit(&self->parked_top_level, false, memory_order_relaxed);
+        if (blocked) {
             if (traced)
                 trace_record(self, RT_TRACE_PARK, self->qos_level, parked_at,
                              rt_trace_now_ns(), cpu, rt_trace_cpu(), 0, 0, 0);
@@ -535,7 +610,7 @@ static void wait_until_hooked(rt_participant *self, rt_latch *latch, idle_hook o
     for (;;) {
         if (latch != NULL ? rt_latch_probe(latch) : worker_leaves(self))
             break;
-        rt_task *task = find_work(self);
+        rt_task *task = find_work(self, latch != NULL);
         if (task != NULL) {
             rt_sleep_stop_looking(&pool->sleep);
             task->execute(task, self);
@@ -662,34 +737,72 @@ static const rt_cpuset *job_cpus_for(const rt_job *job, const rt_participant *se
 /* A thread adopts the QoS of the job whose chunk it is about to run, and
  * changes its setting only when level or CPUs differ: two compares per
  * chunk while they stay the same. */
-static void adopt_qos(rt_participant *self, const rt_job *job)
+/* A level on a thread outside the pool's jobs: the one it nests in is
+ * undone first, and put back when this one ends. */
+static int plain_enter(rt_qos_level level, const rt_cpuset *cpus, rt_level_frame *frame)
 {
-    int level = job->qos;
-    const rt_cpuset *cpus = job->qos >= 0 ? job_cpus_for(job, self) : NULL;
+    frame->participant = NULL;
+    frame->level = (int)level;
+    frame->cpus = cpus;
+    frame->outer = plain_top;
+    frame->away = 0;
+    if (frame->outer != NULL)
+        rt_qos_restore(&frame->outer->saved);
+    plain_top = frame;
+    return rt_qos_apply(level, cpus, &frame->saved);
+}
+
+static void plain_leave(rt_level_frame *frame)
+{
+    rt_qos_restore(&frame->saved);
+    plain_top = frame->outer;
+    if (frame->outer != NULL)
+        rt_qos_apply((rt_qos_level)frame->outer->level, frame->outer->cpus,
+                     &frame->outer->saved);
+}
+
+/* Levels are always applied from the thread's own setting: one applied on
+ * top of another keeps what the first raised (an interactive chunk nested
+ * in a background job's ran at nice 10).  Level -1 is the thread's own
+ * setting; for a caller that set a level for itself before calling
+ * (plain_top), that level.  Runs on the participant's own thread. */
+static int change_level(rt_participant *self, int level, const rt_cpuset *cpus)
+{
     if (level == self->qos_level && cpus == self->qos_cpus)
-        return;
+        return 0;
     int changed = 0;
-    if (self->qos_level >= 0)
+    rt_level_frame *plain = plain_top;
+    if (self->qos_level >= 0) {
         rt_qos_restore(&self->qos_saved);
+        if (plain != NULL && plain->away) {
+            rt_qos_apply((rt_qos_level)plain->level, plain->cpus, &plain->saved);
+            plain->away = 0;
+        }
+    }
     self->qos_level = -1;
     self->qos_cpus = NULL;
     if (level >= 0) {
+        if (plain != NULL && !plain->away) {
+            rt_qos_restore(&plain->saved);
+            plain->away = 1;
+        }
         changed = rt_qos_apply((rt_qos_level)level, cpus, &self->qos_saved);
         self->qos_level = level;
         self->qos_cpus = cpus;
     }
     trace_qos(self, cpus, changed);
+    return changed;
+}
+
+static void adopt_qos(rt_participant *self, const rt_job *job)
+{
+    change_level(self, job->qos, job->qos >= 0 ? job_cpus_for(job, self) : NULL);
 }
 
 /* Back to the thread's own setting (a caller, when its job ends). */
 static void drop_qos(rt_participant *self)
 {
-    if (self->qos_level < 0)
-        return;
-    rt_qos_restore(&self->qos_saved);
-    self->qos_level = -1;
-    self->qos_cpus = NULL;
-    trace_qos(self, NULL, 0);
+    change_level(self, -1, NULL);
 }
 
 static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
@@ -742,16 +855,16 @@ static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
         return;
     stat_add(&self->leaves);
     adopt_qos(self, job);
+    int stop;
     if (!trace_on(self->pool)) {
-        if (job->body(lo, hi, job->ctx) != 0)
-            job_cancel(job, RT_STOPPED);
-        return;
+        stop = job->body(lo, hi, job->ctx);
+    } else {
+        int64_t begin = rt_trace_now_ns();
+        int16_t cpu = rt_trace_cpu();
+        stop = job->body(lo, hi, job->ctx);
+        trace_record(self, RT_TRACE_TASK, job->qos, begin, rt_trace_now_ns(), cpu,
+                     rt_trace_cpu(), job->id, lo, hi);
     }
-    int64_t begin = rt_trace_now_ns();
-    int16_t cpu = rt_trace_cpu();
-    int stop = job->body(lo, hi, job->ctx);
-    trace_record(self, RT_TRACE_TASK, self->qos_level, begin, rt_trace_now_ns(), cpu,
-                 rt_trace_cpu(), job->id, lo, hi);
     if (stop != 0)
         job_cancel(job, RT_STOPPED);
 }
@@ -845,8 +958,15 @@ typedef struct injected_root {
 static void injected_root_execute(rt_task *task, rt_participant *self)
 {
     injected_root *root = (injected_root *)task;
-    run_range(self, root->job, root->lo, root->hi, rt_splitter_root(&root->job->partition),
-              true);
+    if (self != NULL) {
+        run_range(self, root->job, root->lo, root->hi, rt_splitter_root(&root->job->partition),
+                  true);
+    } else if (!job_cancelled(root->job)) {
+        /* Run by a thread outside the pool (no worker was left, see
+         * drain_if_no_workers): whole, with nobody to share it with. */
+        if (root->job->body(root->lo, root->hi, root->job->ctx) != 0)
+            job_cancel(root->job, RT_STOPPED);
+    }
     pthread_mutex_lock(&root->mutex);
     root->done = true;
     pthread_cond_signal(&root->cond);
@@ -859,11 +979,15 @@ static int run_injected(rt_pool *pool, rt_job *job, int64_t begin, int64_t end,
     injected_root root = {.base = {injected_root_execute}, .job = job, .lo = begin, .hi = end};
     pthread_mutex_init(&root.mutex, NULL);
     pthread_cond_init(&root.cond, NULL);
+    bool was_empty = rt_injector_is_empty(&pool->injector);
     if (rt_injector_push(&pool->injector, &root.base) != 0) {
-        job->body(begin, end, job->ctx);
+        if (job->body(begin, end, job->ctx) != 0) /* out of memory: run it here */
+            job_cancel(job, RT_STOPPED);
     } else {
-        uint32_t to_wake = rt_sleep_new_work(&pool->sleep);
-        wake_any(pool, to_wake > 0 ? to_wake : 1);
+        notify_injected(pool, was_empty);
+        int64_t period = options != NULL && options->interrupt_period_ns > 0
+                             ? options->interrupt_period_ns
+                             : DEFAULT_INTERRUPT_PERIOD_NS;
         pthread_mutex_lock(&root.mutex);
         while (!root.done) {
             if (options != NULL && options->interrupt != NULL) {
@@ -871,7 +995,8 @@ static int run_injected(rt_pool *pool, rt_job *job, int64_t begin, int64_t end,
                  * polling period. */
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 20000000;
+                ts.tv_sec += (time_t)(period / 1000000000);
+                ts.tv_nsec += (long)(period % 1000000000);
                 if (ts.tv_nsec >= 1000000000) {
                     ts.tv_sec += 1;
                     ts.tv_nsec -= 1000000000;
@@ -922,15 +1047,24 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
     job.boost_cpus = options != NULL ? options->boost_cpus : NULL;
 
     rt_participant *self = current;
-    if (self != NULL && self->pool == pool)
-        return run_job(self, &job, begin, end, options); /* nested */
+    if (self != NULL && self->pool == pool) {
+        /* Nested, inside a chunk: levels nest as a stack, so the chunk is
+         * back at its own job's level when the nested job returns (two
+         * compares when the levels are the same). */
+        int level = self->qos_level;
+        const rt_cpuset *cpus = self->qos_cpus;
+        int status = run_job(self, &job, begin, end, options);
+        change_level(self, level, cpus);
+        return status;
+    }
     if (workers == 0) {
-        rt_qos_saved saved;
+        rt_level_frame frame;
         const rt_cpuset *cpus = job.thread_cpus_count > 0 ? &job.thread_cpus[0] : job.qos_cpus;
-        int changed = job.qos >= 0 ? rt_qos_apply((rt_qos_level)job.qos, cpus, &saved) : 0;
+        if (job.qos >= 0)
+            plain_enter((rt_qos_level)job.qos, cpus, &frame);
         int status = body(begin, end, ctx) != 0 ? RT_STOPPED : RT_OK;
-        if (changed)
-            rt_qos_restore(&saved);
+        if (job.qos >= 0)
+            plain_leave(&frame);
         return status;
     }
     rt_participant *caller = caller_acquire(pool);
@@ -1040,13 +1174,12 @@ int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
     s->base.execute = submitted_task_execute;
     s->fn = fn;
     s->ctx = ctx;
+    bool was_empty = rt_injector_is_empty(&pool->injector);
     if (rt_injector_push(&pool->injector, &s->base) != 0) {
         rt_free(s);
         return ENOMEM;
     }
-    uint32_t to_wake = rt_sleep_new_work(&pool->sleep);
-    if (to_wake > 0)
-        wake_any(pool, to_wake);
+    notify_injected(pool, was_empty);
     return 0;
 }
 
@@ -1083,10 +1216,12 @@ static int worker_start(rt_participant *w)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
     atomic_store_explicit(&w->state, WORKER_RUNNING, memory_order_release);
+    atomic_fetch_add_explicit(&w->pool->live_workers, 1, memory_order_seq_cst);
     int rc = pthread_create(&w->thread, &attr, worker_main, w);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         atomic_store_explicit(&w->state, WORKER_GONE, memory_order_release);
+        atomic_fetch_sub_explicit(&w->pool->live_workers, 1, memory_order_seq_cst);
         return rc;
     }
     w->joinable = true;
@@ -1182,6 +1317,7 @@ int rt_pool_create(const rt_pool_config *config, rt_pool **out)
     pool->on_worker_exit = config->on_worker_exit;
     pool->hook_arg = config->hook_arg;
     atomic_init(&pool->num_workers, 0);
+    atomic_init(&pool->live_workers, 0);
     atomic_init(&pool->worker_limit, 0);
     atomic_init(&pool->caller_limit, 0);
     atomic_init(&pool->callers_in_use, 0);
@@ -1254,7 +1390,7 @@ void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
 
 int rt_pool_trace_start(rt_pool *pool, int64_t capacity)
 {
-    if (capacity <= 0)
+    if (capacity <= 0 || capacity > RT_TRACE_MAX_CAPACITY)
         return EINVAL;
     if (atomic_load_explicit(&pool->tracing, memory_order_relaxed))
         return EBUSY;
@@ -1329,6 +1465,28 @@ void rt_pool_trace_note(rt_pool *pool, int type, int level, int64_t lo, int64_t 
         rt_trace_ring_publish(&pool->external_ring);
     }
     pthread_mutex_unlock(&pool->trace_mutex);
+}
+
+int rt_pool_level_enter(rt_pool *pool, rt_qos_level level, const rt_cpuset *cpus,
+                        rt_level_frame *frame)
+{
+    rt_participant *self = current;
+    memset(frame, 0, sizeof *frame);
+    if (pool == NULL || self == NULL || self->pool != pool)
+        return plain_enter(level, cpus, frame);
+    frame->participant = self;
+    frame->prev_level = self->qos_level;
+    frame->prev_cpus = self->qos_cpus;
+    return change_level(self, (int)level, cpus);
+}
+
+void rt_pool_level_leave(rt_level_frame *frame)
+{
+    rt_participant *self = frame->participant;
+    if (self == NULL)
+        plain_leave(frame);
+    else
+        change_level(self, frame->prev_level, frame->prev_cpus);
 }
 
 int rt_pool_current_slot(const rt_pool *pool)

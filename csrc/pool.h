@@ -106,14 +106,10 @@ int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end, const rt_for_opti
 typedef void (*rt_fn)(void *ctx);
 void rt_join(rt_pool *pool, rt_fn a, void *a_ctx, rt_fn b, void *b_ctx);
 
-/* Wakes up to `count` parked workers now, so they are awake by the time
- * a job that is about to start has work for them (waking takes 10-100 us
- * on a VM; posting work wakes only one thread at a time).  Cheap when none
- * is parked. */
-void rt_pool_wake(rt_pool *pool, int count);
-
 /* Runs fn(ctx) on a worker later; nobody waits for it.  With no workers
- * it runs at once on the calling thread.  Returns 0 or ENOMEM. */
+ * it runs at once on the calling thread (also when the last worker left
+ * as it was posted).  Only a worker at its top level starts it: never a
+ * thread waiting in a join.  Returns 0 or ENOMEM. */
 int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx);
 
 typedef struct rt_pool_stats {
@@ -130,8 +126,8 @@ void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out);
 
 /* Tracing (trace.h).  rt_pool_trace_start begins recording every chunk,
  * job, steal, park, QoS change and boost of the pool's threads into rings
- * of `capacity` events per thread (> 0); returns 0, EBUSY while a trace
- * runs, or EINVAL.  rt_pool_trace_stop ends it, and returns how many
+ * of `capacity` events per thread (1 to RT_TRACE_MAX_CAPACITY); returns 0,
+ * EBUSY while a trace runs, or EINVAL.  rt_pool_trace_stop ends it, and returns how many
  * events it recorded (an upper bound for rt_pool_trace_read), plus the
  * start time (CLOCK_MONOTONIC ns).  rt_pool_trace_read copies up to `max`
  * of them into out (per thread in time order), returns how many, and sets
@@ -144,6 +140,28 @@ int64_t rt_pool_trace_read(rt_pool *pool, rt_trace_event *out, int64_t max, int6
  * thread, in or outside the pool, while a trace runs (the binding's
  * overrides and inline QoS changes). */
 void rt_pool_trace_note(rt_pool *pool, int type, int level, int64_t lo, int64_t hi);
+
+/* The calling thread at QoS `level` (confined to `cpus`, NULL or empty:
+ * affinity unchanged) until rt_pool_level_leave(frame); frames nest as a
+ * stack.  On a thread inside one of `pool`'s jobs the level replaces the
+ * job's (from the thread's own setting, not on top of the job's), and
+ * leaving puts the job's back; elsewhere (or pool NULL) it is applied to
+ * the thread and undone on leaving.  Same thread, strictly nested. */
+typedef struct rt_level_frame {
+    void *participant; /* NULL: applied to a thread outside the pool */
+    int prev_level;    /* in a job: the level to go back to */
+    const rt_cpuset *prev_cpus;
+    /* Outside the pool: this level, what applying it changed, the frame
+     * it nests in, and whether a job's level has replaced it for now. */
+    int level;
+    const rt_cpuset *cpus;
+    struct rt_level_frame *outer;
+    int away;
+    rt_qos_saved saved;
+} rt_level_frame;
+int rt_pool_level_enter(rt_pool *pool, rt_qos_level level, const rt_cpuset *cpus,
+                        rt_level_frame *frame);
+void rt_pool_level_leave(rt_level_frame *frame);
 
 /* The calling thread's slot in `pool`: 0 .. RT_MAX_WORKERS-1 for a worker,
  * RT_MAX_WORKERS + k for a caller, -1 when it is not taking part. */

@@ -167,7 +167,7 @@ bool rt_sleep_wake_specific(rt_sleep *s, rt_sleep_slot *slot)
     return was_blocked;
 }
 
-uint32_t rt_sleep_new_work(rt_sleep *s)
+uint32_t rt_sleep_new_work(rt_sleep *s, uint32_t num_jobs, bool queue_was_empty)
 {
     /* P1 happened in the caller (a deque push or injector append).  This
      * fence orders that store before our load of the counters: the
@@ -183,10 +183,19 @@ uint32_t rt_sleep_new_work(rt_sleep *s)
             break;
         }
     }
-    /* P3: wake one sleeper unless a thread is awake and looking already:
-     * it will find the work, and if it splits it, its own push wakes the
-     * next sleeper. */
+    /* P3: wake sleepers for what the awake idle threads will not take.
+     * Into an empty queue, an awake idle thread will find the task (and
+     * if it splits it, its own push wakes the next sleeper).  Onto a
+     * backlog, the awake ones are already behind: each new task wakes a
+     * sleeper (with one wake per post, six submits to a pool of three
+     * parked workers once ran one after another, 0.60 s for 0.20 s). */
     uint32_t sleeping = rt_sleep_sleeping(c);
-    uint32_t awake_idle = rt_sleep_inactive(c) - sleeping;
-    return (sleeping > 0 && awake_idle == 0) ? 1 : 0;
+    if (sleeping == 0)
+        return 0;
+    uint32_t wanted = num_jobs;
+    if (queue_was_empty) {
+        uint32_t awake_idle = rt_sleep_inactive(c) - sleeping;
+        wanted = awake_idle < num_jobs ? num_jobs - awake_idle : 0;
+    }
+    return wanted < sleeping ? wanted : sleeping;
 }

@@ -58,8 +58,12 @@ bool rt_sleep_try_block(rt_sleep *s, rt_sleep_slot *slot, uint32_t jec, rt_latch
 /* Wakes the thread blocked on slot, if it is.  Returns whether it was. */
 bool rt_sleep_wake_specific(rt_sleep *s, rt_sleep_slot *slot);
 
-/* Steps P2–P3, after new work was published (P1).  Returns how many
- * sleeping threads the poster should wake (0 or 1). */
-uint32_t rt_sleep_new_work(rt_sleep *s);
+/* Steps P2–P3, after `num_jobs` new tasks were published (P1) into a
+ * queue that held `queue_was_empty ? none : some` before.  Returns how many
+ * sleeping threads the poster should wake (rayon's new_jobs): with a
+ * backlog, one per new task, whoever is awake (the awake ones are already
+ * behind on the queue); into an empty queue, only as many as the awake
+ * idle threads cannot take. */
+uint32_t rt_sleep_new_work(rt_sleep *s, uint32_t num_jobs, bool queue_was_empty);
 
 #endif /* RT_SLEEP_H */

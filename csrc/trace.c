@@ -62,7 +62,12 @@ rt_trace_event *rt_trace_ring_next(rt_trace_ring *ring, uint32_t epoch, int64_t 
          * started and stopped one at a time), so the ring is ours alone. */
         if (ring->capacity != capacity) {
             rt_free(ring->events);
-            ring->events = rt_malloc((size_t)capacity * sizeof *ring->events);
+            ring->events = NULL;
+            /* Checked: (size_t)capacity * 48 wraps for huge capacities and
+             * would allocate a small buffer that the ring then overruns.  A
+             * size that does not fit is treated as no memory (all dropped). */
+            if (capacity > 0 && (uint64_t)capacity <= SIZE_MAX / sizeof *ring->events)
+                ring->events = rt_malloc((size_t)capacity * sizeof *ring->events);
             ring->capacity = ring->events != NULL ? capacity : 0;
         }
         atomic_store_explicit(&ring->count, 0, memory_order_relaxed);

@@ -51,6 +51,11 @@ typedef struct rt_trace_event {
 /* runtime/_trace.py decodes events with a NumPy dtype of this layout. */
 _Static_assert(sizeof(rt_trace_event) == 48, "rt_trace_event is 48 bytes, no padding");
 
+/* The most events a ring may hold (per thread): 2^24 events, 768 MiB.  A
+ * bound well below what 48 * capacity overflows at, so a ring's size in
+ * bytes is always representable; rt_pool_trace_start refuses more. */
+#define RT_TRACE_MAX_CAPACITY ((int64_t)1 << 24)
+
 typedef struct rt_trace_ring {
     rt_trace_event *events;
     int64_t capacity;

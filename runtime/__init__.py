@@ -66,6 +66,7 @@ def shutdown() -> bool:
 
 
 import atexit as _atexit  # noqa: E402
+import threading as _threading  # noqa: E402
 
 from . import _submit as _submit_module  # noqa: E402
 
@@ -75,4 +76,9 @@ def _shutdown_at_exit() -> None:
     _core.shutdown()
 
 
+# Exit begins (threading's own exit hooks run before atexit's, while daemon
+# threads may still run): from then on submit() raises, as
+# concurrent.futures does, so a thread that keeps submitting cannot keep
+# the wait below from ending.
+_threading._register_atexit(_submit_module.refuse_new_work)
 _atexit.register(_shutdown_at_exit)

@@ -5,6 +5,7 @@ Shared by runtime.map, runtime.reduce and @runtime.parallel.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -160,6 +161,49 @@ def split_arguments(args: Sequence[Any], kwargs: dict[str, Any], *, strict: bool
     )
 
 
+# How hard np.shares_memory may work to prove two views disjoint (its
+# max_work): exact for the common cases (slices of one array) at a bounded
+# cost; an undecided case counts as overlapping, and costs only a copy.
+SHARES_MEMORY_WORK = 1000
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same elements at the same places: an in-place call (out= x).
+    Row i of one is row i of the other, and a chunk reads and writes only
+    its own rows, so no chunk can see another's writes."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides
+            and a.dtype.itemsize == b.dtype.itemsize)
+
+
+def overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a chunked call writing `b` could change what another chunk
+    reads from `a` (memory shared other than as the same view)."""
+    if not np.may_share_memory(a, b) or _same_view(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=SHARES_MEMORY_WORK))
+    except np.exceptions.TooHardError:
+        return True
+
+
+def copy_inputs_overlapping(split: SplitArguments, outs: Sequence[np.ndarray]
+                            ) -> SplitArguments:
+    """`split` with every input that shares memory with an output copied
+    first, as NumPy's ufuncs do: chunks run in any order on any thread,
+    so a chunk writing its rows of out= must not change another chunk's
+    input (out=z[1:] with input z[:-1] did, on about one element per chunk
+    boundary).  Inputs that are out= itself (in place) are not copied."""
+    args = list(split.args)
+    copied = False
+    for i in split.split:
+        a = args[i]
+        if isinstance(a, np.ndarray) and any(overlaps(a, o) for o in outs):
+            args[i] = a.copy()
+            copied = True
+    return dataclasses.replace(split, args=tuple(args)) if copied else split
+
+
 class Outputs:
     """The output array(s) of a chunked call: allocated from the first
     chunk's result (dtype, trailing shape), or supplied by the caller (out=);
@@ -173,6 +217,7 @@ class Outputs:
         # Results are cast into a caller's out= as NumPy's out= does; outputs
         # allocated here must keep the first chunk's dtype exactly.
         self.given = out is not None
+        self.first_rows = (0, 0)  # the first chunk's range (messages name it)
         if out is not None:
             self.is_tuple = isinstance(out, tuple)
             outs = list(out) if self.is_tuple else [out]
@@ -215,6 +260,7 @@ class Outputs:
         results = self._results(result, start, stop)
         if self.arrays is None:
             self.is_tuple = isinstance(result, tuple)
+            self.first_rows = (start, stop)
             if start == 0 and stop == self.rows:
                 self.arrays = results
                 return
@@ -235,18 +281,54 @@ class Outputs:
                 return
             results = self._results(result, start, stop)
         if len(results) != len(self.arrays) or isinstance(result, tuple) != self.is_tuple:
-            raise ValueError(
-                f"{self.what}: chunk [{start}:{stop}] returned {len(results)} result(s), "
-                f"the first chunk (or out=) {len(self.arrays)}")
-        for o, r in zip(self.arrays, results):
-            if r.shape[1:] != o.shape[1:] or (r.dtype != o.dtype and not self.given):
+            got = _count(isinstance(result, tuple), len(results))
+            want = _count(self.is_tuple, len(self.arrays))
+            if self.given:
                 raise ValueError(
-                    f"{self.what}: chunk [{start}:{stop}] returned rows of shape "
-                    f"{r.shape[1:]} and dtype {r.dtype}, the first chunk {o.shape[1:]} "
-                    f"and {o.dtype}")
+                    f"{self.what}: chunk [{start}:{stop}] returned {got}, but out= is {want}; "
+                    f"pass out= as func's results are: one array, or a tuple of one array "
+                    f"per result")
+            first = "[{}:{}]".format(*self.first_rows)
+            raise ValueError(
+                f"{self.what}: chunk [{start}:{stop}] returned {got}, but the first chunk "
+                f"{first} returned {want}; every chunk must return the same number of "
+                f"results, as the same kind (one array, or a tuple)")
+        for k, (o, r) in enumerate(zip(self.arrays, results)):
+            if r.shape[1:] != o.shape[1:] or (r.dtype != o.dtype and not self.given):
+                self._mismatch(k, o, r, start, stop)
+        for o, r in zip(self.arrays, results):
             # same_kind, as NumPy's out= casts: float results into an int
             # out= raise rather than truncate.
             np.copyto(o[start:stop], r, casting="same_kind")
+
+    def _mismatch(self, k: int, o: np.ndarray, r: np.ndarray, start: int, stop: int) -> None:
+        """Raise for a chunk's result `r` that does not fit output `o`,
+        naming what differs and what it is compared with."""
+        which = f"result {k + 1}" if self.is_tuple else "a result"
+        if self.given:
+            name = f"out[{k}]" if self.is_tuple else "out"
+            raise ValueError(
+                f"{self.what}: chunk [{start}:{stop}] returned {which} with rows of shape "
+                f"{r.shape[1:]}, but {name} has rows of shape {o.shape[1:]}; {name} must "
+                f"have shape {(self.rows,) + r.shape[1:]}")
+        first = "[{}:{}]".format(*self.first_rows)
+        if r.shape[1:] != o.shape[1:]:
+            raise ValueError(
+                f"{self.what}: chunk [{start}:{stop}] returned {which} with rows of shape "
+                f"{r.shape[1:]}, but the first chunk {first} returned rows of shape "
+                f"{o.shape[1:]}; every chunk's rows must have one shape")
+        raise ValueError(
+            f"{self.what}: chunk [{start}:{stop}] returned {which} of dtype {r.dtype}, but "
+            f"the first chunk {first} returned {o.dtype}; every chunk must return one dtype "
+            f"(cast in func, or pass out= to have results cast into it)")
+
+
+def _count(is_tuple: bool, n: int) -> str:
+    """How a message names a chunk's results: 'one array (not a tuple)',
+    'a tuple of 2 arrays'."""
+    if not is_tuple:
+        return "one array (not a tuple)"
+    return f"a tuple of {n} array{'s' if n != 1 else ''}"
 
 
 def chunk_caller(func: Callable[..., Any], split: SplitArguments) -> Callable[[int, int], Any]:

@@ -12,6 +12,7 @@ thread outside runtime calling BLAS during a job also gets one thread.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from types import TracebackType
@@ -90,3 +91,30 @@ class single_threaded_blas:
 def blas_threads() -> dict[str, int]:
     """Current thread limit of each BLAS library, by internal API name."""
     return {lib.internal_api: lib.get_num_threads() for lib in _libraries()}
+
+
+def _after_fork_child() -> None:
+    # A child forked inside a job inherits BLAS held to one thread and the
+    # count of holders, whose jobs do not exist in the child: give BLAS its
+    # threads back and start from no holder (and a fresh lock: its holder
+    # may be a thread that is gone).
+    global _depth, _saved, _lock
+    _lock = threading.Lock()
+    # threadpoolctl's controller cache has a lock of its own, held while a
+    # controller is built (milliseconds, on first use and after imports);
+    # a child forked then would wait for it forever (1 child in 100-300
+    # with a thread starting jobs in a loop).  threadpoolctl does not reset
+    # it after fork, so we do, where it exists.
+    cache_lock = getattr(threadpoolctl, "_CACHE_LOCK", None)
+    if cache_lock is not None and hasattr(cache_lock, "acquire"):
+        threadpoolctl._CACHE_LOCK = threading.Lock()
+    for lib, threads in _saved:
+        try:
+            lib.set_num_threads(threads)
+        except Exception:  # noqa: BLE001 - a library that cannot be set stays as it is
+            pass
+    _depth = 0
+    _saved = []
+
+
+os.register_at_fork(after_in_child=_after_fork_child)

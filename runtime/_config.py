@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from typing import Callable
@@ -14,6 +15,14 @@ MAX_THREADS: int = _core.MAX_THREADS
 _lock = threading.Lock()
 _configured = False
 _source = ""
+
+
+def _after_fork_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # its holder in the parent may be a thread that is gone
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
 
 
 def _check_count(value: object, what: str) -> int:
@@ -37,18 +46,55 @@ def _from_environment() -> tuple[int, str] | None:
     return _check_count(value, "RUNTIME_NUM_THREADS"), "RUNTIME_NUM_THREADS"
 
 
+# The longest idle spin RUNTIME_SPIN_US may ask for: one second.  A longer
+# spin is a busy core, not a wake-up latency saved; and the binding turns
+# the value into int64 nanoseconds, undefined for NaN, inf or 1e30.
+MAX_SPIN_US = 1e6
+
+
 def _spin_us() -> float:
+    """RUNTIME_SPIN_US: microseconds each idle thread spins before it parks
+    (finite, 0 to MAX_SPIN_US); -1 when unset (the pool's default)."""
     text = os.environ.get("RUNTIME_SPIN_US", "").strip()
     if not text:
         return -1.0
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(
-            f"RUNTIME_SPIN_US must be a number of microseconds, got {text!r}") from None
-    if value < 0:
-        raise ValueError(f"RUNTIME_SPIN_US must be >= 0, got {text!r}")
+        value = math.nan
+    if not 0 <= value <= MAX_SPIN_US:  # also NaN
+        raise ValueError(f"RUNTIME_SPIN_US must be a number of microseconds from 0 to "
+                         f"{MAX_SPIN_US:.0f}, got {text!r}")
     return value
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A yes/no environment variable: 1, true, yes, on or 0, false, no,
+    off (any case, surrounding blanks ignored); unset or empty gives
+    `default`; anything else is a ValueError naming the variable.
+
+    >>> import os
+    >>> os.environ["RUNTIME_EXAMPLE_FLAG"] = "Off"
+    >>> env_flag("RUNTIME_EXAMPLE_FLAG", True)
+    False
+    >>> del os.environ["RUNTIME_EXAMPLE_FLAG"]
+    >>> env_flag("RUNTIME_EXAMPLE_FLAG", True)
+    True
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    word = text.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name} must be one of {', '.join(TRUE_WORDS)} (on) or "
+                     f"{', '.join(FALSE_WORDS)} (off), any case; got {text!r}")
 
 
 def ensure_configured() -> None:
@@ -61,11 +107,18 @@ def ensure_configured() -> None:
     with _lock:
         if _configured:
             return
+        # Every variable is read before anything is set: a bad one fails
+        # this call and the next, with its message, and configures nothing.
         chosen = _from_environment()
+        spin_us = _spin_us()
+        tail_boost = env_flag("RUNTIME_TAIL_BOOST", True)
         if chosen is None:
             budget = cpu_budget()
             chosen = budget.count, budget.source
-        _core.configure(chosen[0], _spin_us())
+        _core.configure(chosen[0], spin_us)
+        # Before any job: _core reads the switch per job, and a pool exists
+        # only after configure().
+        _core.set_tail_boost(tail_boost)
         _source = chosen[1]
         _configured = True
     from . import _qos  # (imports _config)

@@ -4,6 +4,7 @@ import contextvars
 from typing import Callable
 
 MAX_THREADS: int
+TRACE_MAX_CAPACITY: int
 BUILD: str
 KERNELS: dict[str, int]
 

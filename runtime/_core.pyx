@@ -85,10 +85,14 @@ cdef extern from "pool.h" nogil:
     int rt_parallel_for(rt_pool *pool, int64_t begin, int64_t end,
                         const rt_for_options *options, rt_range_fn body, void *ctx)
     void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)
-    void rt_pool_wake(rt_pool *pool, int count)
     ctypedef void (*rt_fn)(void *ctx) noexcept nogil
     int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
     int rt_pool_current_slot(const rt_pool *pool)
+    ctypedef struct rt_level_frame:
+        pass
+    int rt_pool_level_enter(rt_pool *pool, rt_qos_level level, const rt_cpuset *cpus,
+                            rt_level_frame *frame)
+    void rt_pool_level_leave(rt_level_frame *frame)
     void rt_after_fork_child()
     int rt_pool_trace_start(rt_pool *pool, int64_t capacity)
     int64_t rt_pool_trace_stop(rt_pool *pool, int64_t *start_ns)
@@ -101,6 +105,7 @@ cdef extern from "trace.h" nogil:
     int64_t rt_trace_now_ns()
     int64_t rt_trace_cpu_bits(const rt_cpuset *cpus)
     enum:
+        RT_TRACE_MAX_CAPACITY
         RT_TRACE_QOS
         RT_TRACE_BOOST
         RT_TRACE_BOOST_END
@@ -122,6 +127,7 @@ cdef extern from "_kernels.h" nogil:
     void rt_kernel_sum(int64_t begin, int64_t end, void *ctx)
 
 MAX_THREADS = RT_MAX_WORKERS + 1
+TRACE_MAX_CAPACITY = RT_TRACE_MAX_CAPACITY  # events per thread (csrc/trace.h)
 BUILD = RUNTIME_BUILD.decode()
 
 # Addresses of the demo kernels in _kernels.c (see runtime/_demo_kernels.py).
@@ -293,8 +299,11 @@ def set_thread_placement(int level, per_thread):
 
 cdef class ThreadQos:
     """Context manager: the calling thread at a QoS level (and its CPUs),
-    its own setting restored on exit (for work that runs inline)."""
-    cdef rt_qos_saved saved
+    its own setting restored on exit (for work that runs inline).  Levels
+    nest as a stack; on a pool thread inside a job's chunk the level
+    replaces the job's and the job's comes back on exit
+    (rt_pool_level_enter)."""
+    cdef rt_level_frame frame
     cdef int level
     cdef int applied
 
@@ -308,7 +317,9 @@ cdef class ThreadQos:
             # creates the pool: create it before this thread leaves its own.
             _acquire_pool()
             _release_pool()
-            changed = rt_qos_apply(self.level, &_placement[self.level], &self.saved)
+            # A participant of _pool is inside one of its jobs, which holds
+            # the pool alive until after this block ends.
+            changed = rt_pool_level_enter(_pool, self.level, &_placement[self.level], &self.frame)
             self.applied = 1
             _trace_note(RT_TRACE_QOS, self.level, rt_trace_cpu_bits(&_placement[self.level]),
                         changed)
@@ -316,15 +327,17 @@ cdef class ThreadQos:
 
     def __exit__(self, *exc):
         if self.applied:
-            rt_qos_restore(&self.saved)
+            rt_pool_level_leave(&self.frame)
             self.applied = 0
             _trace_note(RT_TRACE_QOS, -1, 0, 0)
         return False
 
 
-# Tail boost (csrc/pool.h): on unless RUNTIME_TAIL_BOOST=0 or
-# set_tail_boost(False); onto the performance kinds on heterogeneous machines.
-cdef int _tail_boost = os.environ.get("RUNTIME_TAIL_BOOST", "1") != "0"
+# Tail boost (csrc/pool.h): on unless RUNTIME_TAIL_BOOST (read by
+# runtime/_config.py when it configures the pool, before any job) or
+# set_tail_boost(False) turns it off; onto the performance kinds on
+# heterogeneous machines.
+cdef int _tail_boost = 1
 cdef rt_cpuset _boost_cpus
 
 
@@ -462,13 +475,6 @@ def shutdown():
     return True
 
 
-def wake(int count):
-    """Wake up to count parked workers ahead of a parallel job."""
-    if _pool != NULL:
-        with nogil:
-            rt_pool_wake(_pool, count)
-
-
 def started():
     """Whether the worker threads are running."""
     return _pool != NULL
@@ -495,10 +501,12 @@ def current_slot():
 def _after_fork_child():
     # The pool's threads do not exist in the child: forget the pool (its
     # memory is lost, and its mutexes may be held by threads that are gone)
-    # and start a new one on first use.
-    global _pool, _active_calls
+    # and start a new one on first use.  The lock too: a thread of the
+    # parent that held it is gone.
+    global _pool, _active_calls, _pool_lock
     _pool = NULL
     _active_calls = 0
+    _pool_lock = threading.Lock()
     rt_after_fork_child()
 
 
@@ -610,16 +618,20 @@ def trace_start(int64_t capacity):
     """Start recording, `capacity` events per thread; returns the start
     time (CLOCK_MONOTONIC ns)."""
     global _trace_capacity, _trace_started_ns
-    if capacity <= 0:
-        raise ValueError(f"runtime.trace: capacity must be > 0, got {capacity}")
+    if capacity <= 0 or capacity > RT_TRACE_MAX_CAPACITY:
+        raise ValueError(f"runtime.trace: capacity must be 1 to {RT_TRACE_MAX_CAPACITY} events "
+                         f"per thread, got {capacity}")
     if _trace_capacity > 0:
         raise RuntimeError("runtime.trace: a trace is already running (one at a time)")
     _trace_chunks.clear()
     cdef rt_pool *pool = _acquire_pool()
+    cdef int rc
     try:
         _trace_started_ns = rt_trace_now_ns()
+        rc = rt_pool_trace_start(pool, capacity)
+        if rc != 0:
+            raise OSError(rc, f"runtime.trace: cannot start a trace: {os.strerror(rc)}")
         _trace_capacity = capacity
-        rt_pool_trace_start(pool, capacity)
     finally:
         _release_pool()
     return _trace_started_ns
@@ -634,8 +646,13 @@ def trace_stop():
     global _trace_capacity
     if _trace_capacity == 0:
         raise RuntimeError("runtime.trace: no trace is running")
+    cdef rt_pool *pool
     if _pool != NULL:
-        _trace_drain(_pool)
+        pool = _acquire_pool()  # shutdown() must not free it while we read
+        try:
+            _trace_drain(pool)
+        finally:
+            _release_pool()
     _trace_capacity = 0
     chunks = list(_trace_chunks)
     _trace_chunks.clear()

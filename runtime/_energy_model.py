@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Mapping
+import re
+from typing import Iterable, Mapping
 
 from ._topology import kind_entries
 
@@ -40,25 +41,43 @@ DEFAULT_POWER_MODEL: dict[str, float] = {
 
 
 def power_model(override: Mapping[str, float] | None = None,
-                environ: Mapping[str, str] | None = None) -> dict[str, float]:
+                environ: Mapping[str, str] | None = None,
+                kinds: Iterable[str] = ()) -> dict[str, float]:
     """The model in force: defaults, then RUNTIME_POWER_MODEL, then
-    `override`.  Raises ValueError saying what was wrong."""
+    `override`.  Kind names must be known: those of DEFAULT_POWER_MODEL,
+    mid1, mid2, ..., or one of `kinds` (the topology's, which
+    RUNTIME_TOPOLOGY may name freely); a misspelt kind would otherwise be
+    ignored and its default used.  Raises TypeError or ValueError saying
+    what was wrong."""
     environ = os.environ if environ is None else environ
+    known = set(kinds)
     model = dict(DEFAULT_POWER_MODEL)
     text = environ.get(ENVIRONMENT)
     if text is not None:
-        model.update(parse_power_model(text))
+        model.update(parse_power_model(text, known))
     if override is not None:
+        if isinstance(override, str):
+            raise TypeError(f"power_model must be a mapping of core kind to watts, e.g. "
+                            f"{{'performance': 4.0, 'efficiency': 1.0}}; got the string "
+                            f"{override!r} (the 'kind:watts;...' text form is for "
+                            f"{ENVIRONMENT})")
+        if not isinstance(override, Mapping):
+            raise TypeError(f"power_model must be a mapping of core kind to watts, e.g. "
+                            f"{{'performance': 4.0}}, or None; got {type(override).__name__}")
         for name, watts in override.items():
-            model[str(name)] = _watts(watts, f"power_model[{name!r}]")
+            _check_kind(name, known, "power_model")
+            model[name] = _watts(watts, f"power_model[{name!r}]")
     return model
 
 
-def parse_power_model(text: str) -> dict[str, float]:
-    """RUNTIME_POWER_MODEL's value: "kind:watts;kind:watts"."""
+def parse_power_model(text: str, kinds: Iterable[str] = ()) -> dict[str, float]:
+    """RUNTIME_POWER_MODEL's value: "kind:watts;kind:watts" (kinds known
+    as for power_model)."""
+    known = set(kinds)
     model: dict[str, float] = {}
     for name, number in kind_entries(text, ENVIRONMENT, "kind:watts",
                                      "performance:4;efficiency:1"):
+        _check_kind(name, known, ENVIRONMENT)
         try:
             value = float(number)
         except ValueError:
@@ -66,6 +85,18 @@ def parse_power_model(text: str) -> dict[str, float]:
                              f"number of watts") from None
         model[name] = _watts(value, f"{ENVIRONMENT}: kind {name!r}")
     return model
+
+
+def _check_kind(name: object, kinds: set[str], what: str) -> None:
+    """A core kind the model may give watts for (see power_model)."""
+    if isinstance(name, str) and (name in DEFAULT_POWER_MODEL or name in kinds
+                                  or re.fullmatch(r"mid[1-9][0-9]*", name)):
+        return
+    extra = sorted(kinds - set(DEFAULT_POWER_MODEL))
+    this_machine = f"; this topology's: {', '.join(map(repr, extra))}" if extra else ""
+    raise ValueError(f"{what}: unknown core kind {name!r}; known kinds: "
+                     f"{', '.join(map(repr, DEFAULT_POWER_MODEL))}, 'mid1', 'mid2', ..."
+                     f"{this_machine}")
 
 
 def watts_for(kind: str, model: Mapping[str, float]) -> float:

@@ -8,7 +8,8 @@ from typing import Any, Callable, Iterable, TypeVar
 import numpy as np
 
 from . import _config, _core, _qos, _schedule
-from ._arrays import Outputs, SplitArguments, chunk_caller, make_first_and_body, split_arguments
+from ._arrays import (Outputs, SplitArguments, chunk_caller, copy_inputs_overlapping,
+                      make_first_and_body, split_arguments)
 from ._progress import ItemProgress
 
 T = TypeVar("T")
@@ -28,14 +29,18 @@ def check_callable(func: object, what: str, name: str) -> None:
         raise TypeError(f"{what}: {name} must be callable, got {type(func).__name__}")
 
 
+# The pool counts rows in int64_t.
+MAX_ROWS = 2**63 - 1
+
+
 def check_grain(grain: object, what: str) -> int | None:
     if grain is None:
         return None
     if isinstance(grain, bool) or not isinstance(grain, (int, np.integer)):
         raise TypeError(f"{what}: grain must be a positive int (rows per chunk) or None, "
                         f"got {type(grain).__name__}")
-    if grain < 1:
-        raise ValueError(f"{what}: grain must be >= 1 (rows per chunk), got {grain}")
+    if not 1 <= grain <= MAX_ROWS:
+        raise ValueError(f"{what}: grain must be 1 to 2**63 - 1 (rows per chunk), got {grain}")
     return int(grain)
 
 
@@ -61,6 +66,9 @@ def map_split(func: Callable[..., Any], split: SplitArguments, out: Any, grain: 
     if isinstance(out, tuple) and len(out) == 1 and isinstance(func, np.ufunc):
         out = out[0]
     outputs = Outputs(split.rows, what, out)
+    if out is not None:
+        assert outputs.arrays is not None
+        split = copy_inputs_overlapping(split, outputs.arrays)
     key = _schedule.cost_key(func, split.dtype_key)
     if isinstance(func, np.ufunc) and func.nout == 1 and not split.kwargs:
         # NumPy's own loop writes each chunk straight into the output: no
@@ -158,7 +166,16 @@ def map(func: Callable[..., Any], *arrays: Any, out: Any = None, grain: int | No
     decision and sets the chunk size (chunks of ``grain`` to ``2 * grain``
     rows).  ``qos`` runs the call at that QoS level (as ``runtime.qos``).
 
+    ``out`` may share memory with the inputs: an input that overlaps
+    ``out`` other than as the very same view is copied first, as NumPy's
+    ufuncs do, so the result is ``func`` of the inputs as they were before
+    the call (``out=x`` for an input ``x`` runs in place, with no copy).
+
     >>> import numpy as np, runtime
+    >>> z = np.arange(6.0)
+    >>> _ = runtime.map(np.multiply, z[:-1], z[:-1], out=z[1:], grain=1)
+    >>> z.tolist()  # as np.multiply(z[:-1], z[:-1], out=z[1:])
+    [0.0, 0.0, 1.0, 4.0, 9.0, 16.0]
     >>> x = np.linspace(0.0, 10.0, 200_000)
     >>> np.array_equal(runtime.map(np.sin, x), np.sin(x))
     True

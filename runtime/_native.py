@@ -13,6 +13,8 @@ import ctypes
 from typing import Any
 
 SIGNATURE = "void(*)(int64_t, int64_t, void *)"
+ADDRESS_BITS = 8 * ctypes.sizeof(ctypes.c_void_p)
+MAX_ADDRESS = 2**ADDRESS_BITS - 1  # the binding takes addresses as uintptr_t
 _EXPECTED = (f"a native kernel {SIGNATURE} (cffi function pointer, ctypes function, "
              "numba cfunc or int address) or a Python callable body(start, stop)")
 
@@ -92,8 +94,12 @@ def kernel_address(kernel: object) -> int | None:
     if isinstance(kernel, bool):
         raise TypeError(f"runtime.parallel_for: body must be {_EXPECTED}, got bool")
     if isinstance(kernel, int):
-        if kernel <= 0:
-            raise ValueError(f"runtime.parallel_for: a kernel address must be > 0, got {kernel}")
+        # Only the range can be checked: an int that is not the address of
+        # such a kernel crashes the process when called (documented).
+        if not 0 < kernel <= MAX_ADDRESS:
+            raise ValueError(f"runtime.parallel_for: a kernel address must be 1 to "
+                             f"2**{ADDRESS_BITS} - 1, "
+                             f"got {kernel}")
         return kernel
     if _is_cffi(kernel):
         return _cffi_kernel(kernel)
@@ -118,8 +124,10 @@ def context_address(ctx: object) -> int:
     if isinstance(ctx, bool):
         raise TypeError("runtime.parallel_for: ctx must be a pointer, got bool")
     if isinstance(ctx, int):
-        if ctx < 0:
-            raise ValueError(f"runtime.parallel_for: ctx address must be >= 0, got {ctx}")
+        if not 0 <= ctx <= MAX_ADDRESS:
+            raise ValueError(f"runtime.parallel_for: ctx address must be 0 to "
+                             f"2**{ADDRESS_BITS} - 1, "
+                             f"got {ctx}")
         return ctx
     if _is_cffi(ctx):
         ffi = _cffi()

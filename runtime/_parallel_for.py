@@ -6,7 +6,7 @@ import operator
 from typing import Any, Callable
 
 from . import _config, _core, _qos, _schedule
-from ._map import check_grain
+from ._map import MAX_ROWS, check_grain
 from ._native import context_address, kernel_address
 
 
@@ -20,9 +20,22 @@ def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None,
     pointer, a ctypes function (argtypes set), a numba ``cfunc`` or an int
     address.  Native kernels run with no GIL; ``ctx`` (None, an address, a
     cffi or ctypes pointer, or a NumPy array) is passed to them as is.
+    ``n`` is 0 to 2**63 - 1; an int kernel or ctx address 0 to 2**64 - 1.
+
+    An int address cannot be checked: it is called as a kernel of that
+    signature, so an address that is not one (``parallel_for(10, 0x1234)``)
+    crashes the process (segmentation fault), as a bad pointer in C would.
+    A cffi, ctypes or numba kernel is checked against the signature.
     Small jobs run inline on the caller; ``grain`` overrides that decision
     and sets the chunk size (``grain`` to ``2 * grain`` indices).  ``qos``
     runs the call at that QoS level (as ``runtime.qos``).
+
+    Chunks run at the same time, in any order, on any thread: a body that
+    writes rows other chunks read (in place, ``a[i] = a[i - 1] + a[i]``
+    over its own ``[start, stop)``, or reading a neighbour's rows) races,
+    and its result varies from run to run.  Unlike ``runtime.map``'s
+    ``out=``, nothing here can see what the body touches, so nothing is
+    copied: read from one array and write another.
 
     >>> import numpy as np, runtime
     >>> out = np.zeros(10)
@@ -42,8 +55,9 @@ def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None,
     except TypeError:
         raise TypeError(f"runtime.parallel_for: n must be an int (number of indices), "
                         f"got {type(n).__name__}") from None
-    if n < 0:
-        raise ValueError(f"runtime.parallel_for: n must be >= 0, got {n}")
+    if not 0 <= n <= MAX_ROWS:  # the pool's indices are int64_t
+        raise ValueError(f"runtime.parallel_for: n must be 0 to 2**63 - 1 (number of "
+                         f"indices), got {n}")
     grain = check_grain(grain, "runtime.parallel_for")
     kernel = kernel_address(body)
     if kernel is None:

@@ -124,7 +124,9 @@ def set_tail_boost(enabled: bool) -> None:
     adds: when a job's caller or worker has nothing left to do but wait for
     a piece another thread runs, that thread is raised (interactive; on
     heterogeneous Linux machines, moved to the performance cores) until the
-    piece is done.  ``RUNTIME_TAIL_BOOST=0`` turns it off from the start.
+    piece is done.  ``RUNTIME_TAIL_BOOST=0`` (or ``false``, ``no``, ``off``,
+    any case) turns it off from the start; ``1``, ``true``, ``yes``, ``on``
+    keep it on; other values fail the first call with a ValueError.
     Utility and background jobs are never boosted.
 
     >>> import runtime
@@ -133,5 +135,10 @@ def set_tail_boost(enabled: bool) -> None:
     if not isinstance(enabled, bool):
         raise TypeError(f"runtime.set_tail_boost: enabled must be a bool, got "
                         f"{type(enabled).__name__}")
+    from . import _config  # (imports _qos)
+
+    # Configuration sets the switch from RUNTIME_TAIL_BOOST once; done
+    # first, so it cannot undo this call.
+    _config.ensure_configured()
     ensure_placed()
     _core.set_tail_boost(enabled)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -211,6 +212,17 @@ class CostCache:
 costs = CostCache()
 
 
+def _after_fork_child() -> None:
+    # A thread of the parent that held one of these locks is gone in the
+    # child: fresh locks (the measured costs still hold there).
+    global _overheads_lock
+    _overheads_lock = threading.Lock()
+    costs._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
+
+
 def cost_key(func: object, *parts: Hashable) -> Hashable | None:
     """What identifies a function's cost: its code object (so a lambda
     re-created on every call shares one entry), else the object itself."""
@@ -310,15 +322,6 @@ def runs_inline(key: Hashable | None, elements: int, native: bool = False,
     return model.predict(elements) < cutoff
 
 
-def _wake_for(split: Split, rows: int) -> None:
-    """Wake every worker the job can use, now: posting work wakes one
-    sleeper at a time, each after the previous one found work, and a wake
-    takes 10-100 us on a VM; the caller's serial work before the job
-    (outputs, first chunk) hides some of it."""
-    leaves = -(-rows // max(split.max_chunk or split.grain, 1))
-    _core.wake(min(leaves, _core.configured_threads()) - 1)
-
-
 def _run_split(body: Body, start: int, stop: int, split: Split, align: int,
                native: object, limit_blas: bool) -> None:
     if native is not None:
@@ -403,7 +406,6 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             align = 1  # the caller asked for chunks finer than the alignment step
         # grain= fixes the chunk size: chunks of grain to 2 * grain rows.
         split = Split(grain=grain, max_chunk=grain)
-        _wake_for(split, rows)
         done = min(rows, grain) if has_first else 0
         if done:
             first(0, done)
@@ -431,7 +433,6 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
         return
-    _wake_for(split, remaining)
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about
         # one chunk overhead's worth of work.

@@ -69,7 +69,20 @@ class Topology:
 def parse_cpu_list(text: str) -> list[int]:
     """Linux's CPU list format ("0-3,8,10-11"): sorted, without duplicates.
     Raises ValueError saying what was wrong."""
+    return _expand(cpu_ranges(text))
+
+
+def _expand(ranges: list[tuple[int, int]]) -> list[int]:
     cpus: set[int] = set()
+    for low, high in ranges:
+        cpus.update(range(low, high + 1))
+    return sorted(cpus)
+
+
+def cpu_ranges(text: str) -> list[tuple[int, int]]:
+    """The (low, high) ranges of a CPU list, checked but not expanded (so a
+    caller can bound them first).  Raises ValueError saying what was wrong."""
+    ranges = []
     for part in text.strip().split(","):
         part = part.strip()
         if not part:
@@ -82,8 +95,8 @@ def parse_cpu_list(text: str) -> list[int]:
                              f"like 0-3") from None
         if low < 0 or high < low:
             raise ValueError(f"bad CPU range {part!r} in {text!r} (want low-high, low <= high)")
-        cpus.update(range(low, high + 1))
-    return sorted(cpus)
+        ranges.append((low, high))
+    return ranges
 
 
 def kind_entries(text: str, environment: str, form: str, example: str) -> list[tuple[str, str]]:
@@ -107,6 +120,7 @@ def parse_override(text: str, usable: Iterable[int]) -> Topology:
     kind first.  Every CPU must be one this process may use (`usable`) and
     belong to one kind only."""
     usable_set = set(usable)
+    top = max(usable_set, default=-1)
     kinds: list[CoreKind] = []
     seen: dict[int, str] = {}
     for name, cpu_text in kind_entries(text, ENVIRONMENT, "name:cpus",
@@ -114,9 +128,16 @@ def parse_override(text: str, usable: Iterable[int]) -> Topology:
         if any(kind.name == name for kind in kinds):
             raise ValueError(f"{ENVIRONMENT}: kind {name!r} is given twice")
         try:
-            cpus = parse_cpu_list(cpu_text)
+            ranges = cpu_ranges(cpu_text)
         except ValueError as error:
             raise ValueError(f"{ENVIRONMENT}: kind {name!r}: {error}") from None
+        # Bounded before expanding: "0-100000000" built a set of 1e8 ids
+        # (tens of seconds) only to find CPU 2 unusable.
+        for low, high in ranges:
+            if high > top:
+                raise ValueError(f"{ENVIRONMENT}: CPU {high} (kind {name!r}) is not one this "
+                                 f"process may use (its CPUs: {_cpu_text(sorted(usable_set))})")
+        cpus = _expand(ranges)
         for cpu in cpus:
             if cpu in seen:
                 raise ValueError(f"{ENVIRONMENT}: CPU {cpu} is in both {seen[cpu]!r} and "
@@ -206,6 +227,10 @@ def detect(environ: dict[str, str] | None = None) -> Topology:
 
 
 _cached: Topology | None = None
+# The last failed RUNTIME_TOPOLOGY value (None: unset) and its message:
+# every runtime call asks for the topology until one is found, and a bad
+# value must not be parsed again each time.
+_failed: tuple[str | None, str] | None = None
 
 
 def topology() -> Topology:
@@ -213,16 +238,24 @@ def topology() -> Topology:
 
     ``RUNTIME_TOPOLOGY="performance:0-3;efficiency:4-7"`` overrides the
     detection; a malformed value or a CPU this process may not use raises
-    ValueError saying what was wrong.
+    ValueError saying what was wrong (remembered for that value: the same
+    value is not read again; a changed one is).
 
     >>> import runtime
     >>> t = runtime.topology()
     >>> [kind.name for kind in t.kinds][:1] != [], isinstance(t.source, str)
     (True, True)
     """
-    global _cached
+    global _cached, _failed
     if _cached is None:
-        _cached = detect()
+        value = os.environ.get(ENVIRONMENT)
+        if _failed is not None and _failed[0] == value:
+            raise ValueError(_failed[1])
+        try:
+            _cached = detect()
+        except ValueError as error:
+            _failed = (value, str(error))
+            raise
     return _cached
 
 

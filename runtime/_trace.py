@@ -38,6 +38,10 @@ OUTSIDE = 0xFFFF  # slot of events recorded by threads outside the pool
 MECHANISMS = (("affinity", 1), ("SCHED_BATCH", 2), ("util-clamp", 4), ("nice", 8),
               ("QoS class", 16))
 DEFAULT_CAPACITY = 1 << 16
+# The most events per thread (csrc/trace.h: 2**24, 768 MiB per ring): far
+# above any trace worth reading, and far below where the ring's size in
+# bytes would overflow.
+MAX_CAPACITY: int = _core.TRACE_MAX_CAPACITY
 
 
 class TraceEvent(NamedTuple):
@@ -180,9 +184,13 @@ class Trace:
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"runtime.trace: path must be a str or os.PathLike, got "
                             f"{type(path).__name__}")
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
-            raise ValueError(f"runtime.trace: capacity must be a positive int (events per "
-                             f"thread), got {capacity!r}")
+        if isinstance(capacity, (bool, np.bool_)) or not isinstance(capacity, (int, np.integer)):
+            raise TypeError(f"runtime.trace: capacity must be an int (events per thread, 1 to "
+                            f"{MAX_CAPACITY}), got {type(capacity).__name__} {capacity!r}")
+        capacity = int(capacity)
+        if not 1 <= capacity <= MAX_CAPACITY:
+            raise ValueError(f"runtime.trace: capacity must be 1 to {MAX_CAPACITY} events per "
+                             f"thread, got {capacity}")
         self.path = None if path is None else os.fspath(path)
         if self.path is not None:
             folder = os.path.dirname(os.path.abspath(self.path))
@@ -210,9 +218,11 @@ class Trace:
         self.dropped = sum(dropped for _, dropped in chunks)
         self.events = decode(raw, start_ns, kinds_by_cpu())
         if self.dropped:
+            # The C core counts a ring it could not allocate as dropping too.
             warnings.warn(f"runtime.trace: {self.dropped} events were dropped (rings of "
-                          f"{self.capacity} events per thread were full); pass a larger "
-                          f"capacity=", RuntimeWarning, stacklevel=2)
+                          f"{self.capacity} events per thread were full, or no memory for "
+                          f"them); pass a larger capacity= (at most {MAX_CAPACITY})",
+                          RuntimeWarning, stacklevel=2)
         if self.path is not None:
             self.save(self.path)
 
@@ -238,8 +248,11 @@ def trace(path: str | os.PathLike[str] | None = None, *,
     range, QoS level, CPU), job, steal, park, QoS/affinity change and
     boost.  ``tr.events`` holds them on exit; with `path`, Chrome Trace
     Event JSON is written there too (Perfetto, chrome://tracing).  Rings
-    hold `capacity` events per thread; events beyond are dropped, counted
-    in ``tr.dropped`` and warned about.  One trace at a time.
+    hold `capacity` events per thread (an int, 1 to ``MAX_CAPACITY`` =
+    2**24; 48 bytes each, allocated when a thread first records); events
+    beyond are dropped, counted in ``tr.dropped`` and warned about.  A
+    capacity out of range raises ValueError, a non-int TypeError.  One
+    trace at a time.
 
     >>> import numpy as np, runtime
     >>> with runtime.trace() as tr:

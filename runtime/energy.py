@@ -180,7 +180,10 @@ def meter(*, powercap_root: str | os.PathLike[str] | None = None,
     raw bytes of one struct rusage_info_v6) reads macOS rusage through it.
     ``power_model`` overrides watts per busy core for the kinds it names;
     ``topology`` replaces runtime.topology() (the core kinds).  A core
-    kind the power model has no watts for is a ValueError here.
+    kind the power model has no watts for is a ValueError here, and so is
+    a kind in ``power_model`` or RUNTIME_POWER_MODEL that is neither a
+    default one (performance, mid, mid1, ..., efficiency, low-power
+    efficiency, all) nor one of the topology's.
 
     >>> import runtime.energy
     >>> with runtime.energy.meter(powercap_root="/nonexistent",
@@ -192,7 +195,7 @@ def meter(*, powercap_root: str | os.PathLike[str] | None = None,
     if powercap_root is not None and rusage_reader is not None:
         raise TypeError("pass powercap_root (Linux RAPL) or rusage_reader (macOS), not both")
     topology = _detected_topology() if topology is None else topology
-    model = _energy_model.power_model(power_model)
+    model = _energy_model.power_model(power_model, kinds=[kind.name for kind in topology.kinds])
     for kind in topology.kinds:
         _energy_model.watts_for(kind.name, model)  # a missing kind fails here, not at the end
     counter: EnergyCounter | None = None

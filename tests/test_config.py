@@ -77,3 +77,72 @@ def test_pool_resizes_while_it_runs(threads):
         assert np.array_equal(runtime.map(np.sin, x, grain=1000), np.sin(x))
         if n > 1:
             assert runtime.info()["pool"]["workers"] <= n - 1
+
+
+@pytest.mark.parametrize("value, on", [("0", False), ("false", False), ("OFF", False),
+                                       (" No ", False), ("1", True), ("True", True),
+                                       ("yes", True), ("on", True), ("", True)])
+def test_tail_boost_variable_takes_the_usual_spellings(value, on):
+    """RUNTIME_TAIL_BOOST=false/off/no left the boost on (only "0" was off)."""
+    result = run_python("import runtime, numpy as np\n"
+                        "runtime.map(np.sin, np.zeros(1000), grain=10)\n"
+                        "print(runtime.info()['qos']['tail_boost'])",
+                        RUNTIME_TAIL_BOOST=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(on)]
+
+
+@pytest.mark.parametrize("value", ["garbage", "2", "of", "yes please"])
+def test_tail_boost_variable_rejects_other_values(value):
+    result = run_python("import runtime, numpy as np\n"
+                        "runtime.map(np.sin, np.zeros(1000))", RUNTIME_TAIL_BOOST=value)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (f"ValueError: RUNTIME_TAIL_BOOST must be one of 1, true, yes, on (on) or "
+                    f"0, false, no, off (off), any case; got {value!r}")
+
+
+def test_set_tail_boost_before_the_first_call_holds():
+    """Configuration reads RUNTIME_TAIL_BOOST once; set_tail_boost before
+    it must not be undone by it."""
+    result = run_python("import runtime, numpy as np\n"
+                        "runtime.set_tail_boost(False)\n"
+                        "runtime.map(np.sin, np.zeros(1000), grain=10)\n"
+                        "print(runtime.info()['qos']['tail_boost'])", RUNTIME_TAIL_BOOST="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False"]
+
+
+def test_env_flag(monkeypatch):
+    flag = runtime._config.env_flag
+    monkeypatch.delenv("RUNTIME_TEST_FLAG", raising=False)
+    assert flag("RUNTIME_TEST_FLAG", True) is True
+    assert flag("RUNTIME_TEST_FLAG", False) is False
+    for text, value in [("YES", True), ("0", False), ("  off\n", False), ("On", True)]:
+        monkeypatch.setenv("RUNTIME_TEST_FLAG", text)
+        assert flag("RUNTIME_TEST_FLAG", not value) is value
+    monkeypatch.setenv("RUNTIME_TEST_FLAG", "maybe")
+    with pytest.raises(ValueError, match=r"RUNTIME_TEST_FLAG must be one of 1, true, yes, on "
+                                         r"\(on\) or 0, false, no, off \(off\), any case; "
+                                         r"got 'maybe'"):
+        flag("RUNTIME_TEST_FLAG", True)
+
+
+@pytest.mark.parametrize("value", ["nan", "1e30", "inf", "-inf", "-5", "1000001", "fast"])
+def test_spin_variable_must_be_finite_and_bounded(value):
+    """RUNTIME_SPIN_US=nan or 1e30 were accepted (then converted to int64
+    nanoseconds: undefined behaviour)."""
+    result = run_python("import runtime; runtime.num_threads()", RUNTIME_SPIN_US=value)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (f"ValueError: RUNTIME_SPIN_US must be a number of microseconds from 0 to "
+                    f"1000000, got {value!r}")
+
+
+@pytest.mark.parametrize("value", ["0", "400", "1e6", " 12.5 "])
+def test_spin_variable_accepts_the_documented_range(value):
+    result = run_python("import runtime, numpy as np\n"
+                        "print(runtime.map(np.sin, np.zeros(1000), grain=10).sum())",
+                        RUNTIME_SPIN_US=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0.0"]

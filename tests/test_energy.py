@@ -468,6 +468,39 @@ def test_power_model_must_know_every_kind():
     assert _energy_model.watts_for("mid2", _energy_model.DEFAULT_POWER_MODEL) == 2.0
 
 
+def test_power_model_of_the_wrong_type_says_what_to_pass():
+    """power_model="performance:3" raised AttributeError: 'str' object has
+    no attribute 'items'."""
+    with pytest.raises(TypeError, match=r"power_model must be a mapping of core kind to watts, "
+                                        r"e\.g\. .*got the string 'performance:3' .*text form "
+                                        r"is for RUNTIME_POWER_MODEL"):
+        runtime.energy.meter(topology=ONE_KIND, power_model="performance:3")  # type: ignore
+    with pytest.raises(TypeError, match="power_model must be a mapping .*got list"):
+        runtime.energy.meter(topology=ONE_KIND, power_model=[("performance", 3.0)])  # type: ignore
+
+
+def test_unknown_kinds_in_the_power_model_are_errors(monkeypatch):
+    """A misspelt kind was ignored (its default watts used, silently)."""
+    known = (r"known kinds: 'performance', 'mid', 'efficiency', 'low-power efficiency', "
+             r"'all', 'mid1', 'mid2', \.\.\.")
+    with pytest.raises(ValueError, match=rf"power_model: unknown core kind 'perfromance'; {known}"):
+        runtime.energy.meter(topology=HYBRID, power_model={"perfromance": 3.0})
+    with pytest.raises(ValueError, match="unknown core kind 1;"):
+        runtime.energy.meter(topology=HYBRID, power_model={1: 3.0})  # type: ignore[dict-item]
+    monkeypatch.setenv(_energy_model.ENVIRONMENT, "performance:8;effciency:2")
+    with pytest.raises(ValueError, match=rf"RUNTIME_POWER_MODEL: unknown core kind 'effciency'; "
+                                         rf"{known}"):
+        runtime.energy.meter(topology=HYBRID)
+    # The topology's own kinds (RUNTIME_TOPOLOGY names them freely) and the
+    # middle tiers are known, and listed when one is misspelt.
+    strange = Topology([CoreKind("big", [0]), CoreKind("little", [1])], "test")
+    monkeypatch.setenv(_energy_model.ENVIRONMENT, "big:5;mid3:2")
+    assert runtime.energy.meter(topology=strange, power_model={"little": 1}).power_model["big"] == 5
+    with pytest.raises(ValueError, match=r"unknown core kind 'bgi'; .*this topology's: 'big', "
+                                         r"'little'"):
+        runtime.energy.meter(topology=strange, power_model={"bgi": 1})
+
+
 # --- the meter itself ------------------------------------------------------------------------
 
 

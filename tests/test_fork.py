@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
 import sys
+import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -50,3 +53,88 @@ def test_fork_from_inside_a_chunk(threads):
 
     runtime.parallel_for(2, body, grain=1)
     assert results == [0, 0]
+
+
+def test_child_forked_while_submitted_work_runs_exits_normally(threads):
+    # The parent's outstanding submitted work is not the child's: its
+    # normal exit (atexit handlers, not os._exit) must not wait for it.
+    code = textwrap.dedent("""
+        import os, sys, time, runtime
+        runtime.set_num_threads(2)
+        future = runtime.submit(time.sleep, 0.5)
+        time.sleep(0.05)
+        pid = os.fork()
+        if pid == 0:
+            sys.exit(0)
+        import signal
+        signal.signal(signal.SIGALRM, lambda *a: os.kill(pid, signal.SIGKILL))
+        signal.alarm(30)
+        _, status = os.waitpid(pid, 0)
+        future.result()
+        print(status)
+    """)
+    result = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+def test_child_forked_inside_a_job_gets_blas_threads_back(threads):
+    # The job held BLAS at one thread; the child has no job, so after a job
+    # of its own BLAS is back at the parent's setting.
+    from runtime import _blas
+
+    before = _blas.blas_threads()
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    forked = []
+    lock = threading.Lock()
+
+    def body(a):
+        with lock:
+            if os.getpid() == parent and _blas._depth > 0 and not forked:
+                forked.append(os.fork())
+                if forked[0] == 0:
+                    runtime.map(np.sin, np.ones(64), grain=8)
+                    os.write(write_end, repr(_blas.blas_threads()).encode())
+                    os._exit(0)
+                os.waitpid(forked[0], 0)
+        return a
+
+    runtime.map(body, np.ones(64), grain=1)
+    assert forked, "no chunk ran while BLAS was held"
+    assert os.read(read_end, 1000).decode() == repr(before)
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_fork_while_another_thread_holds_the_binding_lock():
+    # A thread shutting down and restarting the pool in a loop holds the
+    # binding's lock at times; a child forked then must not inherit it held.
+    code = textwrap.dedent("""
+        import os, signal, threading, time, runtime
+        runtime.set_num_threads(2)
+        stop = [False]
+        def churn():
+            while not stop[0]:
+                runtime.shutdown()
+                runtime.parallel_for(100, lambda s, e: None, grain=10)
+        thread = threading.Thread(target=churn)
+        thread.start()
+        bad = 0
+        for _ in range(100):
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(10)  # a deadlocked child dies of SIGALRM
+                runtime.parallel_for(100, lambda s, e: None, grain=10)
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            bad += status != 0
+        stop[0] = True
+        thread.join()
+        print(bad)
+    """)
+    result = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"

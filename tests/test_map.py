@@ -73,6 +73,64 @@ def test_in_place_on_the_input(threads):
     assert np.array_equal(x, expected)
 
 
+@pytest.mark.parametrize("shift", [1, -1, 999, -1001])
+def test_out_overlapping_an_input_gives_numpys_result(threads, shift):
+    """Chunks writing out= changed other chunks' inputs (out=z[1:] of input
+    z[:-1] differed from NumPy on ~one element per chunk boundary): inputs
+    that share memory with out= are copied first, as NumPy does."""
+    n = 300_000
+    src, dst = (slice(None, -shift), slice(shift, None)) if shift > 0 else \
+        (slice(-shift, None), slice(None, shift))
+    z = np.arange(float(n))
+    expected = z.copy()
+    np.multiply(expected[src], expected[src], out=expected[dst])
+    runtime.map(np.multiply, z[src], z[src], out=z[dst], grain=1000)
+    assert np.array_equal(z, expected)
+    # A Python function (results copied into out=): func of the inputs as
+    # they were, as out[...] = func(x) would give.
+    z = np.arange(float(n))
+    expected = z.copy()
+    expected[dst] = expected[src] * 2 + 1
+    runtime.map(lambda a: a * 2 + 1, z[src], out=z[dst], grain=1000)
+    assert np.array_equal(z, expected)
+
+
+def test_out_overlapping_in_other_layouts(threads):
+    z = np.arange(200_000.0)
+    expected = z.copy()
+    np.negative(expected, out=expected[::-1])
+    runtime.map(np.negative, z, out=z[::-1], grain=1000)
+    assert np.array_equal(z, expected)
+    # Rows of a 2-D array written into the next column's rows.
+    m = np.arange(2 * 100_000.0).reshape(100_000, 2)
+    expected = m.copy()
+    np.add(expected[:-1, 0], 1.0, out=expected[1:, 1])
+    runtime.map(lambda a: a + 1.0, m[:-1, 0], out=m[1:, 1], grain=1000)
+    assert np.array_equal(m, expected)
+    # One of two tuple outputs overlaps the second input.
+    x, y = np.arange(100_000.0), np.arange(100_001.0)
+    first, y_copy = np.empty_like(x), y.copy()
+    runtime.map(lambda a, b: (a + b, a * b), x, y[1:], out=(first, y[:-1]), grain=1000)
+    assert np.array_equal(first, x + y_copy[1:]) and np.array_equal(y[:-1], x * y_copy[1:])
+
+
+def test_only_overlapping_inputs_are_copied(threads):
+    x = np.arange(100_000.0)
+    other = np.arange(100_000.0)
+    seen = []
+
+    def record(a, b):
+        seen.append((np.shares_memory(a, x), np.shares_memory(b, other)))
+        return a + b
+
+    # out= the first input itself: in place, no copy; the second is apart.
+    runtime.map(record, x, other, out=x, grain=1000)
+    assert seen and all(seen_a and seen_b for seen_a, seen_b in seen)
+    seen.clear()
+    runtime.map(record, x, other, out=x[::-1], grain=1000)  # overlaps: copied
+    assert seen and not any(seen_a for seen_a, _ in seen) and all(b for _, b in seen)
+
+
 def test_tuple_results_give_tuple_outputs(threads):
     x = np.random.default_rng(3).random(200_000) * 100
     frac, whole = runtime.map(np.modf, x, grain=1000)
@@ -124,8 +182,40 @@ def test_wrong_chunk_results_are_reported(threads):
     def dtype_changes(a):
         return a.astype(np.float32) if a[0] == 0 else a
 
-    with pytest.raises(ValueError, match="dtype float64, the first chunk .* float32"):
+    with pytest.raises(ValueError, match=r"returned a result of dtype float64, but the first "
+                                         r"chunk \[0:1000\] returned float32; every chunk "
+                                         r"must return one dtype"):
         runtime.map(dtype_changes, np.arange(100_000.0), grain=1000)
+
+
+def test_chunk_result_messages_say_what_differs(threads):
+    """'returned 1 result(s), the first chunk (or out=) 1' read as 1 vs 1
+    (a tuple of one array against one array), and a wrong out= trailing
+    shape was blamed on 'the first chunk'."""
+    x = np.arange(100_000.0)
+    with pytest.raises(ValueError, match=r"chunk \[\d+:\d+\] returned a tuple of 1 array, but "
+                                         r"the first chunk \[0:1000\] returned one array \(not "
+                                         r"a tuple\)"):
+        runtime.map(lambda a: (a,) if a[0] != 0 else a, x, grain=1000)
+    with pytest.raises(ValueError, match=r"returned a tuple of 2 arrays, but the first chunk "
+                                         r"\[0:1000\] returned one array"):
+        runtime.map(lambda a: a if a[0] == 0 else (a, a), x, grain=1000)
+    with pytest.raises(ValueError, match=r"returned a result with rows of shape \(1,\), but the "
+                                         r"first chunk \[0:1000\] returned rows of shape \(\)"):
+        runtime.map(lambda a: a if a[0] == 0 else a[:, None], x, grain=1000)
+    # out= is named as out=, with the shape it must have.
+    with pytest.raises(ValueError, match=r"returned a result with rows of shape \(3,\), but out "
+                                         r"has rows of shape \(4,\); out must have shape "
+                                         r"\(100000, 3\)"):
+        runtime.map(lambda a: a, np.zeros((100_000, 3)), out=np.zeros((100_000, 4)), grain=1000)
+    with pytest.raises(ValueError, match=r"returned result 2 with rows of shape \(1,\), but "
+                                         r"out\[1\] has rows of shape \(\); out\[1\] must have "
+                                         r"shape \(100000, 1\)"):
+        runtime.map(lambda a: (a, a[:, None]), x, out=(np.zeros_like(x), np.zeros_like(x)),
+                    grain=1000)
+    with pytest.raises(ValueError, match=r"returned a tuple of 2 arrays, but out= is one array "
+                                         r"\(not a tuple\)"):
+        runtime.map(lambda a: (a, a), x, out=np.zeros_like(x), grain=1000)
 
 
 def test_bad_arguments_are_reported(threads):
@@ -133,7 +223,7 @@ def test_bad_arguments_are_reported(threads):
         runtime.map(42, np.ones(3))
     with pytest.raises(TypeError, match="at least one array"):
         runtime.map(np.sin)
-    with pytest.raises(ValueError, match="grain must be >= 1"):
+    with pytest.raises(ValueError, match=r"grain must be 1 to 2\*\*63 - 1"):
         runtime.map(np.sin, np.ones(3), grain=0)
     with pytest.raises(TypeError, match="grain must be a positive int"):
         runtime.map(np.sin, np.ones(3), grain=2.5)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 
 import runtime
+from runtime import _core
 from runtime import _demo_kernels as kernels
 
 ffi = cffi.FFI()
@@ -108,13 +112,14 @@ def test_wrong_kernel_signatures_are_type_errors(threads):
                                                   ctypes.c_void_p)(IOTA))
     with pytest.raises(TypeError, match="body must be a native kernel .* or a Python callable"):
         runtime.parallel_for(10, "kernel")
-    with pytest.raises(ValueError, match="address must be > 0"):
+    with pytest.raises(ValueError, match=r"kernel address must be 1 to 2\*\*64 - 1, got 0"):
         runtime.parallel_for(10, 0)
 
 
 def test_bad_counts_and_contexts(threads):
     body = lambda start, stop: None  # noqa: E731
-    with pytest.raises(ValueError, match="n must be >= 0"):
+    with pytest.raises(ValueError, match=r"n must be 0 to 2\*\*63 - 1 \(number of indices\), "
+                                         r"got -1"):
         runtime.parallel_for(-1, body)
     with pytest.raises(TypeError, match="n must be an int"):
         runtime.parallel_for(2.0, body)
@@ -124,9 +129,39 @@ def test_bad_counts_and_contexts(threads):
         runtime.parallel_for(10, body, ctx=5)
     with pytest.raises(TypeError, match="ctx must be None, an int address"):
         runtime.parallel_for(10, IOTA, ctx="buffer")
-    with pytest.raises(ValueError, match="grain must be >= 1"):
+    with pytest.raises(ValueError, match=r"grain must be 1 to 2\*\*63 - 1"):
         runtime.parallel_for(10, IOTA, grain=0)
     runtime.parallel_for(np.int64(3), body)  # NumPy integers are counts too
+
+
+def test_values_beyond_int64_and_uintptr_are_value_errors(threads):
+    """They were OverflowError: Python int too large to convert to C long
+    (or, for n = 2**63 with a Python body, accepted)."""
+    body = lambda start, stop: None  # noqa: E731
+    for kernel in (IOTA, body):
+        with pytest.raises(ValueError, match=rf"n must be 0 to 2\*\*63 - 1 .*got {2**63}"):
+            runtime.parallel_for(2**63, kernel)
+        with pytest.raises(ValueError, match=rf"grain must be 1 to 2\*\*63 - 1 .*got {2**63}"):
+            runtime.parallel_for(10, kernel, grain=2**63)
+    with pytest.raises(ValueError, match=rf"kernel address must be 1 to 2\*\*64 - 1, "
+                                         rf"got {2**64}"):
+        runtime.parallel_for(10, 2**64)
+    with pytest.raises(ValueError, match=rf"ctx address must be 0 to 2\*\*64 - 1, got {2**64}"):
+        runtime.parallel_for(10, IOTA, ctx=2**64)
+    with pytest.raises(ValueError, match=r"grain must be 1 to 2\*\*63 - 1"):
+        runtime.map(np.sin, np.zeros(10), grain=2**63)
+
+
+def test_the_largest_counts_and_grains_run(threads):
+    """n and grain at the int64 limit: one chunk, no overflow in the
+    splitter (2 * grain overflowed for grains above 2**62)."""
+    noop = _core.KERNELS["noop"]
+    for grain in (None, 2**62, 2**63 - 1):
+        runtime.parallel_for(2**63 - 1, noop, grain=grain)
+    seen = []
+    runtime.parallel_for(2**63 - 1, lambda start, stop: seen.append((start, stop)),
+                         grain=2**63 - 1)
+    assert seen == [(0, 2**63 - 1)]
 
 
 def test_native_kernels_run_without_the_gil(threads):
@@ -174,3 +209,19 @@ def test_skewed_work_is_shared(threads):
     runtime.parallel_for(400, body, grain=4)
     assert sum(seen.values()) == 400
     assert len(seen) == 2
+
+
+def test_an_invalid_int_address_crashes_as_documented():
+    """An int address is called as is (documented): 0x1234 kills the
+    process with SIGSEGV (SIGBUS on some systems).  In a child, bounded,
+    without a core file."""
+    code = ("import resource, runtime\n"
+            "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
+            "runtime.parallel_for(10, 0x1234)\n"
+            "print('returned')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode in (-signal.SIGSEGV, -signal.SIGBUS), (result.returncode,
+                                                                    result.stderr)
+    assert "returned" not in result.stdout
+    assert "crashes the process" in runtime.parallel_for.__doc__

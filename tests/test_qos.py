@@ -202,9 +202,19 @@ SUBMIT_CHILD = textwrap.dedent("""
     import runtime
     runtime.set_num_threads(2)
 
-    def state():
-        return [sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0)]
+    def state(tid=0):
+        return [sorted(os.sched_getaffinity(tid)), os.sched_getscheduler(tid)]
 
+    def wait_until(done, what):
+        # Wait for the event itself, not for a guess of how long it takes;
+        # the generous deadline only turns a hang into a failure.
+        deadline = time.monotonic() + 10
+        while not done():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out after 10 s waiting until {what}")
+            time.sleep(0.001)
+
+    home = state()  # the main thread's own setting, which workers start with
     out = {}
     # 1. Running background work, then a waiter (initiated by default) raises it.
     started = threading.Event()
@@ -218,9 +228,10 @@ SUBMIT_CHILD = textwrap.dedent("""
     fut = runtime.submit(work, qos="background")
     started.wait()
     before, boosted, tid = fut.result()
-    time.sleep(0.05)
-    out["running"] = [before, boosted, [sorted(os.sched_getaffinity(tid)),
-                                        os.sched_getscheduler(tid)], fut.qos]
+    # The override ends, and the worker gets its own setting back, as the
+    # work returns; the result can reach us a moment before.
+    wait_until(lambda: state(tid) == home, "the worker is back to its own setting")
+    out["running"] = [before, boosted, state(tid), fut.qos]
 
     # 2. Queued background work, raised by an interactive waiter before it starts.
     release = threading.Event()
@@ -232,9 +243,10 @@ SUBMIT_CHILD = textwrap.dedent("""
             seen["result"] = queued.result()
     thread = threading.Thread(target=waiter)
     thread.start()
-    time.sleep(0.1)
+    wait_until(lambda: queued.qos == "interactive", "the waiter raised the queued work")
     release.set()
-    thread.join()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the waiter never got the queued work's result"
     blocker.result()
     out["queued"] = [seen["result"], queued.qos]
 

@@ -124,14 +124,75 @@ def test_runtime_topology_reads_the_environment():
     code = ("import runtime; t = runtime.topology(); "
             "print([(k.name, k.cpus) for k in t.kinds], t.heterogeneous, t.source)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60,
                          env={**_environment(), "RUNTIME_TOPOLOGY": "performance:0;efficiency:1"})
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ("[('performance', [0]), ('efficiency', [1])] True "
                                   "RUNTIME_TOPOLOGY")
     bad = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60,
                          env={**_environment(), "RUNTIME_TOPOLOGY": "performance:0;efficiency:99"})
     assert bad.returncode != 0 and "CPU 99 (kind 'efficiency') is not one this process may use" \
         in bad.stderr
+
+
+def test_huge_cpu_ranges_are_refused_before_expanding():
+    """RUNTIME_TOPOLOGY=performance:0-100000000 built a set of 1e8 CPU ids
+    on every topology() call (tens of seconds each).  In a child, bounded:
+    0-10**15 would not finish expanding."""
+    code = """if True:
+        import runtime
+        from runtime._topology import parse_override
+        for text in ("performance:0-1000000000000000", "p:0;e:1,5-1000000000000000"):
+            try:
+                parse_override(text, usable=[0, 1])
+            except ValueError as error:
+                print(error)
+        for _ in range(3):
+            try:
+                runtime.topology()
+            except ValueError as error:
+                print(error)
+    """
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env={**_environment(),
+                                          "RUNTIME_TOPOLOGY": "performance:0-100000000"})
+    assert run.returncode == 0, run.stderr
+    usable = _topology._cpu_text(_topology._usable_cpus())
+    assert run.stdout.splitlines() == [
+        "RUNTIME_TOPOLOGY: CPU 1000000000000000 (kind 'performance') is not one this process "
+        "may use (its CPUs: 0-1)",
+        "RUNTIME_TOPOLOGY: CPU 1000000000000000 (kind 'e') is not one this process may use "
+        "(its CPUs: 0-1)",
+    ] + 3 * [f"RUNTIME_TOPOLOGY: CPU 100000000 (kind 'performance') is not one this process "
+             f"may use (its CPUs: {usable})"]
+
+
+def test_a_bad_override_is_read_once_per_value(monkeypatch):
+    calls = []
+
+    def counting_detect():
+        calls.append(1)
+        return detect()
+
+    detect = _topology.detect
+    monkeypatch.setattr(_topology, "detect", counting_detect)
+    monkeypatch.setattr(_topology, "_cached", None)
+    monkeypatch.setattr(_topology, "_failed", None)
+    monkeypatch.setenv("RUNTIME_TOPOLOGY", "performance")
+    for _ in range(3):
+        with pytest.raises(ValueError, match="'performance' is not 'name:cpus'"):
+            runtime.topology()
+    assert len(calls) == 1
+    monkeypatch.setenv("RUNTIME_TOPOLOGY", "p:0;p:0")  # a new value is read
+    for _ in range(2):
+        with pytest.raises(ValueError, match="kind 'p' is given twice"):
+            runtime.topology()
+    assert len(calls) == 2
+    first = _topology._usable_cpus()[0]
+    monkeypatch.setenv("RUNTIME_TOPOLOGY", f"fast:{first}")  # corrected: found, then kept
+    assert kinds(runtime.topology()) == [("fast", [first])]
+    assert runtime.topology() is runtime.topology() and len(calls) == 3
 
 
 def test_detected_topology_covers_the_usable_cpus(monkeypatch):

@@ -4,6 +4,7 @@ Chrome Trace Event JSON (the format Perfetto and chrome://tracing read)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -139,10 +140,13 @@ def test_qos_changes_and_boosts_are_recorded():
 
 
 def test_bad_arguments_say_what_was_wrong(tmp_path):
-    with pytest.raises(ValueError, match="capacity must be a positive int"):
+    with pytest.raises(ValueError, match=r"capacity must be 1 to 16777216 events per thread, "
+                                         r"got 0"):
         runtime.trace(capacity=0)
-    with pytest.raises(ValueError, match="capacity"):
-        runtime.trace(capacity=True)
+    assert runtime.trace(capacity=np.int32(64)).capacity == 64  # NumPy integers are ints too
+    for wrong_type in (True, np.True_, 1.5, "64", None):
+        with pytest.raises(TypeError, match="capacity must be an int .*1 to 16777216"):
+            runtime.trace(capacity=wrong_type)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="path must be a str"):
         runtime.trace(3)  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="no such directory"):
@@ -154,6 +158,38 @@ def test_bad_arguments_say_what_was_wrong(tmp_path):
     with pytest.raises(RuntimeError, match="records once"):
         with tr:
             pass
+
+
+def test_capacities_whose_rings_overflow_are_refused():
+    """48 * capacity bytes once wrapped: 2**60 + 1 allocated 48 bytes and
+    overran them, 2**62 allocated 0, 2**40 failed and reported full rings.
+    Run in a child, bounded, so a regression fails instead of crashing."""
+    code = """if True:
+        import numpy as np, runtime
+        from runtime import _core
+        assert runtime.trace(capacity=2**24).capacity == 2**24  # the maximum is allowed
+        for capacity in (2**24 + 1, 2**40, 2**60 + 1, 2**62, 2**64, -1):
+            try:
+                runtime.trace(capacity=capacity).__enter__()
+            except ValueError as e:
+                assert "capacity must be 1 to 16777216 events per thread" in str(e), e
+            else:
+                raise AssertionError(f"capacity {capacity} was accepted")
+            if -1 <= capacity < 2**63:  # the binding checks too (an int64_t)
+                try:
+                    _core.trace_start(capacity)
+                except ValueError as e:
+                    assert "1 to 16777216" in str(e), e
+                else:
+                    raise AssertionError(f"_core.trace_start({capacity}) was accepted")
+        with runtime.trace() as tr:
+            runtime.map(np.sin, np.zeros(100_000), grain=1000)
+        print("ok", tr.dropped)
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ok", "0"]
 
 
 def test_a_failed_block_still_stops_the_trace(tmp_path):

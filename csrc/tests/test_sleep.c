@@ -4,10 +4,11 @@
  *   S3b  work was posted (the JEC moved) since the thread announced
  *   S4   stay_awake() says no (sleeping count undone)
  * the timed wait running out, rt_sleep_new_work's answer for each state of
- * the counters, and rt_sleep_wake_specific on a slot that is not blocked
- * and on one that is (a second thread blocks; this one waits until the
- * counters show it registered, which under the slot's mutex means it is
- * blocked or about to, so the wake cannot miss). */
+ * the counters and each kind of post (how many tasks, into an empty queue
+ * or onto a backlog), and rt_sleep_wake_specific on a slot that is not
+ * blocked and on one that is (a second thread blocks; this one waits until
+ * the counters show it registered, which under the slot's mutex means it
+ * is blocked or about to, so the wake cannot miss). */
 #define _POSIX_C_SOURCE 200809L
 #include "../sleep.h"
 
@@ -53,7 +54,7 @@ static void test_counters(void)
     CHECK(rt_sleep_announce_sleepy(&s) == 1);
     CHECK(load(&s) == counters(1, 1, 0));
     /* P2 makes it even again; the next announcement moves it on. */
-    CHECK(rt_sleep_new_work(&s) == 0);
+    CHECK(rt_sleep_new_work(&s, 1, true) == 0);
     CHECK(load(&s) == counters(2, 1, 0));
     CHECK(rt_sleep_announce_sleepy(&s) == 3);
     rt_sleep_stop_looking(&s);
@@ -65,27 +66,39 @@ static void test_counters(void)
 
 static void test_new_work_answers(void)
 {
+    /* (counters) x (tasks posted, into an empty queue or onto a backlog)
+     * -> sleepers to wake, and the JEC after (P2 makes an odd one even). */
     static const struct {
         uint32_t jec, inactive, sleeping;
+        uint32_t jobs;
+        bool empty;
         uint32_t wake, jec_after;
         const char *what;
     } cases[] = {
-        {0, 0, 0, 0, 0, "nobody idle: nothing to do"},
-        {4, 0, 0, 0, 4, "even JEC stays"},
-        {3, 0, 0, 0, 4, "odd JEC (someone sleepy): bumped to even"},
-        {4, 1, 0, 0, 4, "one thread looking, awake: it will find the work"},
-        {4, 1, 1, 1, 4, "one asleep, nobody awake and looking: wake one"},
-        {5, 1, 1, 1, 6, "one asleep, JEC odd: bump and wake one"},
-        {4, 2, 1, 0, 4, "one asleep but another awake and looking: no wake"},
-        {4, 3, 3, 1, 4, "all three asleep: wake one (not three)"},
-        {0xfffffffe, 1, 1, 1, 0xfffffffe, "near the JEC's wrap"},
-        {0xffffffff, 0, 0, 0, 0, "odd JEC at its top wraps to 0"},
+        {0, 0, 0, 1, true, 0, 0, "nobody idle: nothing to do"},
+        {4, 0, 0, 1, true, 0, 4, "even JEC stays"},
+        {3, 0, 0, 1, true, 0, 4, "odd JEC (someone sleepy): bumped to even"},
+        {4, 1, 0, 1, true, 0, 4, "one thread looking, awake: it will find the task"},
+        {4, 1, 1, 1, true, 1, 4, "one asleep, nobody awake and looking: wake one"},
+        {5, 1, 1, 1, true, 1, 6, "one asleep, JEC odd: bump and wake one"},
+        {4, 2, 1, 1, true, 0, 4, "one asleep, one awake and looking: it takes the task"},
+        {4, 3, 3, 1, true, 1, 4, "all three asleep, one task: wake one (not three)"},
+        {4, 3, 3, 5, true, 3, 4, "five tasks, three asleep: all three"},
+        {4, 3, 1, 3, true, 1, 4, "three tasks, two awake idle: wake the one asleep"},
+        {4, 4, 2, 3, true, 1, 4, "three tasks, two awake idle, two asleep: wake one"},
+        {4, 4, 2, 2, true, 0, 4, "two tasks, two awake idle: no wake"},
+        {4, 2, 1, 1, false, 1, 4, "onto a backlog: one per task, awake idle or not"},
+        {4, 5, 3, 2, false, 2, 4, "two tasks onto a backlog: two"},
+        {4, 5, 3, 10, false, 3, 4, "ten onto a backlog: every sleeper, no more"},
+        {4, 2, 0, 3, false, 0, 4, "nobody asleep: nothing to wake"},
+        {0xfffffffe, 1, 1, 1, true, 1, 0xfffffffe, "near the JEC's wrap"},
+        {0xffffffff, 0, 0, 1, true, 0, 0, "odd JEC at its top wraps to 0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rt_sleep s;
         rt_sleep_init(&s);
         atomic_store(&s.counters, counters(cases[i].jec, cases[i].inactive, cases[i].sleeping));
-        uint32_t wake = rt_sleep_new_work(&s);
+        uint32_t wake = rt_sleep_new_work(&s, cases[i].jobs, cases[i].empty);
         uint64_t after = load(&s);
         if (wake != cases[i].wake || rt_sleep_jec(after) != cases[i].jec_after ||
             rt_sleep_inactive(after) != cases[i].inactive ||
@@ -95,7 +108,8 @@ static void test_new_work_answers(void)
             CHECK(0);
         }
     }
-    printf("ok rt_sleep_new_work: %zu counter states, each answered as SLEEP.md says\n",
+    printf("ok rt_sleep_new_work: %zu states (counters, tasks, empty queue or backlog), each "
+           "answered as SLEEP.md says\n",
            sizeof cases / sizeof cases[0]);
 }
 
@@ -140,7 +154,7 @@ static void test_lose_the_race(void)
     /* S3b: new work was posted between the announcement and the block. */
     rt_latch_init(&latch);
     jec = rt_sleep_announce_sleepy(&s);
-    CHECK(rt_sleep_new_work(&s) == 0);
+    CHECK(rt_sleep_new_work(&s, 1, true) == 0);
     CHECK(rt_sleep_jec(load(&s)) == jec + 1);
     CHECK(!rt_sleep_try_block(&s, &slot, jec, &latch, stay_awake_probe, &p, 0, &blocks));
     CHECK(latch_state(&latch) == RT_LATCH_UNSET); /* SLEEPING was undone */
@@ -237,7 +251,7 @@ static void test_wake_a_blocked_thread(void)
     sleeper z = {.s = &s, .slot = &slot};
     start_sleeper(&t, &z);
     CHECK(rt_sleep_sleeping(load(&s)) == 1 && rt_sleep_inactive(load(&s)) == 1);
-    CHECK(rt_sleep_new_work(&s) == 1);
+    CHECK(rt_sleep_new_work(&s, 1, true) == 1);
     CHECK(rt_sleep_wake_specific(&s, &slot));
     /* wake_specific took it out of the count at once, before it runs. */
     CHECK(rt_sleep_sleeping(load(&s)) == 0);

@@ -122,6 +122,8 @@ static void test_full_rings_drop_and_count(void)
     rt_pool_config config = {.num_workers = 2, .spin_ns = -1};
     CHECK(rt_pool_create(&config, &pool) == 0);
     CHECK(rt_pool_trace_start(pool, 0) == EINVAL);
+    CHECK(rt_pool_trace_start(pool, RT_TRACE_MAX_CAPACITY + 1) == EINVAL);
+    CHECK(rt_pool_trace_start(pool, INT64_MAX) == EINVAL);
     CHECK(rt_pool_trace_start(pool, 8) == 0);
     rt_for_options options = {.grain = 1, .max_chunk = 1};
     CHECK(rt_parallel_for(pool, 0, 1000, &options, spin_body, NULL) == RT_OK);
@@ -139,6 +141,21 @@ static void test_full_rings_drop_and_count(void)
     free(events);
     rt_pool_destroy(pool);
     printf("ok full rings drop and count events, and the next trace starts empty\n");
+}
+
+/* A ring asked for more events than a size_t of bytes can count allocates
+ * nothing and drops (capacity * 48 must not wrap to a small buffer). */
+static void test_ring_size_overflow_drops(void)
+{
+    const int64_t huge[] = {(int64_t)1 << 62, ((int64_t)1 << 60) + 1, INT64_MAX};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        rt_trace_ring ring = {0};
+        CHECK(rt_trace_ring_next(&ring, 1, huge[i]) == NULL);
+        CHECK(ring.capacity == 0 && ring.events == NULL);
+        CHECK(atomic_load(&ring.dropped) == 1);
+        rt_trace_ring_free(&ring);
+    }
+    printf("ok a ring whose size in bytes overflows allocates nothing and drops\n");
 }
 
 typedef struct looping {
@@ -273,6 +290,7 @@ int main(void)
     rt_test_watchdog(60);
     test_tasks_cover_the_job();
     test_full_rings_drop_and_count();
+    test_ring_size_overflow_drops();
     test_traces_while_jobs_run();
     test_waiting_caller_takes_no_lower_level_work();
     printf("all trace tests passed\n");

@@ -206,7 +206,6 @@ def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]
     _, loop, shape, size, split, order = entry
     outs = [np.empty(shape, dtype=dtype, order=order) for dtype in loop.dtypes[ufunc.nin:]]
     loop_call = _loop_call(loop, args, outs, order, stacklevel=4)
-    _schedule._wake_for(split, size)
     _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size, split.grain,
                               split.max_chunk, 1)
     return _native_result(ufunc, loop_call, outs, False, args, {}, stacklevel=4)
