@@ -33,6 +33,12 @@ extern _Atomic long rt_alloc_fail_after;
 /* Allocations attempted and failures injected since the program started. */
 extern _Atomic long rt_alloc_count;
 extern _Atomic long rt_alloc_failures;
+/* When set, the next allocation takes it (back to NULL) and calls it, on
+ * the allocating thread, before it allocates: a test can then act between
+ * what a function checked and what it posts (a resize between
+ * rt_pool_submit's look at the workers and its append). */
+typedef void (*rt_alloc_hook_fn)(void);
+extern _Atomic(rt_alloc_hook_fn) rt_alloc_hook;
 
 #else
 

@@ -11,10 +11,15 @@
 _Atomic long rt_alloc_fail_after = -1;
 _Atomic long rt_alloc_count = 0;
 _Atomic long rt_alloc_failures = 0;
+_Atomic(rt_alloc_hook_fn) rt_alloc_hook = NULL;
 
-/* Counts the allocation; true if it is the one to fail. */
+/* Runs a pending hook, counts the allocation; true if it is the one to
+ * fail. */
 static bool fail_this_one(void)
 {
+    rt_alloc_hook_fn hook = atomic_exchange(&rt_alloc_hook, NULL);
+    if (hook != NULL)
+        hook();
     atomic_fetch_add(&rt_alloc_count, 1);
     long n = atomic_load(&rt_alloc_fail_after);
     while (n >= 0) {

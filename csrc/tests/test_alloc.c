@@ -18,7 +18,10 @@
  *   - rt_pool_submit: the task (ENOMEM) and the injector's growth (ENOMEM),
  *     the tasks already queued still run;
  *   - a 65th caller (no caller slot left) whose injector push fails runs
- *     its job inline.
+ *     its job inline;
+ *   - the last worker leaving between a post's look at the workers and its
+ *     append (a hook on the next allocation, or mutex init, resizes to
+ *     none): the poster runs the work itself.
  * Each failure is injected while no other thread of the pool allocates
  * (idle or blocked workers), so which allocation fails is deterministic. */
 #define _GNU_SOURCE
@@ -87,9 +90,15 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
  * then be kept half done while another caller takes the next slot. */
 static _Atomic int hold_failing_init, held_in_init, release_init;
 
+/* When set, the next pthread_mutex_init takes it and calls it first. */
+static _Atomic(rt_alloc_hook_fn) mutex_init_hook;
+
 int __real_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr);
 int __wrap_pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
 {
+    rt_alloc_hook_fn hook = atomic_exchange(&mutex_init_hook, NULL);
+    if (hook != NULL)
+        hook();
     if (!consume(&fail_mutex_after))
         return __real_pthread_mutex_init(m, attr);
     if (atomic_load(&hold_failing_init)) {
@@ -347,6 +356,12 @@ static int where_body(int64_t lo, int64_t hi, void *ctx)
     note_slot(ctx);
     atomic_fetch_add(&ran, hi - lo);
     return 0;
+}
+
+static int where_stop_body(int64_t lo, int64_t hi, void *ctx)
+{
+    where_body(lo, hi, ctx);
+    return 1;
 }
 
 static void where_fn(void *ctx) { note_slot(ctx); }
@@ -676,6 +691,11 @@ static void test_no_slot_no_memory(void)
     CHECK(rt_parallel_for(pool, 0, 50, NULL, where_body, &w) == RT_OK);
     CHECK(failure_happened());
     CHECK(atomic_load(&ran) == 50 && atomic_load(&w.outside) == 1);
+    /* A body that stops: the job says so. */
+    fail_allocation_after(0);
+    CHECK(rt_parallel_for(pool, 0, 50, NULL, where_stop_body, &w) == RT_STOPPED);
+    CHECK(failure_happened());
+    CHECK(atomic_load(&w.outside) == 2);
     gate_open(&g);
     for (int i = 0; i < RT_MAX_CALLERS; i++) {
         pthread_join(threads[i], NULL);
@@ -686,6 +706,89 @@ static void test_no_slot_no_memory(void)
     rt_pool_destroy(pool);
     gate_destroy(&g);
     printf("ok a caller with no slot whose injector push fails runs its job itself\n");
+}
+
+/* ---- the last worker leaves between a post's check and its append ------- */
+
+static rt_pool *hooked_pool;
+static _Atomic int exits;
+
+static void count_exit(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&exits, 1);
+}
+
+/* The hook: resize to no workers and wait until the last one has gone. */
+static void take_the_last_worker(void)
+{
+    int before = atomic_load(&exits);
+    CHECK(rt_pool_resize(hooked_pool, 0) == 0);
+    while (atomic_load(&exits) == before)
+        sleep_ms(1);
+}
+
+static rt_pool *pool_with_exit_hook(int workers)
+{
+    rt_pool *pool = NULL;
+    rt_pool_config config = {
+        .num_workers = workers, .spin_ns = 0, .on_worker_exit = count_exit, .hook_arg = NULL};
+    CHECK(rt_pool_create(&config, &pool) == 0);
+    return pool;
+}
+
+static _Atomic int submitted_here;
+static void note_submitted(void *arg)
+{
+    atomic_store(&submitted_here, rt_pool_current_slot(arg) == -1 ? 1 : 2);
+}
+
+static void test_last_worker_leaves_while_posting(void)
+{
+    /* rt_pool_submit saw a worker, then (while it allocated the task) the
+     * last worker left: the submitter runs the task itself, at once. */
+    hooked_pool = pool_with_exit_hook(1);
+    atomic_store(&submitted_here, 0);
+    atomic_store(&rt_alloc_hook, take_the_last_worker);
+    CHECK(rt_pool_submit(hooked_pool, note_submitted, hooked_pool) == 0);
+    CHECK(atomic_load(&rt_alloc_hook) == NULL);
+    CHECK(atomic_load(&submitted_here) == 1);
+    CHECK(rt_pool_num_workers(hooked_pool) == 0);
+    rt_pool_destroy(hooked_pool);
+#ifdef RT_TEST_WRAP_PTHREAD
+    /* A caller with no slot saw a worker, then (while it set up its wait)
+     * the last worker left: it runs its job itself, whole. */
+    hooked_pool = pool_with_exit_hook(1);
+    gate g;
+    gate_init(&g);
+    pthread_t threads[RT_MAX_CALLERS];
+    blocked_caller callers[RT_MAX_CALLERS];
+    for (int i = 0; i < RT_MAX_CALLERS; i++) {
+        callers[i] = (blocked_caller){hooked_pool, &g, -1};
+        CHECK(pthread_create(&threads[i], NULL, blocked_caller_main, &callers[i]) == 0);
+    }
+    until_waiting(&g, RT_MAX_CALLERS);
+    where w = {.pool = hooked_pool};
+    atomic_store(&ran, 0);
+    atomic_store(&mutex_init_hook, take_the_last_worker);
+    CHECK(rt_parallel_for(hooked_pool, 0, 100, NULL, where_stop_body, &w) == RT_STOPPED);
+    CHECK(atomic_load(&mutex_init_hook) == NULL);
+    CHECK(atomic_load(&w.outside) == 1 && atomic_load(&ran) == 100); /* whole, here */
+    gate_open(&g);
+    for (int i = 0; i < RT_MAX_CALLERS; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(callers[i].status == RT_OK);
+    }
+    rt_pool_destroy(hooked_pool);
+    gate_destroy(&g);
+#endif
+    printf("ok the last worker leaves as work is posted: the poster runs it (submit%s)\n",
+#ifdef RT_TEST_WRAP_PTHREAD
+           ", a caller with no slot"
+#else
+           ""
+#endif
+    );
 }
 
 int main(void)
@@ -704,6 +807,7 @@ int main(void)
     test_deque_cannot_grow();
     test_submit();
     test_no_slot_no_memory();
+    test_last_worker_leaves_while_posting();
     CHECK(atomic_load(&rt_alloc_fail_after) == -1);
     printf("all allocation-failure tests passed (%ld failures injected)\n",
            atomic_load(&rt_alloc_failures));
