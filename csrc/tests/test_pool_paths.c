@@ -13,7 +13,7 @@
  *     it may not help with keeps posting work (SLEEP.md S3b);
  *   - QoS options: has_qos, per-thread CPUs, an out-of-range level, a
  *     worker moving between levels, tail boost (raised, or not for
- *     background work);
+ *     background work); levels set by hand, nested, in and outside jobs;
  *   - tracing: events of a submitted task, a stopped job, instant notes
  *     from inside and outside the pool, a read into a short buffer;
  *   - rt_pool_destroy running submissions still queued;
@@ -832,6 +832,90 @@ static void test_boost_ends_while_starting(void)
 #endif
 }
 
+/* ---- levels set by hand (rt_pool_level_enter / _leave) --------------------- */
+
+static int policy_now(void)
+{
+#if defined(__linux__)
+    return sched_getscheduler(0);
+#else
+    return 0;
+#endif
+}
+
+/* Linux with SCHED_BATCH: the policy a level puts a thread in. */
+static bool batch_checks(void)
+{
+#if defined(__linux__)
+    return (rt_qos_available() & RT_QOS_BATCH) != 0;
+#else
+    return false;
+#endif
+}
+
+#if defined(__linux__)
+#define BATCH SCHED_BATCH
+#define OTHER SCHED_OTHER
+#else
+#define BATCH 0
+#define OTHER 0
+#endif
+
+typedef struct level_ctx {
+    rt_pool *pool;
+    _Atomic int in_frame, after_frame, ran_on_participant;
+} level_ctx;
+
+static int level_body(int64_t lo, int64_t hi, void *ctx)
+{
+    level_ctx *c = ctx;
+    (void)lo;
+    (void)hi;
+    /* On a thread of the pool, inside a job: the level replaces the job's
+     * for the frame, then the job's comes back. */
+    atomic_store(&c->ran_on_participant, rt_pool_current_slot(c->pool) >= 0);
+    rt_level_frame f;
+    rt_pool_level_enter(c->pool, RT_QOS_BACKGROUND, NULL, &f);
+    atomic_store(&c->in_frame, policy_now());
+    rt_pool_level_leave(&f);
+    atomic_store(&c->after_frame, policy_now());
+    return 0;
+}
+
+static void test_levels_by_hand(void)
+{
+    rt_pool *pool = new_pool(1, -1);
+    int own = policy_now();
+    bool check = batch_checks() && own == OTHER;
+
+    /* Outside the pool, nested: the inner frame undoes the outer one while
+     * it lasts, and leaving it puts the outer one back. */
+    rt_level_frame outer, inner;
+    rt_pool_level_enter(NULL, RT_QOS_UTILITY, NULL, &outer);
+    if (check)
+        CHECK(policy_now() == BATCH);
+    rt_pool_level_enter(pool, RT_QOS_INITIATED, NULL, &inner); /* not in a job: plain */
+    if (check)
+        CHECK(policy_now() == OTHER);
+    rt_pool_level_leave(&inner);
+    if (check)
+        CHECK(policy_now() == BATCH);
+    rt_pool_level_leave(&outer);
+    CHECK(policy_now() == own);
+
+    /* Inside a job, on its caller (one chunk: grain covers the range). */
+    level_ctx c = {.pool = pool};
+    rt_for_options whole = {.grain = 100};
+    CHECK(rt_parallel_for(pool, 0, 10, &whole, level_body, &c) == RT_OK);
+    CHECK(atomic_load(&c.ran_on_participant));
+    if (check)
+        CHECK(atomic_load(&c.in_frame) == BATCH && atomic_load(&c.after_frame) == OTHER);
+    CHECK(policy_now() == own);
+    rt_pool_destroy(pool);
+    printf("ok levels by hand: nested outside the pool (the outer one undone, then back), "
+           "and inside a job (the job's level back after)\n");
+}
+
 /* ---- tracing ------------------------------------------------------------------ */
 
 static int stop_at_3(int64_t lo, int64_t hi, void *ctx)
@@ -984,6 +1068,7 @@ int main(void)
     test_qos_options();
     test_boost_without_a_handle();
     test_boost_ends_while_starting();
+    test_levels_by_hand();
     test_trace_paths();
     test_destroy_runs_queued();
     test_fork_child();
