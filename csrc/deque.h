@@ -44,7 +44,8 @@ typedef enum rt_steal_result {
     RT_STEAL_RETRY = 2, /* lost a race with another thief or the owner */
 } rt_steal_result;
 
-/* Returns 0, or ENOMEM. */
+/* initial_capacity is rounded up to a power of two (at least 1); the
+ * buffer doubles when full.  Returns 0, or ENOMEM. */
 int rt_deque_init(rt_deque *d, int64_t initial_capacity);
 void rt_deque_destroy(rt_deque *d);
 

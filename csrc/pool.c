@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "atomics.h"
 #include "deque.h"
 #include "injector.h"
@@ -239,17 +240,17 @@ static void trace_qos(rt_participant *self, const rt_cpuset *cpus, int changed)
 static rt_participant *participant_new(rt_pool *pool, int slot, bool is_worker)
 {
     size_t size = (sizeof(rt_participant) + RT_CACHE_LINE - 1) / RT_CACHE_LINE * RT_CACHE_LINE;
-    rt_participant *p = aligned_alloc(RT_CACHE_LINE, size);
+    rt_participant *p = rt_aligned_alloc(RT_CACHE_LINE, size);
     if (p == NULL)
         return NULL;
     memset(p, 0, size);
     if (rt_deque_init(&p->deque, INITIAL_DEQUE_CAPACITY) != 0) {
-        free(p);
+        rt_free(p);
         return NULL;
     }
     if (rt_sleep_slot_init(&p->sleep) != 0) {
         rt_deque_destroy(&p->deque);
-        free(p);
+        rt_free(p);
         return NULL;
     }
     p->pool = pool;
@@ -273,7 +274,7 @@ static void participant_free(rt_participant *p)
     rt_trace_ring_free(&p->ring);
     rt_sleep_slot_destroy(&p->sleep);
     rt_deque_destroy(&p->deque);
-    free(p);
+    rt_free(p);
 }
 
 static rt_participant *slot_get(rt_pool *pool, int slot)
@@ -1149,7 +1150,7 @@ static void submitted_task_execute(rt_task *task, rt_participant *self)
     submitted_task *s = (submitted_task *)task;
     rt_fn fn = s->fn;
     void *ctx = s->ctx;
-    free(s);
+    rt_free(s);
     if (self == NULL || !trace_on(self->pool)) {
         fn(ctx);
         return;
@@ -1167,7 +1168,7 @@ int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
         fn(ctx);
         return 0;
     }
-    submitted_task *s = malloc(sizeof *s);
+    submitted_task *s = rt_malloc(sizeof *s);
     if (s == NULL)
         return ENOMEM;
     s->base.execute = submitted_task_execute;
@@ -1175,7 +1176,7 @@ int rt_pool_submit(rt_pool *pool, rt_fn fn, void *ctx)
     s->ctx = ctx;
     bool was_empty = rt_injector_is_empty(&pool->injector);
     if (rt_injector_push(&pool->injector, &s->base) != 0) {
-        free(s);
+        rt_free(s);
         return ENOMEM;
     }
     notify_injected(pool, was_empty);
@@ -1291,7 +1292,7 @@ int rt_pool_create(const rt_pool_config *config, rt_pool **out)
 {
     if (config->num_workers < 0 || config->num_workers > RT_MAX_WORKERS)
         return EINVAL;
-    rt_pool *pool = aligned_alloc(RT_CACHE_LINE, (sizeof(rt_pool) + RT_CACHE_LINE - 1) /
+    rt_pool *pool = rt_aligned_alloc(RT_CACHE_LINE, (sizeof(rt_pool) + RT_CACHE_LINE - 1) /
                                                      RT_CACHE_LINE * RT_CACHE_LINE);
     if (pool == NULL)
         return ENOMEM;
@@ -1299,7 +1300,7 @@ int rt_pool_create(const rt_pool_config *config, rt_pool **out)
     rt_sleep_init(&pool->sleep);
     int rc = rt_injector_init(&pool->injector);
     if (rc != 0) {
-        free(pool);
+        rt_free(pool);
         return rc;
     }
     pthread_mutex_init(&pool->resize_mutex, NULL);
@@ -1360,7 +1361,7 @@ void rt_pool_destroy(rt_pool *pool)
     pthread_mutex_destroy(&pool->resize_mutex);
     rt_trace_ring_free(&pool->external_ring);
     pthread_mutex_destroy(&pool->trace_mutex);
-    free(pool);
+    rt_free(pool);
 }
 
 void rt_pool_get_stats(rt_pool *pool, rt_pool_stats *out)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "alloc.h"
+
 #if defined(__linux__)
 #include <sched.h>
 #include <sys/syscall.h>
@@ -59,13 +61,13 @@ rt_trace_event *rt_trace_ring_next(rt_trace_ring *ring, uint32_t epoch, int64_t 
         /* A new trace: the reader of the old one has finished (traces are
          * started and stopped one at a time), so the ring is ours alone. */
         if (ring->capacity != capacity) {
-            free(ring->events);
+            rt_free(ring->events);
             ring->events = NULL;
             /* Checked: (size_t)capacity * 48 wraps for huge capacities and
              * would allocate a small buffer that the ring then overruns.  A
              * size that does not fit is treated as no memory (all dropped). */
             if (capacity > 0 && (uint64_t)capacity <= SIZE_MAX / sizeof *ring->events)
-                ring->events = malloc((size_t)capacity * sizeof *ring->events);
+                ring->events = rt_malloc((size_t)capacity * sizeof *ring->events);
             ring->capacity = ring->events != NULL ? capacity : 0;
         }
         atomic_store_explicit(&ring->count, 0, memory_order_relaxed);
@@ -99,7 +101,7 @@ int64_t rt_trace_ring_read(rt_trace_ring *ring, uint32_t epoch, rt_trace_event *
 
 void rt_trace_ring_free(rt_trace_ring *ring)
 {
-    free(ring->events);
+    rt_free(ring->events);
     ring->events = NULL;
     ring->capacity = 0;
 }

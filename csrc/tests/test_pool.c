@@ -13,6 +13,7 @@
 #include "../pool.h"
 
 #include "check.h"
+#include "watchdog.h"
 
 static void sleep_ms(int ms)
 {
@@ -321,6 +322,7 @@ static void test_zero_workers(void)
 
 int main(void)
 {
+    rt_test_watchdog(60);
     rt_pool *pool = new_pool(3);
     test_million_tasks(pool);
     test_adaptive_chunks(pool);

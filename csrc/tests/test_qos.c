@@ -21,6 +21,7 @@
 #endif
 
 #include "check.h"
+#include "watchdog.h"
 
 #if defined(__linux__)
 static int nice_now(void)
@@ -299,6 +300,7 @@ static void test_round_trips(void)
 
 int main(void)
 {
+    rt_test_watchdog(60);
 #if defined(__linux__)
     test_linux_levels();
     test_pool_runs_jobs_at_their_level();

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "watchdog.h"
 
 static int64_t now_ns(void)
 {
@@ -286,6 +287,7 @@ static void test_waiting_caller_takes_no_lower_level_work(void)
 
 int main(void)
 {
+    rt_test_watchdog(60);
     test_tasks_cover_the_job();
     test_full_rings_drop_and_count();
     test_ring_size_overflow_drops();
