@@ -1444,7 +1444,14 @@ int64_t rt_pool_trace_read(rt_pool *pool, rt_trace_event *out, int64_t max, int6
             n += rt_trace_ring_read(ring, epoch, out + n, max - n, dropped);
     }
     pthread_mutex_unlock(&pool->trace_mutex);
-    return n;
+    /* A thread that took its timestamps during the last trace can write the
+     * event after this one started (it reads the epoch after the clock):
+     * an event that ended before this trace began is not part of it. */
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (out[i].end_ns >= pool->trace_start_ns)
+            out[kept++] = out[i];
+    return kept;
 }
 
 void rt_pool_trace_note(rt_pool *pool, int type, int level, int64_t lo, int64_t hi)

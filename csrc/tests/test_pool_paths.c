@@ -256,7 +256,7 @@ static void until_exits(_Atomic int *exits, int n)
 typedef struct resize_caller {
     rt_pool *pool;
     _Atomic int *stop;
-    long rounds;
+    _Atomic long rounds;
 } resize_caller;
 
 typedef struct tree {
@@ -301,7 +301,7 @@ static void *resize_caller_main(void *arg)
         tree t = {c->pool, 10, 0};
         tree_fn(&t);
         CHECK(t.leaves == 1024);
-        c->rounds++;
+        atomic_fetch_add(&c->rounds, 1);
     }
     return NULL;
 }
@@ -344,6 +344,13 @@ static void test_resize(void)
         CHECK(rt_pool_resize(pool, (i * 7) % 4) == 0);
         sleep_ms(2);
     }
+    /* Each caller finishes a round or more (slow builds, busy machines:
+     * the watchdog bounds this). */
+    for (int i = 0; atomic_load(&callers[0].rounds) == 0 || atomic_load(&callers[1].rounds) == 0;
+         i++) {
+        CHECK(rt_pool_resize(pool, i % 3) == 0);
+        sleep_ms(2);
+    }
     atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++)
         pthread_join(threads[i], NULL);
@@ -356,7 +363,7 @@ static void test_resize(void)
     CHECK(started_last >= 5);
     printf("ok resize: a worker that left starts again, down to 0 and up while 2 callers run "
            "(%ld + %ld rounds); the exit hook ran %d times\n",
-           callers[0].rounds, callers[1].rounds, started_last);
+           atomic_load(&callers[0].rounds), atomic_load(&callers[1].rounds), started_last);
 }
 
 /* ---- wake, stats, steals --------------------------------------------------- */
