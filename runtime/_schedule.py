@@ -180,10 +180,13 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "lost")
+    __slots__ = ("points", "serial", "lost")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
+        # Fastest seconds per row of serial runs (inline calls and probes),
+        # per size bucket: what a parallel run at that size must beat.
+        self.serial: dict[int, float] = {}
         # Size buckets where a parallel run took longer than the serial
         # call was predicted to: how many more calls there run inline
         # before parallel is tried again (the machine may have been busy,
@@ -200,18 +203,25 @@ class CostModel:
         self.lost[bucket] = left - 1
         return True
 
-    def note_parallel(self, rows: int, seconds: float, predicted_serial: float) -> None:
-        # A clear loss only: the prediction scales the fastest rate seen,
-        # often from smaller calls (warm caches, no page faults), so it errs
-        # low for big calls.
-        if seconds > LOST_MARGIN * predicted_serial:
-            self.lost[rows.bit_length()] = RETRY_PARALLEL_AFTER
+    def note_parallel(self, rows: int, seconds: float) -> None:
+        """A parallel run's wall time, judged against serial runs of the same
+        size bucket only (a rate scaled up from smaller calls, cache-warm
+        and free of page faults, would make big parallel calls look lost),
+        and a clear loss only."""
+        bucket = rows.bit_length()
+        rate = self.serial.get(bucket)
+        if rate is not None and seconds > LOST_MARGIN * rate * rows:
+            self.lost[bucket] = RETRY_PARALLEL_AFTER
 
-    def add(self, rows: int, seconds: float) -> None:
+    def add(self, rows: int, seconds: float, serial: bool = True) -> None:
         bucket = rows.bit_length()
         old = self.points.get(bucket)
         if old is None or seconds / rows < old[1] / old[0]:
             self.points[bucket] = (rows, seconds)
+        if serial:
+            rate = seconds / rows
+            if rate < self.serial.get(bucket, math.inf):
+                self.serial[bucket] = rate
 
     def knows(self, rows: int) -> bool:
         """A time was measured at about this size (same power of two)."""
@@ -246,7 +256,10 @@ class CostCache:
             return None
         return self._models.get(key)
 
-    def record(self, key: Hashable | None, rows: int, seconds: float) -> None:
+    def record(self, key: Hashable | None, rows: int, seconds: float,
+               serial: bool = True) -> None:
+        """A call's time; `serial`: it ran on one thread (not wall x threads
+        of a parallel run)."""
         if key is None or rows <= 0:
             return
         with self._lock:
@@ -257,7 +270,7 @@ class CostCache:
                     self._models.popitem(last=False)
             else:
                 self._models.move_to_end(key)
-            model.add(rows, seconds)
+            model.add(rows, seconds, serial)
 
 
 costs = CostCache()
@@ -543,9 +556,8 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         # Wall time x threads bounds the serial time from above (tightly when
         # the run went well): it keeps the model honest where only the first
         # call's probes, slowed by first-touch page faults, were measured.
-        costs.record(key, (rows - done) * row_elements, wall * threads)
-        model.note_parallel(remaining * row_elements, wall,
-                            element_s * row_elements * (rows - done))
+        costs.record(key, (rows - done) * row_elements, wall * threads, serial=False)
+        model.note_parallel(remaining * row_elements, wall)
 
 
 def inline_elements(key: Hashable | None, native: bool = False, call_s: float = 0.0) -> int:

@@ -182,9 +182,14 @@ def test_functions_that_cannot_be_cache_keys_still_run_in_parallel(threads):
 
 def test_a_size_where_parallel_clearly_lost_runs_inline_for_a_while():
     model = _schedule.CostModel()
-    model.note_parallel(1 << 20, seconds=1.0, predicted_serial=0.9)  # within the margin
+    model.add(1 << 10, 1e-6)  # serial, but at another size: no judge of 2**20
+    model.note_parallel(1 << 20, seconds=1.0)
     assert not model.parallel_lost(1 << 20)
-    model.note_parallel(1 << 20, seconds=2.0, predicted_serial=1.0)  # a clear loss
+    model.add(1 << 20, 0.9)  # a serial run of this size
+    model.add(1 << 20, 0.1, serial=False)  # (a parallel one's wall x threads is no judge)
+    model.note_parallel(1 << 20, seconds=1.0)  # within the margin
+    assert not model.parallel_lost(1 << 20)
+    model.note_parallel(1 << 20, seconds=2.0)  # a clear loss
     inline = [model.parallel_lost(1 << 20) for _ in range(_schedule.RETRY_PARALLEL_AFTER + 1)]
     assert inline == [True] * _schedule.RETRY_PARALLEL_AFTER + [False]  # then tried again
     assert not model.parallel_lost(1 << 10)  # other sizes unaffected
