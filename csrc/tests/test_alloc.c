@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "gate.h"
 #include "watchdog.h"
 
 #ifndef RT_TESTING
@@ -485,43 +486,7 @@ static void test_empty_caller_slot(void)
 
 /* ---- a worker kept busy, so that nothing steals or drains the injector --- */
 
-typedef struct gate {
-    pthread_mutex_t mutex;
-    pthread_cond_t cond;
-    bool open;
-    _Atomic int waiting;
-} gate;
-
-static void gate_init(gate *g)
-{
-    pthread_mutex_init(&g->mutex, NULL);
-    pthread_cond_init(&g->cond, NULL);
-    g->open = false;
-    atomic_init(&g->waiting, 0);
-}
-
-static void gate_wait(gate *g)
-{
-    atomic_fetch_add(&g->waiting, 1);
-    pthread_mutex_lock(&g->mutex);
-    while (!g->open)
-        pthread_cond_wait(&g->cond, &g->mutex);
-    pthread_mutex_unlock(&g->mutex);
-}
-
-static void gate_open(gate *g)
-{
-    pthread_mutex_lock(&g->mutex);
-    g->open = true;
-    pthread_cond_broadcast(&g->cond);
-    pthread_mutex_unlock(&g->mutex);
-}
-
-static void gate_destroy(gate *g)
-{
-    pthread_cond_destroy(&g->cond);
-    pthread_mutex_destroy(&g->mutex);
-}
+/* gate.h: gate_init, gate_wait, gate_open, gate_destroy. */
 
 static void gate_task(void *arg) { gate_wait(arg); }
 
