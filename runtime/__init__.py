@@ -23,8 +23,7 @@ from ._topology import CoreKind, Topology, topology
 from ._trace import Trace, TraceEvent, trace
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
 from . import energy
-
-__version__ = "0.1.0"
+from ._distribution import VERSION as __version__
 
 __all__ = [
     "CoreKind",

@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+DEMO_SIZE = 10_000_000
+QUICK_SIZE = 1_000_000
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime",
@@ -13,8 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the main job on generated data: speedup "
                                             "over NumPy, CPU time, thread configuration")
-    demo.add_argument("--size", type=int, default=10_000_000, help="elements per array")
-    demo.add_argument("--repeats", type=int, default=3)
+    demo.add_argument("--size", type=int, default=None,
+                      help=f"elements per array, at least 1000 (default: {DEMO_SIZE:,}; "
+                           f"{QUICK_SIZE:,} with --quick)")
+    demo.add_argument("--repeats", type=int, default=3,
+                      help="timed runs of each step, NumPy's and runtime's; the best counts "
+                           "(default: 3)")
+    demo.add_argument("--quick", action="store_true",
+                      help=f"a run of a few seconds: {QUICK_SIZE:,} elements per array "
+                           "(an install check; the speedups of small arrays are lower)")
     info = commands.add_parser("info", help="print the configuration")
     info.add_argument("--json", action="store_true", help="as JSON")
     from . import _bench_cli
@@ -29,9 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from ._demo import run_demo
 
-        if args.size < 1000 or args.repeats < 1:
+        size = args.size if args.size is not None else QUICK_SIZE if args.quick else DEMO_SIZE
+        if size < 1000 or args.repeats < 1:
             parser.error("--size must be >= 1000 and --repeats >= 1")
-        return run_demo(args.size, args.repeats)
+        return run_demo(size, args.repeats)
     if args.command == "bench":
         _bench_cli.check(bench, args)
         return _bench_cli.run(args, argv)

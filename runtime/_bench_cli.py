@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _bench_plan as _bench
+from ._distribution import install_hint
 
 DESCRIPTION = """\
 Run runtime's microbenchmarks: pool overheads, runtime.numpy ops (exp, sin,
@@ -54,7 +55,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     for name in args.compare:
         if importlib.util.find_spec(name) is None:
             parser.error(f"--compare {name}: {name} is not installed (pip install {name}, "
-                         "or pip install runtime[bench] for all competitors)")
+                         f"or {install_hint('bench')} for all competitors)")
     if args.emulate_slow_core:
         cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
         if cpus is None or not {0, 1} <= cpus:

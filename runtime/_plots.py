@@ -3,7 +3,7 @@ against array size per op, and a per-thread timeline of a trace.
 
 matplotlib's object API (Figure, not pyplot): no GUI backend is chosen,
 no global state changes, and it works on a machine with no display.
-matplotlib is an extra (pip install runtime[bench]); `available()` says
+matplotlib is an extra (pip install "hetero-runtime[bench]"); `available()` says
 whether it is here.
 """
 
@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ._bench import Row
+from ._distribution import install_hint
 
-INSTALL_HINT = "pip install runtime[bench]"
+INSTALL_HINT = install_hint("bench")
 # One colour per implementation or core kind, the same in every plot.
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 IMPL_ORDER = ("runtime", "numexpr", "numba")

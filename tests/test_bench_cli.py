@@ -83,7 +83,8 @@ def test_without_matplotlib_the_table_and_report_are_still_written(tmp_path, cap
     assert bench(tmp_path, "--cases", "sum", "--sizes", "1e3", progress=True) == 0
     printed, err = capsys.readouterr()
     assert "bench:   0%|" in err and "| 0/2 [" in err and "sum 1e3]" in err  # a bar over cases
-    assert "plots skipped: matplotlib is not installed (pip install runtime[bench])" in printed
+    assert ('plots skipped: matplotlib is not installed (pip install "hetero-runtime[bench]")'
+            in printed)
     assert re.search(r"sum +1e3 +runtime", printed)
     assert "plots skipped" in (tmp_path / "report.md").read_text()
     assert list(tmp_path.glob("*.png")) == []
@@ -115,7 +116,7 @@ def test_a_competitor_that_is_not_installed(capsys, tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         main(["bench", "--out", str(tmp_path), "--compare", "numexpr,numba"])
     assert ("--compare numba: numba is not installed (pip install numba, or pip install "
-            "runtime[bench] for all competitors)") in capsys.readouterr().err
+            "\"hetero-runtime[bench]\" for all competitors)") in capsys.readouterr().err
 
 
 def test_out_must_be_a_folder(capsys, tmp_path):
