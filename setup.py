@@ -21,6 +21,11 @@ C_SOURCES = ["csrc/deque.c", "csrc/sleep.c", "csrc/injector.c", "csrc/pool.c", "
              "csrc/qos_linux.c", "csrc/qos_darwin.c", "csrc/qos_none.c"]
 
 
+if os.environ.get("RUNTIME_DEBUG", "") not in ("", "0", "1"):
+    raise SystemExit(f"RUNTIME_DEBUG must be 1 (a debug build) or 0, got "
+                     f"{os.environ['RUNTIME_DEBUG']!r}")
+
+
 def build_kind():
     if os.environ.get("RUNTIME_SANITIZE"):
         return f"sanitize={os.environ['RUNTIME_SANITIZE']}"

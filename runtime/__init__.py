@@ -11,27 +11,50 @@ cores simply take more of them; the calling thread works too.
 
 from __future__ import annotations
 
-from . import _core
-from ._config import num_threads, set_num_threads
+from typing import TYPE_CHECKING
+
+from . import _config, _core
+from ._config import EnvironmentVariableError, get_num_threads, num_threads, set_num_threads
 from ._info import info
-from ._map import map, map_items, reduce
+if TYPE_CHECKING:
+    # The same functions, with generic signatures for type checkers
+    # (runtime/_signatures.pyi): a wrong level or callable is a type error.
+    # "map as map": exported though not in __all__ (see there).
+    from ._signatures import map as map
+    from ._signatures import map_items, reduce, submit
+else:
+    from ._map import map as map
+    from ._map import map_items, reduce
+    from ._submit import submit
 from ._parallel import parallel
 from ._parallel_for import parallel_for
-from ._qos import qos, set_tail_boost
-from ._submit import submit
+from ._qos import QosLevel, qos, set_tail_boost
 from ._topology import CoreKind, Topology, topology
 from ._trace import Trace, TraceEvent, trace
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
 from . import energy
 from ._distribution import VERSION as __version__
 
+# Every RUNTIME_* variable is checked now, so a bad value fails the import
+# with its name and what it may hold, not some later call deep inside.
+# `python -m runtime` reports it itself, in one line (runtime/__main__.py).
+try:
+    _config.check_environment()
+except EnvironmentVariableError:
+    if not _config.started_as_command():
+        raise
+
+# Not "map": `from runtime import *` must not shadow the builtin; write
+# runtime.map.
 __all__ = [
     "CoreKind",
+    "EnvironmentVariableError",
+    "QosLevel",
     "Topology",
     "__version__",
     "energy",
+    "get_num_threads",
     "info",
-    "map",
     "map_items",
     "num_threads",
     "parallel",

@@ -238,7 +238,8 @@ def _timeline(ctx: Context) -> None:
                              "it in Perfetto or chrome://tracing)")
 
 
-def trace_map(trace: Callable[[str], Any], path: Path, qos: str | None = None) -> list[Any]:
+def trace_map(trace: Callable[[str], Any], path: Path,
+              qos: runtime.QosLevel | None = None) -> list[Any]:
     """Events of one runtime.map(np.sin, x, qos=qos) over TIMELINE_ELEMENTS,
     traced into path (the warm-up call is not traced)."""
     x = np.random.default_rng(0).random(TIMELINE_ELEMENTS)

@@ -29,6 +29,7 @@ def info() -> dict[str, Any]:
         "build": _core.BUILD,
         "num_threads": _config.num_threads(),
         "num_threads_source": _config.thread_source(),
+        "num_threads_ignored": _config.ignored_setting(),
         "cpus_affinity": budget.affinity,
         "cgroup_cpu_quota": budget.quota,
         "pool_started": _core.started(),
@@ -112,7 +113,8 @@ def format_info(data: dict[str, Any]) -> str:
         f"runtime {data['version']} ({data['build']} build), Python {data['python']}, "
         f"NumPy {data['numpy']}, {data['platform']}",
         f"threads per job: {data['num_threads']} (from {data['num_threads_source']}; "
-        f"affinity allows {data['cpus_affinity']} CPUs"
+        + (f"{data['num_threads_ignored']}; " if data.get("num_threads_ignored") else "")
+        + f"affinity allows {data['cpus_affinity']} CPUs"
         + (f", cgroup quota {quota:g} CPUs)" if quota else ", no cgroup CPU quota)"),
         f"pool: {'running' if data['pool_started'] else 'not started yet'}"
         + (f", {pool['workers']} workers ({pool['sleeping']} parked), {pool['leaves']} chunks "

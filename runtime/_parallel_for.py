@@ -11,7 +11,7 @@ from ._native import context_address, kernel_address
 
 
 def parallel_for(n: int, body: Callable[[int, int], Any] | Any, ctx: Any = None, *,
-                 grain: int | None = None, qos: str | None = None) -> None:
+                 grain: int | None = None, qos: _qos.QosLevel | None = None) -> None:
     """Run ``body(start, stop)`` over ``range(n)`` split into chunks, on all
     cores; returns when every chunk has run.
 
