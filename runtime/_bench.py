@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ import numpy as np
 import runtime
 
 from . import _benchcases, _numpy_benchcases
-from ._bench_measure import NOT_MEASURED, Measurement, Meter, measure_interleaved
+from ._bench_measure import (NOT_MEASURED, Measurement, Meter, measure_interleaved,
+                             speedup_spread)
 from ._bench_plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
                           SLOW_CORE_TOPOLOGY, TIMELINE_ELEMENTS, Plan, size_label)
 from ._progress import progress_bar
@@ -45,6 +47,10 @@ class Row:
     op_unit: str
     target: str = ""
     energy_note: str = ""
+    met: bool | None = None  # the target, where the row has one that can be judged
+    # The least and greatest speedup of a single round (see speedup_spread).
+    speedup_low: float | None = None
+    speedup_high: float | None = None
 
     @property
     def ops_per_joule(self) -> float | None:
@@ -60,6 +66,7 @@ class Results:
     # PNG file stem -> (title, trace events)
     timelines: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
     failed: bool = False
+    files: list[str] = field(default_factory=list)  # written into the output folder so far
 
 
 SECTION_BASELINES = {
@@ -142,17 +149,41 @@ def repeats_for(plan: Plan, case_repeats: int) -> int:
 def rows_per_call(section: str, case: str, size: int | None,
                   measured: dict[str, Measurement], baseline: str, calls: int, ops: float,
                   op_unit: str, target: str,
-                  speedup_over: dict[str, float] | None = None) -> list[Row]:
+                  speedup_over: dict[str, Measurement] | None = None) -> list[Row]:
     """Rows per call; speedup of each over the baseline's time (or over the
-    baseline time of the pass it was measured in, `speedup_over`)."""
+    baseline of the pass it was measured in, `speedup_over`), with the
+    spread of single rounds; the target, met or not, on runtime's row."""
     rows = []
     for impl, m in measured.items():
-        base = (speedup_over or {}).get(impl, measured[baseline].seconds)
-        rows.append(Row(section, case, size, impl, m.seconds / calls, base / m.seconds,
+        base = (speedup_over or {}).get(impl, measured[baseline])
+        speedup = base.seconds / m.seconds
+        spread = speedup_spread(base, m) or (None, None)
+        mine = target if impl == "runtime" else ""
+        rows.append(Row(section, case, size, impl, m.seconds / calls, speedup,
                         m.cpu_seconds / calls, None if m.joules is None else m.joules / calls,
-                        m.energy_source, ops, op_unit, target if impl == "runtime" else "",
-                        m.energy_note))
+                        m.energy_source, ops, op_unit, mine, m.energy_note,
+                        target_met(mine, speedup, m.seconds / calls), *spread))
     return rows
+
+
+def target_met(target: str, speedup: float, seconds: float) -> bool | None:
+    """Whether a row meets a target of the forms ">= 1.9x" (speedup, as
+    printed: two decimals) or "<= 5 us" (time per call); None for other
+    targets and none.
+
+    >>> target_met(">= 1.9x", 1.896, 0.1), target_met(">= 1.9x", 1.89, 0.1)
+    (True, False)
+    >>> target_met("<= 5 us", 0.0, 1.2e-6), target_met("(reference)", 1.0, 1.0)
+    (True, None)
+    """
+    found = re.fullmatch(r">= ([0-9.]+)x", target)
+    if found:
+        return round(speedup, 2) >= float(found[1])
+    found = re.fullmatch(r"<= ([0-9.]+) (ns|us|ms|s)", target)
+    if found:
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[found[2]]
+        return seconds <= float(found[1]) * scale
+    return None
 
 
 def _op(ctx: Context, op: str, size: int) -> None:
@@ -173,7 +204,7 @@ def _op(ctx: Context, op: str, size: int) -> None:
                                      case.pause, meter)
         for name in competitors:
             measured[name] = theirs[name]
-            speedup_over[name] = theirs["NumPy"].seconds
+            speedup_over[name] = theirs["NumPy"]
     ctx.results.rows += rows_per_call("ops", op, size, measured, "NumPy", case.calls, size,
                                       "elem", case.target, speedup_over)
 
@@ -203,7 +234,7 @@ def _fork_join(ctx: Context) -> None:
     sides = {"ThreadPoolExecutor": _loop(case.baseline, calls),
              "runtime": _loop(case.candidate, calls)}
     measured = measure_interleaved(sides, None, repeats_for(plan, 15), 0.0, meter)
-    ctx.results.rows += rows_per_call("overheads", "fork-join, 2 tiny chunks", None,
+    ctx.results.rows += rows_per_call("overheads", "fork-join, 2 chunks", None,
                                       measured, "ThreadPoolExecutor", calls, 1.0, "fork-join",
                                       case.target)
 
@@ -215,7 +246,7 @@ def _skewed(ctx: Context) -> None:
     measured = measure_interleaved({"one thread": case.baseline, "runtime": case.candidate},
                                    data, repeats_for(plan, case.repeats), 0.0, meter)
     n = len(data[0])
-    ctx.results.rows += rows_per_call("overheads", "native kernel, cost of i ~ i", n,
+    ctx.results.rows += rows_per_call("overheads", "native, cost i ~ i", n,
                                       measured, "one thread", 1, n, "index", case.target)
 
 
@@ -234,6 +265,7 @@ def _timeline(ctx: Context) -> None:
         return
     title = f"runtime.map(np.sin, x), {size_label(TIMELINE_ELEMENTS)} float64"
     ctx.results.timelines["timeline"] = (title, trace_map(trace, ctx.out_dir / "trace.json"))
+    ctx.results.files.append("trace.json")
     ctx.results.notes.append(f"trace of {title}: trace.json (Chrome Trace Event JSON: open "
                              "it in Perfetto or chrome://tracing)")
 
@@ -270,6 +302,7 @@ def _slow_core(ctx: Context) -> None:
     results.notes += found["notes"]
     for stem, (title, events) in found["timelines"].items():
         results.timelines[stem] = (title, [CarriedEvent(**e) for e in events])
+    results.files += found["files"]
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from . import _bench_plan as _bench
 from ._distribution import install_hint
+from ._info import plural
 
 DESCRIPTION = """\
 Run runtime's microbenchmarks: pool overheads, runtime.numpy ops (exp, sin,
@@ -75,18 +77,17 @@ DEFAULT_METER = object()  # runtime.energy's meter, where this build has it
 def run(args: argparse.Namespace, argv: list[str], meter: Any = DEFAULT_METER) -> int:
     """The bench as the arguments ask; `meter` replaces runtime.energy's
     (tests).  Returns the exit status."""
-    from . import _bench, _bench_report, _info, _plots
+    from . import _bench, _bench_report, _config, _info, _plots
     from ._bench_measure import default_meter
 
     plan = _bench.Plan(cases=args.cases, sizes=args.sizes, quick=args.quick,
                        repeats=args.repeats, compare=args.compare,
                        emulate_slow_core=args.emulate_slow_core)
     meter = default_meter() if meter is DEFAULT_METER else meter
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = _info.load_note(_config.num_threads())
     results = _bench.run(plan, meter, args.out, progress=not args.no_progress)
     if load is not None:  # other processes on the CPUs lower the ratios: say how busy it was
-        results.notes.append(f"1-minute load average when the run began: {load:.2f} "
-                             f"({os.cpu_count()} CPUs)")
+        results.notes.append(f"when the run began: {load}")
     plots = _plot(results, args.out) if _plots.available() else []
     if not _plots.available():
         results.notes.append(f"plots skipped: matplotlib is not installed "
@@ -97,7 +98,10 @@ def run(args: argparse.Namespace, argv: list[str], meter: Any = DEFAULT_METER) -
     report = _bench_report.write(args.out, results, ["python", "-m", "runtime", *argv],
                                  _info.format_info(data), data, plots)
     print(_bench_report.format_text(results), end="")
-    print(f"wrote {report}" + "".join(f", {p}" for p in plots))
+    written = [report.name, "results.json", *results.files, *(Path(p).name for p in plots)]
+    print(textwrap.fill(f"wrote {plural(len(written), 'file')} to {args.out}: "
+                        f"{', '.join(written)}", _bench_report.WIDTH, subsequent_indent="  ",
+                        break_long_words=False, break_on_hyphens=False))
     return 1 if results.failed else 0
 
 

@@ -95,3 +95,17 @@ def test_every_option_says_what_it_does():
                 continue
             assert action.help, f"python -m runtime {name} {action.option_strings}: no help"
         assert command.description, f"python -m runtime {name}: no description"
+
+
+def test_the_l3_a_vm_reports_is_capped_before_it_sizes_chunks(monkeypatch):
+    """This project's VM reports a 480 MiB L3 (the socket's, shared with the
+    host's other cores): chunks of ~240 MiB per thread."""
+    from runtime import _arrays
+
+    budget = _arrays.chunk_cache_bytes.__wrapped__
+    monkeypatch.setattr(_arrays, "cache_sizes", lambda: {2: 2 << 20, 3: 480 << 20})
+    assert budget(2) == (2 << 20) + _arrays.MAX_L3_SHARE == 18 << 20
+    monkeypatch.setattr(_arrays, "cache_sizes", lambda: {2: 1 << 20, 3: 32 << 20})
+    assert budget(8) == (1 << 20) + (4 << 20)  # a real die's share: unchanged
+    shown = run("info").stdout
+    assert "per thread (L2 + the thread's share of L3, at most 16 MiB)" in shown
