@@ -6,7 +6,7 @@ Prints, for each case of runtime/_benchcases.py, the best baseline and
 runtime times (interleaved; --hot: each side back to back) and their
 ratio; then the CPU time of the 1e7
 sin map against NumPy's, the CPU burned in the second after work stops,
-and with --emulate-slow-core the busy-cpu1 scenario of BENCHMARKS.md."""
+and with --emulate-slow-core the busy-cpu1 scenario of docs/BENCHMARKING.md."""
 
 from __future__ import annotations
 

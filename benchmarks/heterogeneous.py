@@ -1,8 +1,8 @@
-"""Issue 4's measurements on an emulated heterogeneous machine:
+"""Heterogeneous-core behaviour, measured on an emulated heterogeneous machine:
 
     python benchmarks/heterogeneous.py [--repeats N]
 
-cpu1 becomes a slow core (a busy process pinned to it, BENCHMARKS.md) and
+cpu1 becomes a slow core (a busy process pinned to it, docs/BENCHMARKING.md) and
 RUNTIME_TOPOLOGY="performance:0;efficiency:1" declares it an efficiency
 core.  Prints, each measured in this run:
 

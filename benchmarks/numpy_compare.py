@@ -6,7 +6,7 @@ side in one process:
 For each case of runtime/_numpy_benchcases.py: the best time of NumPy and
 runtime.numpy, measured interleaved (best of N), and the speedup; then each
 competitor's speedup, measured interleaved with NumPy in a pass of its own.
---emulate-slow-core adds matmul under the busy-cpu1 load of BENCHMARKS.md.
+--emulate-slow-core adds matmul under the busy-cpu1 load of docs/BENCHMARKING.md.
 The numexpr / numba columns need the [bench] extra."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Time, CPU time and energy of benchmark calls, the competitors
-interleaved in one process (shared/BENCHMARKS.md): shared by
+interleaved in one process (docs/BENCHMARKING.md): shared by
 python -m runtime bench and benchmarks/numpy_compare.py.
 
 Each round runs every function once, in order, as one timed block; a

@@ -1,5 +1,5 @@
 """python -m runtime bench --emulate-slow-core: the busy-cpu1 scenario of
-shared/BENCHMARKS.md, run by the bench in a child process of its own:
+docs/BENCHMARKING.md, run by the bench in a child process of its own:
 
     RUNTIME_TOPOLOGY="performance:0;efficiency:1" python -m runtime._bench_slow_core --out DIR
 

@@ -4,7 +4,7 @@
 A case pairs a baseline (NumPy on one core, or the serial call) with the
 runtime version of the same work, on data its setup makes once.  Ratios
 are measured interleaved in one process, best of several repetitions
-(BENCHMARKS.md: the machines are shared; absolute times drift)."""
+(docs/BENCHMARKING.md: the machines are shared; absolute times drift)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ CASES: dict[str, Case] = {
 def best_times(case: Case, repeats: int | None = None,
                interleaved: bool = True) -> tuple[float, float]:
     """(baseline, candidate) best wall time.  Interleaved (the default, as
-    BENCHMARKS.md asks), every runtime call follows a NumPy call, so its
+    docs/BENCHMARKING.md asks), every runtime call follows a NumPy call, so its
     workers may have parked meanwhile; not interleaved, each side's calls
     run back to back (a loop of runtime calls: workers stay awake)."""
     if case.data is None:
@@ -181,11 +181,12 @@ BUSY_LOOP = "import os; os.sched_setaffinity(0, {1})\nwhile True: pass"
 
 
 def emulated_slow_core(n: int = 10**7, repeats: int = 5) -> dict[str, float]:
-    """BENCHMARKS.md's emulation: a busy process pinned to cpu1 makes it a
-    half-speed core.  Measures np.sin on cpu0 alone and on cpu1 alone, the
-    ideal two-core time 1/(1/t0 + 1/t1), and runtime.map(np.sin, x) at the
-    default level and at "interactive" (one thread per CPU, performance
-    kind first: the topology must declare the kinds)."""
+    """The emulated slow core (docs/BENCHMARKING.md): a busy process pinned
+    to cpu1 makes it a half-speed core.  Measures np.sin on cpu0 alone and
+    on cpu1 alone, the ideal two-core time 1/(1/t0 + 1/t1), and
+    runtime.map(np.sin, x) at the default level and at "interactive" (one
+    thread per CPU, performance kind first: the topology must declare the
+    kinds)."""
     if not hasattr(os, "sched_setaffinity") or os.sched_getaffinity(0) < {0, 1}:
         raise RuntimeError("the emulation needs Linux and CPUs 0 and 1")
     x = _random(n)

@@ -128,9 +128,10 @@ def _numba_kernel(op: str) -> Callable[..., Any] | None:
 
 
 def matmul_slow_core(n: int = 2000, repeats: int = 5) -> dict[str, float]:
-    """matmul under BENCHMARKS.md's emulated slow core (a busy process
-    pinned to cpu1): NumPy (OpenBLAS, its threads) and runtime.numpy (tiles
-    on the pool), interleaved, best of `repeats`; and each idle first."""
+    """matmul under the emulated slow core of docs/BENCHMARKING.md (a busy
+    process pinned to cpu1): NumPy (OpenBLAS, its threads) and runtime.numpy
+    (tiles on the pool), interleaved, best of `repeats`; and each idle
+    first."""
     if not hasattr(os, "sched_setaffinity") or os.sched_getaffinity(0) < {0, 1}:
         raise RuntimeError("the emulation needs Linux and CPUs 0 and 1")
     a, b = _matrices(n)
