@@ -15,7 +15,7 @@ QUICK_SIZE = 1_000_000
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The command line: the parser, and each command's own parser."""
-    from . import _bench_cli
+    from .bench import cli as bench_cli
 
     parser = argparse.ArgumentParser(prog=PROG, description="runtime: every core for NumPy. "
                                      "Run a command; each has its own --help.")
@@ -40,8 +40,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     info.add_argument("--json", action="store_true", help="as JSON")
     bench = commands.add_parser("bench", help="run the microbenchmarks: print a table, write "
                                               "report.md and plots",
-                                description=_bench_cli.DESCRIPTION)
-    _bench_cli.add_arguments(bench)
+                                description=bench_cli.DESCRIPTION)
+    bench_cli.add_arguments(bench)
     return parser, {"demo": demo, "info": info, "bench": bench}
 
 
@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             commands["demo"].error("--size must be >= 1000 and --repeats >= 1")
         return run_demo(size, args.repeats)
     if args.command == "bench":
-        from . import _bench_cli
+        from .bench import cli as bench_cli
 
-        _bench_cli.check(commands["bench"], args)
-        return _bench_cli.run(args, argv)
+        bench_cli.check(commands["bench"], args)
+        return bench_cli.run(args, argv)
     from ._info import format_info, info as gather
 
     data = gather()

@@ -20,7 +20,7 @@ import runtime
 import runtime.numpy as rnp
 
 from . import _config, _core, _info
-from ._bench_plan import size_label
+from .bench.plan import size_label
 from . import _demo_kernels as kernels
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 import runtime
-from runtime import _bench_cli, _plots
+from runtime.bench import cli as bench_cli
+from runtime.bench import plots
 from runtime.__main__ import main
-from runtime._bench import Row
-from runtime._bench_measure import NOT_MEASURED, measure_interleaved
+from runtime.bench.measure import NOT_MEASURED, measure_interleaved
+from runtime.bench.suite import Row
 
 PNG = b"\x89PNG\r\n\x1a\n"
 Event = collections.namedtuple("Event", "name thread tid core_kind cpu start duration job lo hi "
@@ -91,7 +92,7 @@ def test_bench_prints_the_table_and_writes_the_report_and_plots(tmp_path, capsys
 def test_without_matplotlib_the_table_and_report_are_still_written(tmp_path, capsys,
                                                                      monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
-    assert not _plots.available()
+    assert not plots.available()
     assert bench(tmp_path, "--cases", "sum", "--sizes", "1e3", progress=True) == 0
     printed, err = capsys.readouterr()
     assert "bench:   0%|" in err and "| 0/2 [" in err and "sum 1e3]" in err  # a bar over cases
@@ -124,7 +125,7 @@ def test_bad_arguments_say_what_was_wrong(args, message, capsys, tmp_path):
 def test_a_competitor_that_is_not_installed(capsys, tmp_path, monkeypatch):
     # numexpr installed or not (CI installs neither competitor), numba missing:
     installed = {"numexpr": object(), "numba": None}
-    monkeypatch.setattr(_bench_cli.importlib.util, "find_spec", installed.get)
+    monkeypatch.setattr(bench_cli.importlib.util, "find_spec", installed.get)
     with pytest.raises(SystemExit):
         main(["bench", "--out", str(tmp_path), "--compare", "numexpr,numba"])
     assert ("--compare numba: numba is not installed (pip install numba, or pip install "
@@ -216,7 +217,7 @@ def test_speedup_plot(tmp_path):
     data = rows("exp", {"NumPy": [1, 1, 1], "runtime": [0.9, 1.5, 1.9],
                         "numexpr": [0.1, 0.3, 0.6]}) + rows("sum", {"NumPy": [1, 1, 1],
                                                                     "runtime": [1.8, 1.0, 1.2]})
-    fig = _plots.plot_speedup(data, tmp_path / "speedup.png")
+    fig = plots.plot_speedup(data, tmp_path / "speedup.png")
     assert (tmp_path / "speedup.png").read_bytes().startswith(PNG)
     exp, total = [ax for ax in fig.axes if ax.get_visible()]
     assert (exp.get_title(), total.get_title()) == ("np.exp", "np.sum")
@@ -236,12 +237,12 @@ def test_speedup_plot(tmp_path):
         "NumPy (1.0x)", "runtime", "numexpr"]
     assert "Speedup over NumPy" in fig.get_suptitle()
     # Colours are the implementations', whichever others are in the panel.
-    assert runtime_line.get_color() == _plots.IMPL_COLOURS["runtime"]
-    assert lines["numexpr"][0].get_color() == _plots.IMPL_COLOURS["numexpr"]
+    assert runtime_line.get_color() == plots.IMPL_COLOURS["runtime"]
+    assert lines["numexpr"][0].get_color() == plots.IMPL_COLOURS["numexpr"]
 
 
 def test_one_case_at_one_size_is_not_clipped(tmp_path):
-    fig = _plots.plot_speedup(rows("exp", {"NumPy": [1], "runtime": [1.0]}, (10**5,)),
+    fig = plots.plot_speedup(rows("exp", {"NumPy": [1], "runtime": [1.0]}, (10**5,)),
                               tmp_path / "speedup.png")
     (ax,) = [ax for ax in fig.axes if ax.get_visible()]
     assert inside_the_figure(fig, fig._suptitle)
@@ -251,7 +252,7 @@ def test_one_case_at_one_size_is_not_clipped(tmp_path):
 
 
 def test_energy_plot_names_its_source(tmp_path):
-    fig = _plots.plot_energy(rows("add", {"NumPy": [1, 1, 1], "runtime": [0.5, 1, 2]}),
+    fig = plots.plot_energy(rows("add", {"NumPy": [1, 1, 1], "runtime": [0.5, 1, 2]}),
                              tmp_path / "energy.png")
     assert (tmp_path / "energy.png").read_bytes().startswith(PNG)
     assert "energy from: estimate" in fig.get_suptitle().replace("\n", " ")
@@ -280,7 +281,7 @@ def synthetic_trace() -> list[Event]:
 
 
 def test_timeline_has_a_row_per_thread_and_tasks_coloured_by_core_kind(tmp_path):
-    fig = _plots.plot_timeline(synthetic_trace(), tmp_path / "timeline.png", "a map")
+    fig = plots.plot_timeline(synthetic_trace(), tmp_path / "timeline.png", "a map")
     assert (tmp_path / "timeline.png").read_bytes().startswith(PNG)
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["caller", "worker 2", "worker 10"]
@@ -294,7 +295,7 @@ def test_timeline_has_a_row_per_thread_and_tasks_coloured_by_core_kind(tmp_path)
 
 def test_timeline_of_one_core_kind_is_coloured_by_cpu(tmp_path):
     events = [e._replace(core_kind="all") for e in synthetic_trace()]
-    fig = _plots.plot_timeline(events, tmp_path / "timeline.png", "a map")
+    fig = plots.plot_timeline(events, tmp_path / "timeline.png", "a map")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels[:3] == ["task on cpu 0", "task on cpu 2", "task on cpu 3"]
     assert fig.axes[0].get_title().endswith("coloured by CPU")
@@ -302,7 +303,7 @@ def test_timeline_of_one_core_kind_is_coloured_by_cpu(tmp_path):
 
 def test_a_cpu_keeps_its_colour_whichever_cpus_ran_tasks(tmp_path):
     def colours(events):
-        fig = _plots.plot_timeline(events, tmp_path / "timeline.png", "a map")
+        fig = plots.plot_timeline(events, tmp_path / "timeline.png", "a map")
         legend = fig.axes[0].get_legend()
         return {text.get_text(): handle.get_facecolor()
                 for text, handle in zip(legend.get_texts(), legend.legend_handles)}
@@ -319,7 +320,7 @@ def test_a_cpu_keeps_its_colour_whichever_cpus_ran_tasks(tmp_path):
 
 def test_timeline_without_tasks_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no task events"):
-        _plots.plot_timeline([e for e in synthetic_trace() if e.name != "task"],
+        plots.plot_timeline([e for e in synthetic_trace() if e.name != "task"],
                              tmp_path / "timeline.png", "a map")
 
 
@@ -354,7 +355,7 @@ def test_energy_is_the_median_block_with_its_source_and_unreadable_counters():
 
 def test_bench_labels_energy_from_the_meter_it_was_given(tmp_path, capsys):
     args = _bench_cli_args(tmp_path)
-    assert _bench_cli.run(args, ["bench"], meter=FakeMeter(0.5, "rapl")) == 0
+    assert bench_cli.run(args, ["bench"], meter=FakeMeter(0.5, "rapl")) == 0
     printed = capsys.readouterr().out
     line = next(line for line in printed.splitlines() if re.match(r"sum +1e3 +runtime", line))
     # One block of 2000 calls of 1000 elements, metered at 0.5 J.
@@ -368,7 +369,7 @@ def _bench_cli_args(out: Path):
     import argparse
 
     parser = argparse.ArgumentParser()
-    _bench_cli.add_arguments(parser)
+    bench_cli.add_arguments(parser)
     return parser.parse_args(["--cases", "sum", "--sizes", "1e3", "--repeats", "1",
                               "--no-progress", "--out", str(out)])
 

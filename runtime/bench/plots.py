@@ -14,8 +14,8 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ._bench import Row
-from ._distribution import install_hint
+from .._distribution import install_hint
+from .suite import Row
 
 INSTALL_HINT = install_hint("bench")
 # Colours are fixed by name, never by the order things turn up in: an

@@ -1,6 +1,6 @@
 """Time, CPU time and energy of benchmark calls, the competitors
 interleaved in one process (docs/BENCHMARKING.md): shared by
-python -m runtime bench and benchmarks/numpy_compare.py.
+python -m runtime bench and benchmarks/compare.py.
 
 Each round runs every function once, in order, as one timed block; a
 function's time is its best block (noise on a shared machine only ever
@@ -20,7 +20,7 @@ from typing import Any, Callable, ContextManager
 
 Meter = Callable[[], ContextManager[Any]]
 
-# Where joules come from when no meter is given (benchmarks/numpy_compare.py
+# Where joules come from when no meter is given (benchmarks/compare.py
 # times only) or runtime.energy is not in this build.
 NOT_MEASURED = "not measured"
 
@@ -38,7 +38,7 @@ class Measurement:
 def default_meter() -> Meter | None:
     """runtime.energy.meter, or None where this build has no runtime.energy."""
     try:
-        from . import energy  # type: ignore[attr-defined]
+        from .. import energy
     except ImportError:
         return None
     return energy.meter  # type: ignore[no-any-return]

@@ -1,9 +1,9 @@
 """What python -m runtime bench measures, and the measuring of it.
 
-The kernels are the ones benchmarks/ times (runtime/_benchcases.py,
-runtime/_numpy_benchcases.py): the op cases of the README's table where
+The kernels are the ones benchmarks/ times (runtime/bench/cases.py,
+runtime/bench/numpy_cases.py): the op cases of the README's table where
 they exist, the same construction at the other sizes.  Each case is
-measured interleaved with its baseline (runtime/_bench_measure.py) and
+measured interleaved with its baseline (runtime/bench/measure.py) and
 becomes rows: one per implementation, per call, with CPU time and energy.
 """
 
@@ -23,12 +23,12 @@ import numpy as np
 
 import runtime
 
-from . import _benchcases, _numpy_benchcases
-from ._bench_measure import (NOT_MEASURED, Measurement, Meter, measure_interleaved,
+from .. import _progress
+from . import cases, numpy_cases
+from .measure import (NOT_MEASURED, Measurement, Meter, measure_interleaved,
                              speedup_spread)
-from ._bench_plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
+from .plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
                           SLOW_CORE_TOPOLOGY, TIMELINE_ELEMENTS, Plan, size_label)
-from ._progress import progress_bar
 
 
 @dataclass
@@ -116,7 +116,7 @@ def run(plan: Plan, meter: Meter | None, out_dir: Path, progress: bool = True) -
     """Every step of the plan, with a progress bar over them on stderr."""
     ctx = Context(plan, meter, out_dir)
     todo = steps(plan)
-    bar = progress_bar(len(todo), "bench", "case", disable=not progress, leave=False)
+    bar = _progress.progress_bar(len(todo), "bench", "case", disable=not progress, leave=False)
     try:
         for label, step in todo:
             bar.set_postfix_str(label)
@@ -124,18 +124,18 @@ def run(plan: Plan, meter: Meter | None, out_dir: Path, progress: bool = True) -
             bar.update(1)
     finally:
         bar.close()
-        _benchcases.shutdown_thread_pool()
+        cases.shutdown_thread_pool()
     return ctx.results
 
 
-def op_case(op: str, size: int) -> _benchcases.Case:
+def op_case(op: str, size: int) -> cases.Case:
     """runtime.numpy's case for op at size: benchmarks/'s own where it has
     one (same kernel, calls and target), else built the same way."""
-    known = _numpy_benchcases.CASES.get(f"{op}_{size_label(size)}")  # e.g. "exp_1e6"
+    known = numpy_cases.CASES.get(f"{op}_{size_label(size)}")  # e.g. "exp_1e6"
     if known is not None:
         return dataclasses.replace(known, data=None)  # data made here, freed after
     target = ">= 0.9x" if size <= 10**4 else ""
-    return _numpy_benchcases._ufunc_case(op, size, target, 9,
+    return numpy_cases.ufunc_case(op, size, target, 9,
                                          calls=max(1, ELEMENTS_PER_BLOCK // size),
                                          binary=op in BINARY_OPS)
 
@@ -194,12 +194,12 @@ def _op(ctx: Context, op: str, size: int) -> None:
     sides = {"NumPy": case.baseline, "runtime": case.candidate}
     measured = measure_interleaved(sides, data, repeats, case.pause, meter)
     speedup_over = {}
-    competitors = {name: fn for name, fn in _numpy_benchcases.competitors(case).items()
+    competitors = {name: fn for name, fn in numpy_cases.competitors(case).items()
                    if name in plan.compare}
     if competitors:
         # Competitors in a pass of their own, each interleaved with NumPy:
         # their threads spin after a call (numba's ~10 ms) and would slow
-        # runtime's next call (benchmarks/numpy_compare.py).
+        # runtime's next call (benchmarks/compare.py).
         theirs = measure_interleaved({"NumPy": case.baseline, **competitors}, data, repeats,
                                      case.pause, meter)
         for name in competitors:
@@ -212,8 +212,8 @@ def _op(ctx: Context, op: str, size: int) -> None:
 def _matmul(ctx: Context) -> None:
     plan, meter = ctx.plan, ctx.meter
     n = plan.matmul_size
-    case = _numpy_benchcases.CASES["matmul_2000"]
-    a, b = _numpy_benchcases._matrices(n)
+    case = numpy_cases.CASES["matmul_2000"]
+    a, b = numpy_cases.matrices(n)
     measured = measure_interleaved({"NumPy": case.baseline, "runtime": case.candidate},
                                    (a, b), repeats_for(plan, case.repeats), case.pause, meter)
     ctx.results.rows += rows_per_call("matmul", "matmul", n, measured, "NumPy", 1,
@@ -229,7 +229,7 @@ def _loop(fn: Callable[[Any], Any], calls: int) -> Callable[[Any], None]:
 
 def _fork_join(ctx: Context) -> None:
     plan, meter = ctx.plan, ctx.meter
-    case = _benchcases.CASES["fork_join_tiny"]
+    case = cases.CASES["fork_join_tiny"]
     calls = FORK_JOIN_CALLS
     sides = {"ThreadPoolExecutor": _loop(case.baseline, calls),
              "runtime": _loop(case.candidate, calls)}
@@ -241,7 +241,7 @@ def _fork_join(ctx: Context) -> None:
 
 def _skewed(ctx: Context) -> None:
     plan, meter = ctx.plan, ctx.meter
-    case = _benchcases.CASES["parallel_for_skewed"]
+    case = cases.CASES["parallel_for_skewed"]
     data = case.setup()
     measured = measure_interleaved({"one thread": case.baseline, "runtime": case.candidate},
                                    data, repeats_for(plan, case.repeats), 0.0, meter)
@@ -251,7 +251,7 @@ def _skewed(ctx: Context) -> None:
 
 
 def _idle_burn(ctx: Context) -> None:
-    burns = sorted(_benchcases.idle_burn())
+    burns = sorted(cases.idle_burn())
     ctx.results.notes.append(f"CPU burned in the 1 s after work stops: median "
                              f"{burns[len(burns) // 2] * 1e3:.2f} ms of "
                              f"{', '.join(f'{b * 1e3:.2f}' for b in burns)} ms "
@@ -285,7 +285,7 @@ def _slow_core(ctx: Context) -> None:
     """The busy-cpu1 scenario, in a child process: RUNTIME_TOPOLOGY must be
     set before runtime reads its topology, and this process has read it."""
     plan, results = ctx.plan, ctx.results
-    command = [sys.executable, "-m", "runtime._bench_slow_core", "--out", str(ctx.out_dir)]
+    command = [sys.executable, "-m", "runtime.bench.slow_core", "--out", str(ctx.out_dir)]
     if plan.quick:
         command.append("--quick")
     if plan.repeats is not None:

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._bench import SECTION_BASELINES, Results, Row, energy_sources
-from ._bench_measure import NOT_MEASURED
-from ._bench_plan import size_label
+from .measure import NOT_MEASURED
+from .plan import size_label
+from .suite import SECTION_BASELINES, Results, Row, energy_sources
 
 COLUMNS = ("case", "size", "impl", "time/call", "speedup", "CPU time/call", "energy/call",
            "ops/J", "energy from", "target")
