@@ -263,7 +263,8 @@ def check_environment() -> None:
     >>> del os.environ["RUNTIME_SPIN_US"]
     >>> check_environment()
     """
-    from . import _energy_model, _topology
+    from . import _topology
+    from .energy import _model
 
     problems = []
     for check in (_from_environment, _spin_us, lambda: env_flag("RUNTIME_TAIL_BOOST", True)):
@@ -278,11 +279,11 @@ def check_environment() -> None:
         except ValueError as error:
             problems.append(str(error))
             topology_read = False  # the power model's kinds cannot be checked against it
-    power_model = os.environ.get(_energy_model.ENVIRONMENT)
+    power_model = os.environ.get(_model.ENVIRONMENT)
     if power_model is not None and topology_read:
         kinds = [kind.name for kind in _topology.topology().kinds]
         try:
-            _energy_model.parse_power_model(power_model, kinds)
+            _model.parse_power_model(power_model, kinds)
         except ValueError as error:
             problems.append(str(error))
     if problems:
