@@ -21,7 +21,7 @@ import runtime.numpy as rnp
 
 from . import _config, _core, _info
 from .bench.plan import size_label
-from . import _demo_kernels as kernels
+from . import _kernels as kernels
 
 
 WIDTH = 100  # columns of the printed text

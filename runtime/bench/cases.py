@@ -23,7 +23,7 @@ import numpy as np
 import runtime
 
 from .. import _core
-from .. import _demo_kernels as kernels
+from .. import _kernels as kernels
 
 
 @dataclass
