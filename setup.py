@@ -1,4 +1,5 @@
-"""Build of runtime: the C pool in csrc/ and its Cython binding runtime/_core.
+"""The extension build of runtime: the C pool in csrc/, its Cython binding
+runtime/_core and runtime.numpy's two extensions.
 
 Build variants, chosen by environment variable at build time (as msgspec
 does):
@@ -18,6 +19,11 @@ from setuptools import Extension, setup
 
 C_SOURCES = ["csrc/deque.c", "csrc/sleep.c", "csrc/injector.c", "csrc/pool.c", "csrc/trace.c",
              "csrc/qos_linux.c", "csrc/qos_darwin.c", "csrc/qos_none.c"]
+
+
+if os.environ.get("RUNTIME_DEBUG", "") not in ("", "0", "1"):
+    raise SystemExit(f"RUNTIME_DEBUG must be 1 (a debug build) or 0, got "
+                     f"{os.environ['RUNTIME_DEBUG']!r}")
 
 
 def build_kind():
@@ -80,38 +86,9 @@ inline_extension = Extension(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )
 
+# Everything else about the distribution (name, version, dependencies,
+# packages) is in pyproject.toml; this file only builds the extensions.
 setup(
-    name="runtime",
-    version="0.1.0",
-    description="Heterogeneous-core task runtime for NumPy: a work-stealing pool with per-job QoS",
-    long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
-    long_description_content_type="text/markdown",
-    python_requires=">=3.10",
-    packages=["runtime", "runtime.numpy"],
-    package_data={"runtime": ["py.typed", "*.pyi"], "runtime.numpy": ["*.pyi"]},
     ext_modules=cythonize([extension, inline_extension, *numpy_extensions], language_level=3,
                           compiler_directives={"embedsignature": True}),
-    install_requires=[
-        # NumPy 2: np.errstate in contextvars (propagated to chunks), NEP 50
-        # promotion (a chunk's result dtype is the whole call's); 2.1 for
-        # np.reshape(copy=False) (runtime.numpy's batched matmul views).
-        "numpy>=2.1",
-        "psutil>=5.9",
-        "cffi>=1.15",
-        # threadpoolctl: the standard way to see and limit native thread pools
-        # (OpenBLAS, MKL, OpenMP); runtime registers its own pool with it and
-        # uses it to hold BLAS to one thread inside parallel chunks.
-        "threadpoolctl>=3.3",
-        # tqdm: progress bars of runtime.map_items(progress=True) and
-        # python -m runtime bench.
-        "tqdm>=4.60",
-    ],
-    extras_require={
-        # numba: the only way to test numba cfunc kernels for real (5 s to install).
-        # matplotlib: the bench's plots are tested too.
-        "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6", "cffi>=1.15", "numba>=0.58",
-                 "matplotlib>=3.6"],
-        # matplotlib: python -m runtime bench's PNG plots (3.6: Figure(layout=)).
-        "bench": ["pytest-benchmark>=4", "numexpr>=2.8", "numba>=0.58", "matplotlib>=3.6"],
-    },
 )

@@ -30,7 +30,7 @@ import numpy as np
 
 import runtime
 import runtime.numpy as rnp
-from runtime import _demo_kernels as kernels
+from runtime import _kernels as kernels
 
 FLOOR = 0.95
 SMALL_FLOOR = 0.8  # at SMALL_SIZE elements and fewer

@@ -1,8 +1,8 @@
-"""Issue 4's measurements on an emulated heterogeneous machine:
+"""Heterogeneous-core behaviour, measured on an emulated heterogeneous machine:
 
     python benchmarks/heterogeneous.py [--repeats N]
 
-cpu1 becomes a slow core (a busy process pinned to it, BENCHMARKS.md) and
+cpu1 becomes a slow core (a busy process pinned to it, docs/BENCHMARKING.md) and
 RUNTIME_TOPOLOGY="performance:0;efficiency:1" declares it an efficiency
 core.  Prints, each measured in this run:
 
@@ -30,7 +30,7 @@ os.environ.setdefault("RUNTIME_TOPOLOGY", "performance:0;efficiency:1")
 import numpy as np  # noqa: E402
 
 import runtime  # noqa: E402
-from runtime._benchcases import BUSY_LOOP  # noqa: E402
+from runtime.bench.cases import BUSY_LOOP  # noqa: E402
 
 
 # "initiated" (the default): the OS places the job's threads; "interactive":

@@ -11,7 +11,8 @@ import argparse
 import os
 
 import runtime
-from runtime import _benchcases as cases
+from runtime.bench import cases
+from runtime.bench.measure import measure_interleaved
 
 SCALING_CASES = ["map_sin_1e7", "map_exp_1e6", "parallel_fma_1e7", "reduce_sum_1e7",
                  "native_sum_1e7", "parallel_for_skewed"]
@@ -32,8 +33,12 @@ def main() -> None:
         row = []
         for t in counts:
             runtime.set_num_threads(t)
-            base, cand = cases.best_times(cases.CASES[name], args.repeats)
-            row.append(base / cand)
+            case = cases.CASES[name]
+            if case.data is None:
+                case.data = case.setup()
+            best = measure_interleaved({"baseline": case.baseline, "runtime": case.candidate},
+                                       case.data, args.repeats, case.pause)
+            row.append(best["baseline"].seconds / best["runtime"].seconds)
         print(f"{name:22}" + "".join(f"{r:7.2f}x" for r in row), flush=True)
     cases.shutdown_thread_pool()
 

@@ -1,4 +1,4 @@
-"""pytest-benchmark versions of the core cases (runtime/_benchcases.py):
+"""pytest-benchmark versions of the core cases (runtime/bench/cases.py):
 
     pytest benchmarks/ --benchmark-group-by=group
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime import _benchcases as cases
+from runtime.bench import cases
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,17 +1,17 @@
 """pytest-benchmark versions of runtime.numpy's cases
-(runtime/_numpy_benchcases.py):
+(runtime/bench/numpy_cases.py):
 
     pytest benchmarks/test_numpy.py --benchmark-group-by=group
 
 NumPy, runtime.numpy and the installed competitors (numexpr, numba) of each
 case land in one group.  For ratios measured interleaved use
-benchmarks/numpy_compare.py."""
+benchmarks/compare.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from runtime import _numpy_benchcases as cases
+from runtime.bench import numpy_cases as cases
 
 
 def sides(name: str) -> list[str]:

@@ -1,5 +1,5 @@
-"""What tracing costs (issue 5: not tracing <= 1%, tracing <= 10% on the
-1e6 exp map):
+"""What tracing costs (targets, docs/BENCHMARKING.md: not tracing <= 1%,
+tracing <= 10% on the 1e6 exp map):
 
     python benchmarks/trace_overhead.py [--rounds N]
 

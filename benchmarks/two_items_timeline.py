@@ -23,7 +23,7 @@ os.environ.setdefault("RUNTIME_TOPOLOGY", "performance:0;efficiency:1")
 import numpy as np  # noqa: E402
 
 import runtime  # noqa: E402
-from runtime._benchcases import BUSY_LOOP  # noqa: E402
+from runtime.bench.cases import BUSY_LOOP  # noqa: E402
 
 
 def this_cpu() -> int:

@@ -31,7 +31,7 @@ _Static_assert(RT_MAX_CALLERS <= 64, "callers_in_use is a 64-bit mask");
 _Static_assert(SLOT_COUNT <= RT_SLEEP_MAX_THREADS, "sleep counters are 16 bits");
 /* Idle spinning, before parking, is budgeted for the pool as a whole: the
  * workers together spin at most SPIN_BUDGET_NS after a burst of work
- * (BENCHMARKS.md: <= 1 ms of CPU in the second after work stops), each at
+ * (docs/BENCHMARKING.md: <= 1 ms of CPU in the second after work stops), each at
  * most MAX_SPIN_NS.  Long enough that back-to-back calls find workers
  * awake: waking a parked thread costs 10-30 us here, at times milliseconds
  * (a VM's idle vCPU), far more than a call's gap. */

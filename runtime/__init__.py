@@ -11,28 +11,52 @@ cores simply take more of them; the calling thread works too.
 
 from __future__ import annotations
 
-from . import _core
-from ._config import num_threads, set_num_threads
+from typing import TYPE_CHECKING
+
+from . import _config, _core
+from ._config import EnvironmentVariableError, get_num_threads, num_threads, set_num_threads
 from ._info import info
-from ._inline import map, map_items, parallel_for, reduce  # compiled; measured path in _map
-from . import _map, _parallel_for  # noqa: F401  (register the measured paths)
+if TYPE_CHECKING:
+    # The same functions, with generic signatures for type checkers
+    # (runtime/_signatures.pyi): a wrong level or callable is a type error.
+    # "map as map": exported though not in __all__ (see there).
+    from ._signatures import map as map
+    from ._signatures import map_items, parallel_for, reduce, submit
+else:
+    # Compiled (runtime/_inline.pyx): small calls run inline at once; the
+    # measured paths are in _map and _parallel_for, which register them.
+    from ._inline import map as map
+    from ._inline import map_items, parallel_for, reduce
+    from . import _map, _parallel_for  # noqa: F401
+    from ._submit import submit
 from ._parallel import parallel
-from ._qos import qos, set_tail_boost
-from ._submit import submit
+from ._qos import QosLevel, qos, set_tail_boost
 from ._topology import CoreKind, Topology, topology
 from ._trace import Trace, TraceEvent, trace
 from . import _threadpoolctl  # noqa: F401  (registers the pool with threadpoolctl)
 from . import energy
+from ._distribution import VERSION as __version__
 
-__version__ = "0.1.0"
+# Every RUNTIME_* variable is checked now, so a bad value fails the import
+# with its name and what it may hold, not some later call deep inside.
+# `python -m runtime` reports it itself, in one line (runtime/__main__.py).
+try:
+    _config.check_environment()
+except EnvironmentVariableError:
+    if not _config.started_as_command():
+        raise
 
+# Not "map": `from runtime import *` must not shadow the builtin; write
+# runtime.map.
 __all__ = [
     "CoreKind",
+    "EnvironmentVariableError",
+    "QosLevel",
     "Topology",
     "__version__",
     "energy",
+    "get_num_threads",
     "info",
-    "map",
     "map_items",
     "num_threads",
     "parallel",

@@ -6,35 +6,72 @@ import argparse
 import json
 import sys
 
+from . import _config
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime",
-                                     description="runtime: every core for NumPy.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the main job on generated data: speedup "
-                                            "over NumPy, CPU time, thread configuration")
-    demo.add_argument("--size", type=int, default=10_000_000, help="elements per array")
-    demo.add_argument("--repeats", type=int, default=3)
-    info = commands.add_parser("info", help="print the configuration")
+PROG = "python -m runtime"
+DEMO_SIZE = 10_000_000
+QUICK_SIZE = 1_000_000
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line: the parser, and each command's own parser."""
+    from .bench import cli as bench_cli
+
+    parser = argparse.ArgumentParser(prog=PROG, description="runtime: every core for NumPy. "
+                                     "Run a command; each has its own --help.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo", help="run the main job on generated data: speedup over NumPy, CPU time, "
+                     "thread configuration",
+        description="Each step does the same work with NumPy alone and with runtime, checks "
+                    "that the results agree, and prints wall time, speedup and CPU time.")
+    demo.add_argument("--size", type=int, default=None,
+                      help=f"elements per array, at least 1000 (default: {DEMO_SIZE:,}; "
+                           f"{QUICK_SIZE:,} with --quick)")
+    demo.add_argument("--repeats", type=int, default=3,
+                      help="timed runs of each step, NumPy's and runtime's; the best counts "
+                           "(default: 3)")
+    demo.add_argument("--quick", action="store_true",
+                      help=f"a run of a few seconds: {QUICK_SIZE:,} elements per array "
+                           "(an install check; the speedups of small arrays are lower)")
+    info = commands.add_parser("info", help="print the configuration",
+                               description="Print the thread count and where it came from, "
+                                           "caches, BLAS, core kinds and QoS mechanisms.")
     info.add_argument("--json", action="store_true", help="as JSON")
-    from . import _bench_cli
-
     bench = commands.add_parser("bench", help="run the microbenchmarks: print a table, write "
                                               "report.md and plots",
-                                description=_bench_cli.DESCRIPTION)
-    _bench_cli.add_arguments(bench)
+                                description=bench_cli.DESCRIPTION)
+    bench_cli.add_arguments(bench)
+    return parser, {"demo": demo, "info": info, "bench": bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, commands = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        _config.check_environment()
+    except _config.EnvironmentVariableError as error:
+        # One line per bad variable, as argparse reports a bad option.
+        for problem in error.problems:
+            print(f"{PROG} {args.command}: error: {problem}", file=sys.stderr)
+        return 2
 
     if args.command == "demo":
         from ._demo import run_demo
 
-        if args.size < 1000 or args.repeats < 1:
-            parser.error("--size must be >= 1000 and --repeats >= 1")
-        return run_demo(args.size, args.repeats)
+        size = args.size if args.size is not None else QUICK_SIZE if args.quick else DEMO_SIZE
+        if size < 1000 or args.repeats < 1:
+            commands["demo"].error("--size must be >= 1000 and --repeats >= 1")
+        return run_demo(size, args.repeats)
     if args.command == "bench":
-        _bench_cli.check(bench, args)
-        return _bench_cli.run(args, argv)
+        from .bench import cli as bench_cli
+
+        bench_cli.check(commands["bench"], args)
+        return bench_cli.run(args, argv)
     from ._info import format_info, info as gather
 
     data = gather()

@@ -46,7 +46,8 @@ def cache_sizes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> dict[int, i
 
 @functools.lru_cache(maxsize=None)
 def chunk_cache_bytes(threads: int) -> int:
-    """Cache one thread's chunk may use: its L2 plus its share of the L3.
+    """Cache one thread's chunk may use: its L2 plus its share of the L3
+    (at most MAX_L3_SHARE).
 
     A chunk of a function that makes temporaries (a * b + c) should keep its
     inputs, output and temporaries in cache, so chunk-sized temporaries are
@@ -58,7 +59,18 @@ def chunk_cache_bytes(threads: int) -> int:
     sizes = cache_sizes()
     l2 = sizes.get(2, 1 << 20)
     l3 = sizes.get(3, 8 << 20)
-    return l2 + l3 // max(1, threads)
+    return l2 + min(l3 // max(1, threads), MAX_L3_SHARE)
+
+
+# The most L3 a thread's chunk counts on.  sysfs reports the L3 of a whole
+# socket (or what a hypervisor declares): 480 MiB on this project's 2-vCPU
+# VM, an Intel Xeon whose L3 is shared with the rest of the host's cores.
+# Split between our two threads it sized chunks of ~240 MiB of data, which
+# stay in no core's cache and leave a job too few chunks to balance.  One
+# core of a current CPU has at most ~12 MiB of L3 to itself (AMD's 3D
+# V-Cache parts: 96 MiB per 8-core die; Intel Xeons: 2-4 MiB per core), so
+# above 16 MiB the figure is not a cache this thread can use.
+MAX_L3_SHARE = 16 << 20
 
 
 @dataclass

@@ -130,7 +130,7 @@ MAX_THREADS = RT_MAX_WORKERS + 1
 TRACE_MAX_CAPACITY = RT_TRACE_MAX_CAPACITY  # events per thread (csrc/trace.h)
 BUILD = RUNTIME_BUILD.decode()
 
-# Addresses of the demo kernels in _kernels.c (see runtime/_demo_kernels.py).
+# Addresses of the demo kernels in _kernels.c (see runtime/_kernels.py).
 KERNELS = {
     "noop": <uintptr_t>&rt_kernel_noop,
     "iota": <uintptr_t>&rt_kernel_iota,

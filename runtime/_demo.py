@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+import textwrap
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,8 +19,12 @@ import numpy as np
 import runtime
 import runtime.numpy as rnp
 
-from . import _config, _core
-from . import _demo_kernels as kernels
+from . import _config, _core, _info
+from .bench.plan import size_label
+from . import _kernels as kernels
+
+
+WIDTH = 100  # columns of the printed text
 
 
 @dataclass
@@ -43,6 +48,7 @@ def _measure(fn: Callable[[], Any], repeats: int) -> tuple[float, float, Any]:
 
 
 def _steps(n: int) -> list[Step]:
+    size = size_label(n)  # 1e7, not 1e+07
     rng = np.random.default_rng(42)
     x = rng.random(n)
     a, b = rng.random(n), rng.random(n)
@@ -62,16 +68,16 @@ def _steps(n: int) -> list[Step]:
         return skew_out.copy()
 
     return [
-        Step(f"sin(x), {n:.0e} elements", lambda: np.sin(x), lambda: runtime.map(np.sin, x),
+        Step(f"sin(x), {size} elements", lambda: np.sin(x), lambda: runtime.map(np.sin, x),
              np.array_equal),
-        Step(f"sqrt(a*a + b*b), {n:.0e}", lambda: np.sqrt(a * a + b * b), lambda: norm(a, b),
+        Step(f"sqrt(a*a + b*b), {size}", lambda: np.sqrt(a * a + b * b), lambda: norm(a, b),
              np.array_equal),
-        Step(f"sum(x), {n:.0e}", lambda: np.sum(x),
+        Step(f"sum(x), {size}", lambda: np.sum(x),
              lambda: runtime.reduce(np.sum, x, combine=operator.add),
              lambda p, q: bool(np.isclose(p, q, rtol=1e-12))),
-        Step(f"runtime.numpy: exp(x) * 2, {n:.0e}", lambda: np.multiply(np.exp(x), 2.0),
+        Step(f"runtime.numpy: exp(x) * 2, {size}", lambda: np.multiply(np.exp(x), 2.0),
              lambda: rnp.multiply(rnp.exp(x), 2.0), np.array_equal),
-        Step(f"runtime.numpy: mean, var, {n:.0e}", lambda: (np.mean(x), np.var(x)),
+        Step(f"runtime.numpy: mean, var, {size}", lambda: (np.mean(x), np.var(x)),
              lambda: (rnp.mean(x), rnp.var(x)),
              lambda p, q: bool(np.allclose(p, q, rtol=1e-12, atol=0))),
         Step("native kernel, skewed cost, 3000", skewed_serial, skewed_parallel,
@@ -86,8 +92,12 @@ def run_demo(n: int = 10_000_000, repeats: int = 3) -> int:
     threads = runtime.num_threads()
     print(f"runtime {runtime.__version__} demo: {threads} threads per job "
           f"(from {_config.thread_source()}), NumPy {np.__version__}")
-    print("Each step: NumPy alone vs runtime on the same data; best of "
-          f"{repeats}; CPU = process CPU time of that run, all threads.\n")
+    load = _info.load_note(threads)
+    if load is not None:  # a busy machine lowers every ratio: say so before the figures
+        print(textwrap.fill(f"Machine: {load}.", WIDTH))
+    print(textwrap.fill("Each step: NumPy alone vs runtime on the same data; best of "
+                        f"{repeats}; CPU = process CPU time of that run, all threads.", WIDTH)
+          + "\n")
     header = (f"{'step':38} {'NumPy':>10} {'runtime':>10} {'speedup':>8} {'CPU NumPy':>10} "
               f"{'CPU runtime':>12}")
     print(header)
@@ -111,5 +121,6 @@ def run_demo(n: int = 10_000_000, repeats: int = 3) -> int:
     print(f"{'total':38} {totals[0] * 1e3:8.1f}ms {totals[1] * 1e3:8.1f}ms "
           f"{totals[0] / totals[1]:7.2f}x {totals[2] * 1e3:8.0f}ms {totals[3] * 1e3:10.0f}ms")
     print(f"\nresults {'match NumPy' if all_same else 'DO NOT match NumPy'}; "
-          f"pool: {_core.stats()['workers']} worker thread(s) + the calling thread")
+          f"pool: {_info.plural(_core.stats()['workers'], 'worker thread')} + the calling "
+          "thread")
     return 0 if all_same else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from typing import Any
@@ -29,6 +30,7 @@ def info() -> dict[str, Any]:
         "build": _core.BUILD,
         "num_threads": _config.num_threads(),
         "num_threads_source": _config.thread_source(),
+        "num_threads_ignored": _config.ignored_setting(),
         "cpus_affinity": budget.affinity,
         "cgroup_cpu_quota": budget.quota,
         "pool_started": _core.started(),
@@ -104,6 +106,33 @@ def _version() -> str:
     return __version__
 
 
+def plural(count: int, word: str) -> str:
+    """"1 worker", "2 workers", "0 workers".
+
+    >>> plural(1, "worker"), plural(3, "CPU")
+    ('1 worker', '3 CPUs')
+    """
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def load_note(threads: int) -> str | None:
+    """The 1-minute load average, and whether it leaves `threads` threads
+    room to run: other work on the CPUs takes time from every job's
+    threads, and ratios against a one-thread baseline fall toward 1.0x.
+    None where the OS gives no load average.  Busy: a load of half the
+    threads or more (on 2 CPUs, one CPU's worth of other work)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    cpus = os.cpu_count() or 1
+    note = f"1-minute load average {load:.2f} on {plural(cpus, 'CPU')}"
+    if load >= max(0.5, threads / 2):
+        note += (": other processes are using the CPUs, so speedups are lower than on an "
+                 "idle machine")
+    return note
+
+
 def format_info(data: dict[str, Any]) -> str:
     quota = data["cgroup_cpu_quota"]
     ov = data["overheads"]
@@ -112,16 +141,19 @@ def format_info(data: dict[str, Any]) -> str:
         f"runtime {data['version']} ({data['build']} build), Python {data['python']}, "
         f"NumPy {data['numpy']}, {data['platform']}",
         f"threads per job: {data['num_threads']} (from {data['num_threads_source']}; "
-        f"affinity allows {data['cpus_affinity']} CPUs"
+        + (f"{data['num_threads_ignored']}; " if data.get("num_threads_ignored") else "")
+        + f"affinity allows {plural(data['cpus_affinity'], 'CPU')}"
         + (f", cgroup quota {quota:g} CPUs)" if quota else ", no cgroup CPU quota)"),
         f"pool: {'running' if data['pool_started'] else 'not started yet'}"
-        + (f", {pool['workers']} workers ({pool['sleeping']} parked), {pool['leaves']} chunks "
-           f"run, {pool['steals']} steals" if data["pool_started"] else ""),
+        + (f", {plural(pool['workers'], 'worker')} ({pool['sleeping']} parked), "
+           f"{plural(pool['leaves'], 'chunk')} run, {plural(pool['steals'], 'steal')}"
+           if data["pool_started"] else ""),
         "measured overheads: " + ("not yet (measured on the first parallel call)" if ov is None
                                   else f"dispatch {ov['dispatch_us']} us, Python chunk "
                                        f"{ov['python_chunk_us']} us"),
         "caches: " + (", ".join(f"{k} {v >> 10} KiB" for k, v in data["cache_bytes"].items())
-                      or "unknown") + f"; chunk budget {data['chunk_cache_bytes'] >> 20} MiB",
+                      or "unknown") + f"; chunk budget {data['chunk_cache_bytes'] >> 20} MiB "
+        f"per thread (L2 + the thread's share of L3, at most {_arrays.MAX_L3_SHARE >> 20} MiB)",
         "BLAS threads: " + (", ".join(f"{k} {v}" for k, v in data["blas_threads"].items())
                             or "no BLAS library found")
         + " (held to 1 inside parallel Python chunks)",

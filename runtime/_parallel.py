@@ -17,12 +17,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 def parallel(func: F, /) -> F: ...
 @overload
 def parallel(*, reduce: Callable[[Any, Any], Any] | None = None,
-             grain: int | None = None, qos: str | None = None) -> Callable[[F], F]: ...
+             grain: int | None = None, qos: _qos.QosLevel | None = None) -> Callable[[F], F]: ...
 
 
 def parallel(func: Callable[..., Any] | None = None, /, *,
              reduce: Callable[[Any, Any], Any] | None = None,
-             grain: int | None = None, qos: str | None = None) -> Any:
+             grain: int | None = None, qos: _qos.QosLevel | None = None) -> Any:
     """Decorate a function written for one chunk so that calling it on whole
     arrays runs it on chunks, on all cores.
 

@@ -12,7 +12,7 @@ from ._native import context_address, kernel_address
 
 
 def parallel_for_call(n: int, body: Callable[[int, int], Any] | Any, ctx: Any,
-                      grain: int | None, qos: str | None) -> None:
+                      grain: int | None, qos: _qos.QosLevel | None) -> None:
     """runtime.parallel_for's measured path (runtime/_inline.pyx has the docs)."""
     if qos is not None:
         with _qos.maybe(qos, "runtime.parallel_for"):

@@ -22,9 +22,13 @@ they are QoS classes.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Literal
 
 from . import _core, _inline, _topology
+
+# The names of the levels, for type checkers: a misspelt level in a user's
+# call is an error there (mypy, pyright) before it is a ValueError here.
+QosLevel = Literal["interactive", "initiated", "utility", "background"]
 
 LEVELS = {"background": 0, "utility": 1, "initiated": 2, "interactive": 3}
 NAMES = {number: name for name, number in LEVELS.items()}
@@ -91,7 +95,7 @@ def _jobs_at(number: int) -> Iterator[None]:
         _core.qos_level.reset(token)
 
 
-def qos(level: str) -> contextlib.AbstractContextManager[None]:
+def qos(level: QosLevel) -> contextlib.AbstractContextManager[None]:
     """Jobs started inside run at QoS `level`: "interactive", "initiated"
     (the default for a caller that waits), "utility" or "background".
 

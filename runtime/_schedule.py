@@ -29,7 +29,7 @@ from typing import Callable, Hashable, Iterator
 
 import numpy as np
 
-from . import _config, _core, _demo_kernels, _inline
+from . import _config, _core, _inline, _kernels
 from ._blas import single_threaded_blas
 
 Body = Callable[[int, int], object]
@@ -127,8 +127,8 @@ def _calibrate(threads: int) -> Overheads:
     empty = _best_of(3, lambda: _core.parallel_for_python(noop, 0, chunks, 1, 1, 1)) / chunks
     # The same two pieces of work as native chunks (the shipped sum kernel).
     summed, parts = np.ones(2 * 4 * per_chunk), np.empty(2)  # (the context points into these)
-    sums = _demo_kernels.sum_context(summed, parts)
-    sum_kernel, sum_ctx = _demo_kernels.kernel("sum"), ctypes.addressof(sums)
+    sums = _kernels.sum_context(summed, parts)
+    sum_kernel, sum_ctx = _kernels.kernel("sum"), ctypes.addressof(sums)
     native_one = _best_of(5, lambda: _core.call_native(sum_kernel, sum_ctx, 0, 1))
     native_two = _best_of(5, lambda: _core.parallel_for_native(sum_kernel, sum_ctx, 0, 2, 1, 1, 1))
     return Overheads(

@@ -24,11 +24,11 @@ import pytest
 
 import runtime
 import runtime.energy
-from runtime import _energy_darwin, _energy_model, _energy_rapl
-from runtime._energy_counter import CounterError
-from runtime._energy_cputime import ThreadSample, split_by_threads, thread_samples
-from runtime._energy_darwin import RusageInfoV6, parse_rusage_v6, read_rusage_v6
-from runtime._energy_rapl import delta_uj, package_zones, sample_seconds
+from runtime.energy import _darwin, _model, _rapl
+from runtime.energy._counter import CounterError
+from runtime.energy._cputime import ThreadSample, split_by_threads, thread_samples
+from runtime.energy._darwin import RusageInfoV6, parse_rusage_v6, read_rusage_v6
+from runtime.energy._rapl import delta_uj, package_zones, sample_seconds
 from runtime._topology import CoreKind, Topology
 
 # max_energy_range_uj of a recorded i7 laptop package (2^32 units of 61 uJ).
@@ -140,10 +140,10 @@ def test_wrap_around_in_a_block(tmp_path):
 def test_several_wraps_are_caught_by_samples_in_between(tmp_path, monkeypatch):
     # The sampler thread calls _sample(); here the test calls it, with the
     # thread's period set far beyond the test so only one caller reads.
-    monkeypatch.setattr(_energy_rapl, "SAMPLE_SECONDS_MIN", 3600.0)
-    monkeypatch.setattr(_energy_rapl, "SAMPLE_SECONDS_MAX", 3600.0)
+    monkeypatch.setattr(_rapl, "SAMPLE_SECONDS_MIN", 3600.0)
+    monkeypatch.setattr(_rapl, "SAMPLE_SECONDS_MAX", 3600.0)
     write_tree(tmp_path, tree(intel_rapl_0=zone("package-0", 900, max_range=1000)))
-    counter = _energy_rapl.RaplCounter(tmp_path)
+    counter = _rapl.RaplCounter(tmp_path)
     counter.start()
     for value in (100, 800, 300):  # wraps twice: 201 + 700 + 501
         write_tree(tmp_path, tree(intel_rapl_0={"energy_uj": value}))
@@ -155,11 +155,11 @@ def test_several_wraps_are_caught_by_samples_in_between(tmp_path, monkeypatch):
 def test_sampler_thread_reads_during_the_block(tmp_path, monkeypatch):
     # A tiny counter range and a 1 ms period: the thread must read every
     # value written below, or the two wraps would be lost.
-    monkeypatch.setattr(_energy_rapl, "SAMPLE_SECONDS_MIN", 0.001)
+    monkeypatch.setattr(_rapl, "SAMPLE_SECONDS_MIN", 0.001)
     write_tree(tmp_path, tree(intel_rapl_0=zone("package-0", 900, max_range=1000)))
     with runtime.energy.meter(powercap_root=tmp_path, topology=ONE_KIND) as m:
         counter = m._counter
-        assert isinstance(counter, _energy_rapl.RaplCounter)
+        assert isinstance(counter, _rapl.RaplCounter)
         for value in (100, 800, 300):
             write_tree(tmp_path, tree(intel_rapl_0={"energy_uj": value}))
             deadline = time.monotonic() + 30  # a guard against hanging, not a bound
@@ -171,7 +171,7 @@ def test_sampler_thread_reads_during_the_block(tmp_path, monkeypatch):
 
 def test_sample_period_follows_the_counter_range():
     def zones(max_range):
-        return [_energy_rapl.Zone(Path("."), "package-0", max_range)]
+        return [_rapl.Zone(Path("."), "package-0", max_range)]
     # A 65 kJ counter wraps in ~2 min at 500 W.
     assert sample_seconds(zones(65_532_610_987)) == pytest.approx(65.53, rel=1e-3)
     assert sample_seconds(zones(MAX)) == pytest.approx(262.1, rel=1e-3)
@@ -246,7 +246,7 @@ def test_permission_denied(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(_energy_rapl, "open", guarded_open, raising=False)
+    monkeypatch.setattr(_rapl, "open", guarded_open, raising=False)
     with runtime.energy.meter(powercap_root=tmp_path, topology=ONE_KIND) as m:
         burn_cpu(0.01)
     assert m.source == "estimate" and m.joules == m.estimate_joules and m.joules > 0
@@ -311,14 +311,14 @@ def test_rusage_layout_matches_the_header():
     assert RusageInfoV6.ri_energy_nj.offset == 16 + 8 * 40 == 336
     assert RusageInfoV6.ri_penergy_nj.offset == 344
     assert RusageInfoV6.ri_user_ptime.offset == 304
-    assert len(rusage_buffer()) == 464 == _energy_darwin.ctypes.sizeof(RusageInfoV6)
+    assert len(rusage_buffer()) == 464 == _darwin.ctypes.sizeof(RusageInfoV6)
 
 
 def test_rusage_parser_on_a_fake_buffer():
     sample = parse_rusage_v6(rusage_buffer(
         energy_nj=123_456_789, penergy_nj=100_000_000, user_time=700, system_time=300,
         user_ptime=500, system_ptime=100, cycles=99, pcycles=98))
-    assert sample == _energy_darwin.RusageSample(energy_nj=123_456_789, p_energy_nj=100_000_000,
+    assert sample == _darwin.RusageSample(energy_nj=123_456_789, p_energy_nj=100_000_000,
                                                  cpu_time=1000, p_cpu_time=600)
     with pytest.raises(CounterError, match="returned 100 bytes, expected 464"):
         parse_rusage_v6(bytes(100))
@@ -440,7 +440,7 @@ def test_this_process_threads_are_sampled():
 
 
 def test_power_model_from_the_environment_and_the_argument(monkeypatch, tmp_path):
-    monkeypatch.setenv(_energy_model.ENVIRONMENT, "performance:8; efficiency:2")
+    monkeypatch.setenv(_model.ENVIRONMENT, "performance:8; efficiency:2")
     with runtime.energy.meter(powercap_root=tmp_path / "none", topology=HYBRID,
                               power_model={"efficiency": 3}) as m:
         burn_cpu(0.01)
@@ -453,7 +453,7 @@ def test_power_model_from_the_environment_and_the_argument(monkeypatch, tmp_path
     ("", "is empty"), ("performance", "is not 'kind:watts'"), ("performance:fast", "not a number"),
     ("performance:-1", "finite number of watts >= 0"), ("efficiency:nan", "finite number")])
 def test_bad_power_model_in_the_environment(monkeypatch, text, message):
-    monkeypatch.setenv(_energy_model.ENVIRONMENT, text)
+    monkeypatch.setenv(_model.ENVIRONMENT, text)
     with pytest.raises(ValueError, match=message):
         runtime.energy.meter(topology=ONE_KIND)
 
@@ -465,7 +465,7 @@ def test_power_model_must_know_every_kind():
     runtime.energy.meter(topology=strange, power_model={"big": 3, "little": 1})
     with pytest.raises(ValueError, match="expected watts as a number"):
         runtime.energy.meter(topology=ONE_KIND, power_model={"all": "4 W"})
-    assert _energy_model.watts_for("mid2", _energy_model.DEFAULT_POWER_MODEL) == 2.0
+    assert _model.watts_for("mid2", _model.DEFAULT_POWER_MODEL) == 2.0
 
 
 def test_power_model_of_the_wrong_type_says_what_to_pass():
@@ -487,14 +487,14 @@ def test_unknown_kinds_in_the_power_model_are_errors(monkeypatch):
         runtime.energy.meter(topology=HYBRID, power_model={"perfromance": 3.0})
     with pytest.raises(ValueError, match="unknown core kind 1;"):
         runtime.energy.meter(topology=HYBRID, power_model={1: 3.0})  # type: ignore[dict-item]
-    monkeypatch.setenv(_energy_model.ENVIRONMENT, "performance:8;effciency:2")
+    monkeypatch.setenv(_model.ENVIRONMENT, "performance:8;effciency:2")
     with pytest.raises(ValueError, match=rf"RUNTIME_POWER_MODEL: unknown core kind 'effciency'; "
                                          rf"{known}"):
         runtime.energy.meter(topology=HYBRID)
     # The topology's own kinds (RUNTIME_TOPOLOGY names them freely) and the
     # middle tiers are known, and listed when one is misspelt.
     strange = Topology([CoreKind("big", [0]), CoreKind("little", [1])], "test")
-    monkeypatch.setenv(_energy_model.ENVIRONMENT, "big:5;mid3:2")
+    monkeypatch.setenv(_model.ENVIRONMENT, "big:5;mid3:2")
     assert runtime.energy.meter(topology=strange, power_model={"little": 1}).power_model["big"] == 5
     with pytest.raises(ValueError, match=r"unknown core kind 'bgi'; .*this topology's: 'big', "
                                          r"'little'"):

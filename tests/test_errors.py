@@ -15,7 +15,7 @@ import pytest
 
 import runtime
 from runtime import _core
-from runtime import _demo_kernels as kernels
+from runtime import _kernels as kernels
 
 
 class Boom(Exception):
@@ -107,7 +107,7 @@ def test_ctrl_c_while_running_python_chunks(threads):
 def test_real_sigint_to_a_process_in_a_long_job():
     code = (
         "import numpy as np, runtime, sys\n"
-        "from runtime import _demo_kernels as k\n"
+        "from runtime import _kernels as k\n"
         "runtime.set_num_threads(2)\n"
         "out = np.zeros(40_000); ctx = k.skewed_context(out, 40)\n"
         "print('started', flush=True)\n"

@@ -15,7 +15,7 @@ import pytest
 
 import runtime
 from runtime import _core
-from runtime import _demo_kernels as kernels
+from runtime import _kernels as kernels
 
 ffi = cffi.FFI()
 IOTA = kernels.kernel("iota")

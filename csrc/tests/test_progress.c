@@ -1,4 +1,4 @@
-/* Progress guarantees of the pool (issue 10's defects, as C tests): a
+/* Progress guarantees of the pool, as C tests: a
  * burst of submitted work wakes a worker per task; injected work is never
  * stranded by a resize (to no workers included); a thread waiting in a
  * join starts no injected work; QoS levels nest as a stack.  Run by

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ._topology import CoreKind, Topology
+from .._topology import CoreKind, Topology
 
 TASK_DIR = Path("/proc/self/task")
 

@@ -1,7 +1,17 @@
-"""The native kernels shipped in the extension (runtime/_kernels.c), with
-ctypes structs for their contexts: for the demo, the benchmarks and the
-tests.  ``kernel(name)`` is an int address runtime.parallel_for accepts;
-wrap it with cffi or ctypes to get a typed function pointer."""
+"""The native kernels compiled into the extension from runtime/_kernels.c,
+with ctypes structs for their contexts: ``sum`` calibrates the scheduler's
+native dispatch cost (runtime/_schedule.py) and is the benchmarks' memory
+ceiling, ``skewed`` and ``noop`` serve the demo and the benchmarks,
+``iota`` the tests.  ``kernel(name)`` is an int address
+runtime.parallel_for accepts; wrap it with cffi or ctypes to get a typed
+function pointer.
+
+>>> import numpy as np, runtime
+>>> out = np.zeros(100)
+>>> runtime.parallel_for(len(out), kernel("skewed"), skewed_context(out, 1))
+>>> bool(out[-1] > 0)
+True
+"""
 
 from __future__ import annotations
 
@@ -24,18 +34,18 @@ class SumContext(ctypes.Structure):
 
 
 def kernel(name: str) -> int:
-    """Address of the demo kernel `name`: noop, iota, skewed or sum."""
+    """Address of the kernel `name`: noop, iota, skewed or sum."""
     return _core.KERNELS[name]
 
 
 def as_ctypes(name: str) -> ctypes._CFuncPtr:
-    """The demo kernel as a typed ctypes function."""
+    """The kernel as a typed ctypes function."""
     return KERNEL_TYPE(kernel(name))
 
 
 def double_pointer(a: np.ndarray) -> ctypes._Pointer:
     if a.dtype != np.float64 or not a.flags.c_contiguous:
-        raise ValueError("demo kernels take C-contiguous float64 arrays")
+        raise ValueError("the kernels take C-contiguous float64 arrays")
     return a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
 
 

@@ -1,32 +1,5 @@
-"""Energy meters: what a block of work cost, always labelled with where
-the figure came from.
-
->>> import runtime.energy
->>> with runtime.energy.meter(powercap_root="/nonexistent") as m:
-...     total = sum(i * i for i in range(200_000))
->>> m.source, m.joules > 0, m.cpu_seconds > 0, str(m).endswith(" J (estimate)")
-('estimate', True, True, True)
-
-Sources, the first that can be read:
-
-- ``"rapl"``, Linux: package energy from the powercap sysfs tree
-  (``/sys/class/powercap/intel-rapl:N/energy_uj``, package zones only,
-  summed over packages, wrap-around handled; AMD Zen too).  MACHINE-WIDE:
-  every process on the packages, and their idle power, counts, not only
-  this block's work.  Usually needs root (Linux 5.10+).
-- ``"darwin-rusage"``, macOS: this process's own energy as the kernel
-  counts it, ``proc_pid_rusage(RUSAGE_INFO_V6)`` ``ri_energy_nj`` (and
-  ``ri_penergy_nj``, the part on performance cores); no root needed.
-  Written to Apple's header, not run on macOS here.
-- ``"estimate"``, anywhere: this process's CPU seconds per core kind x a
-  power model (watts per busy core of each kind, runtime._energy_model:
-  performance 4 W, efficiency 1 W by default, rough; ``power_model=`` or
-  ``RUNTIME_POWER_MODEL="performance:4;efficiency:1"`` to change).
-
-A counter that cannot be read (permission, missing file, garbage, a
-counter that never counts) is listed in ``m.unreadable`` with the reason
-and the meter falls back to the estimate: a failed read is never 0 J.
-"""
+"""The meter: one measured block's energy, wall and CPU seconds, with the
+source of the figure (runtime.energy's docstring says which sources)."""
 
 from __future__ import annotations
 
@@ -37,18 +10,12 @@ import time
 from types import TracebackType
 from typing import Callable, Mapping
 
-from . import _energy_cputime, _energy_model
-from ._energy_counter import CounterError, EnergyCounter
-from ._energy_darwin import DarwinRusageCounter, read_rusage_v6
-from ._energy_model import DEFAULT_POWER_MODEL
-from ._energy_model import ENVIRONMENT as POWER_MODEL_ENVIRONMENT
-from ._energy_rapl import DEFAULT_ROOT as DEFAULT_POWERCAP_ROOT
-from ._energy_rapl import RaplCounter
-from ._topology import Topology
-from ._topology import topology as _detected_topology
-
-__all__ = ["DEFAULT_POWERCAP_ROOT", "DEFAULT_POWER_MODEL", "POWER_MODEL_ENVIRONMENT", "Meter",
-           "format_energy", "meter"]
+from .. import _topology
+from . import _cputime, _model
+from ._counter import CounterError, EnergyCounter
+from ._darwin import DarwinRusageCounter, read_rusage_v6
+from ._rapl import DEFAULT_ROOT as DEFAULT_POWERCAP_ROOT
+from ._rapl import RaplCounter
 
 SOURCES = ("rapl", "darwin-rusage", "estimate")
 
@@ -73,7 +40,7 @@ class Meter:
     - ``power_model``: the watts per busy core per kind the estimate used.
     """
 
-    def __init__(self, counter: EnergyCounter | None, topology: Topology,
+    def __init__(self, counter: EnergyCounter | None, topology: _topology.Topology,
                  power_model: dict[str, float]) -> None:
         self.topology = topology
         self.power_model = power_model
@@ -89,7 +56,7 @@ class Meter:
         self._counter = counter
         self._unreadable: list[tuple[str, str]] = []
         self._entered = False
-        self._threads: dict[int, _energy_cputime.ThreadSample] = {}
+        self._threads: dict[int, _cputime.ThreadSample] = {}
         self._cpu_start = self._wall_start = 0.0
 
     def __enter__(self) -> Meter:
@@ -103,7 +70,7 @@ class Meter:
             except CounterError as error:
                 self._unreadable.append((error.counter, error.reason))
                 self._counter = None
-        self._threads = _energy_cputime.thread_samples()
+        self._threads = _cputime.thread_samples()
         self._cpu_start = time.process_time()
         self._wall_start = time.perf_counter()
         return self
@@ -112,7 +79,7 @@ class Meter:
                  traceback: TracebackType | None) -> None:
         self.seconds = time.perf_counter() - self._wall_start
         self.cpu_seconds = max(0.0, time.process_time() - self._cpu_start)
-        threads = _energy_cputime.thread_samples()
+        threads = _cputime.thread_samples()
         measured: tuple[float, dict[str, float] | None] | None = None
         if self._counter is not None:
             try:
@@ -121,7 +88,7 @@ class Meter:
                 self._unreadable.append((error.counter, error.reason))
         split = self._split_cpu(threads)
         self.cpu_seconds_by_kind, self.cpu_attribution = split.by_kind, split.how
-        self.estimate_joules, estimate_by_kind = _energy_model.estimate(split.by_kind,
+        self.estimate_joules, estimate_by_kind = _model.estimate(split.by_kind,
                                                                         self.power_model)
         if measured is not None and self._counter is not None:
             self.source = self._counter.source
@@ -131,14 +98,14 @@ class Meter:
             self.joules, self.joules_by_kind = self.estimate_joules, estimate_by_kind
         self.unreadable = tuple(self._unreadable)
 
-    def _split_cpu(self, threads: dict[int, _energy_cputime.ThreadSample]
-                   ) -> _energy_cputime.CpuSplit:
+    def _split_cpu(self, threads: dict[int, _cputime.ThreadSample]
+                   ) -> _cputime.CpuSplit:
         if isinstance(self._counter, DarwinRusageCounter):
             share = self._counter.performance_share()
             if share is not None:
-                return _energy_cputime.split_by_performance_share(self.cpu_seconds, share,
+                return _cputime.split_by_performance_share(self.cpu_seconds, share,
                                                                   self.topology)
-        return _energy_cputime.split_by_threads(self.cpu_seconds, self._threads, threads,
+        return _cputime.split_by_threads(self.cpu_seconds, self._threads, threads,
                                                 self.topology)
 
     def __str__(self) -> str:
@@ -169,7 +136,7 @@ class Meter:
 
 def meter(*, powercap_root: str | os.PathLike[str] | None = None,
           power_model: Mapping[str, float] | None = None,
-          topology: Topology | None = None,
+          topology: _topology.Topology | None = None,
           rusage_reader: Callable[[], bytes] | None = None) -> Meter:
     """A meter for one ``with`` block: energy, wall and CPU seconds.
 
@@ -194,10 +161,10 @@ def meter(*, powercap_root: str | os.PathLike[str] | None = None,
     """
     if powercap_root is not None and rusage_reader is not None:
         raise TypeError("pass powercap_root (Linux RAPL) or rusage_reader (macOS), not both")
-    topology = _detected_topology() if topology is None else topology
-    model = _energy_model.power_model(power_model, kinds=[kind.name for kind in topology.kinds])
+    topology = _topology.topology() if topology is None else topology
+    model = _model.power_model(power_model, kinds=[kind.name for kind in topology.kinds])
     for kind in topology.kinds:
-        _energy_model.watts_for(kind.name, model)  # a missing kind fails here, not at the end
+        _model.watts_for(kind.name, model)  # a missing kind fails here, not at the end
     counter: EnergyCounter | None = None
     if rusage_reader is not None or (powercap_root is None and sys.platform == "darwin"):
         counter = DarwinRusageCounter(

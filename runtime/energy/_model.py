@@ -18,7 +18,7 @@ import os
 import re
 from typing import Iterable, Mapping
 
-from ._topology import kind_entries
+from .._topology import kind_entries
 
 ENVIRONMENT = "RUNTIME_POWER_MODEL"
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from . import _bench_plan as _bench
+from .. import _config, _info
+from .._distribution import install_hint
+from .._info import plural
+from . import plan as bench_plan
 
 DESCRIPTION = """\
 Run runtime's microbenchmarks: pool overheads, runtime.numpy ops (exp, sin,
@@ -22,23 +26,23 @@ energy's source) and writes report.md, results.json and PNG plots into
 
 def add_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--quick", action="store_true",
-                       help=f"at most {_bench.QUICK_REPEATS} timed blocks per case, matmul "
+                       help=f"at most {bench_plan.QUICK_REPEATS} timed blocks per case, matmul "
                             "1000x1000, no idle-CPU or skewed-kernel case: about 10 s on 2 CPUs")
     bench.add_argument("--out", type=Path, default=Path("runtime-bench"), metavar="DIR",
                        help="folder for report.md, results.json, trace files and the PNG "
                             "plots; created if missing (default: ./runtime-bench)")
     bench.add_argument("--compare", type=_competitors, default=(), metavar="NAME[,NAME]",
                        help="also time these competitors on the ops: "
-                            + ", ".join(_bench.COMPETITORS))
+                            + ", ".join(bench_plan.COMPETITORS))
     bench.add_argument("--emulate-slow-core", action="store_true",
                        help="add the busy-cpu1 scenario (a busy process pinned to cpu1, "
-                            f"RUNTIME_TOPOLOGY={_bench.SLOW_CORE_TOPOLOGY}); Linux, CPUs 0 "
+                            f"RUNTIME_TOPOLOGY={bench_plan.SLOW_CORE_TOPOLOGY}); Linux, CPUs 0 "
                             "and 1")
-    bench.add_argument("--cases", type=_cases, default=_bench.OPS + _bench.GROUPS,
+    bench.add_argument("--cases", type=_cases, default=bench_plan.OPS + bench_plan.GROUPS,
                        metavar="NAME[,NAME]",
-                       help="run only these: " + ", ".join(_bench.OPS + _bench.GROUPS)
+                       help="run only these: " + ", ".join(bench_plan.OPS + bench_plan.GROUPS)
                             + " (default: all)")
-    bench.add_argument("--sizes", type=_sizes, default=_bench.SIZES, metavar="N[,N]",
+    bench.add_argument("--sizes", type=_sizes, default=bench_plan.SIZES, metavar="N[,N]",
                        help="array sizes for the ops, e.g. 1e3,1e5 (default: "
                             "1e3,1e4,1e5,1e6,1e7)")
     bench.add_argument("--repeats", type=_positive, default=None, metavar="N",
@@ -48,13 +52,13 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What argparse's types cannot see: installs, CPUs, the output folder."""
-    if args.compare and not any(op in args.cases for op in _bench.OPS):
+    if args.compare and not any(op in args.cases for op in bench_plan.OPS):
         parser.error("--compare times competitors on the ops; --cases has none of "
-                     + ", ".join(_bench.OPS))
+                     + ", ".join(bench_plan.OPS))
     for name in args.compare:
         if importlib.util.find_spec(name) is None:
             parser.error(f"--compare {name}: {name} is not installed (pip install {name}, "
-                         "or pip install runtime[bench] for all competitors)")
+                         f"or {install_hint('bench')} for all competitors)")
     if args.emulate_slow_core:
         cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else None
         if cpus is None or not {0, 1} <= cpus:
@@ -74,41 +78,44 @@ DEFAULT_METER = object()  # runtime.energy's meter, where this build has it
 def run(args: argparse.Namespace, argv: list[str], meter: Any = DEFAULT_METER) -> int:
     """The bench as the arguments ask; `meter` replaces runtime.energy's
     (tests).  Returns the exit status."""
-    from . import _bench, _bench_report, _info, _plots
-    from ._bench_measure import default_meter
+    from . import plots, report, suite
+    from .measure import default_meter
 
-    plan = _bench.Plan(cases=args.cases, sizes=args.sizes, quick=args.quick,
-                       repeats=args.repeats, compare=args.compare,
-                       emulate_slow_core=args.emulate_slow_core)
+    plan = bench_plan.Plan(cases=args.cases, sizes=args.sizes, quick=args.quick,
+                           repeats=args.repeats, compare=args.compare,
+                           emulate_slow_core=args.emulate_slow_core)
     meter = default_meter() if meter is DEFAULT_METER else meter
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    results = _bench.run(plan, meter, args.out, progress=not args.no_progress)
+    load = _info.load_note(_config.num_threads())
+    results = suite.run(plan, meter, args.out, progress=not args.no_progress)
     if load is not None:  # other processes on the CPUs lower the ratios: say how busy it was
-        results.notes.append(f"1-minute load average when the run began: {load:.2f} "
-                             f"({os.cpu_count()} CPUs)")
-    plots = _plot(results, args.out) if _plots.available() else []
-    if not _plots.available():
+        results.notes.append(f"when the run began: {load}")
+    pngs = _plot(results, args.out) if plots.available() else []
+    if not plots.available():
         results.notes.append(f"plots skipped: matplotlib is not installed "
-                             f"({_plots.INSTALL_HINT})")
-    if meter is not None and "estimate" in _bench.energy_sources(results.rows):
+                             f"({plots.INSTALL_HINT})")
+    if meter is not None and "estimate" in suite.energy_sources(results.rows):
         results.notes.append(_power_model_note(meter))
     data = _info.info()
-    report = _bench_report.write(args.out, results, ["python", "-m", "runtime", *argv],
-                                 _info.format_info(data), data, plots)
-    print(_bench_report.format_text(results), end="")
-    print(f"wrote {report}" + "".join(f", {p}" for p in plots))
+    report_path = report.write(args.out, results, ["python", "-m", "runtime", *argv],
+                               _info.format_info(data), data, pngs)
+    print(report.format_text(results), end="")
+    written = [report_path.name, "results.json", *results.files,
+               *(Path(p).name for p in pngs)]
+    print(textwrap.fill(f"wrote {plural(len(written), 'file')} to {args.out}: "
+                        f"{', '.join(written)}", report.WIDTH, subsequent_indent="  ",
+                        break_long_words=False, break_on_hyphens=False))
     return 1 if results.failed else 0
 
 
 def _plot(results: Any, out_dir: Path) -> list[str]:
-    from . import _plots
+    from . import plots
 
     written = []
     if any(row.section == "ops" for row in results.rows):
-        _plots.plot_speedup(results.rows, out_dir / "speedup.png")
+        plots.plot_speedup(results.rows, out_dir / "speedup.png")
         written.append(str(out_dir / "speedup.png"))
         if any(row.section == "ops" and row.ops_per_joule for row in results.rows):
-            _plots.plot_energy(results.rows, out_dir / "energy.png")
+            plots.plot_energy(results.rows, out_dir / "energy.png")
             written.append(str(out_dir / "energy.png"))
     for stem, (title, events) in results.timelines.items():
         if not any(_event_name(e) == "task" for e in events):
@@ -117,7 +124,7 @@ def _plot(results: Any, out_dir: Path) -> list[str]:
             results.notes.append(f"{stem}.png not drawn: the traced call ran inline, "
                                  f"no task to show")
             continue
-        _plots.plot_timeline(events, out_dir / f"{stem}.png", title)
+        plots.plot_timeline(events, out_dir / f"{stem}.png", title)
         written.append(str(out_dir / f"{stem}.png"))
     return written
 
@@ -152,11 +159,11 @@ def _names(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
 
 
 def _competitors(text: str) -> tuple[str, ...]:
-    return _names(text, _bench.COMPETITORS, "competitor")
+    return _names(text, bench_plan.COMPETITORS, "competitor")
 
 
 def _cases(text: str) -> tuple[str, ...]:
-    return _names(text, _bench.OPS + _bench.GROUPS, "case")
+    return _names(text, bench_plan.OPS + bench_plan.GROUPS, "case")
 
 
 def _sizes(text: str) -> tuple[int, ...]:

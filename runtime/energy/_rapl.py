@@ -30,7 +30,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._energy_counter import CounterError
+from ._counter import CounterError
 
 DEFAULT_ROOT = Path("/sys/class/powercap")
 CONTROL_TYPES = ("intel-rapl", "amd-rapl")  # preference order

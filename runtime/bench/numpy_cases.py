@@ -1,4 +1,4 @@
-"""runtime.numpy's benchmark cases, shared by benchmarks/numpy_compare.py
+"""runtime.numpy's benchmark cases, shared by benchmarks/compare.py
 and benchmarks/test_numpy.py: each runs NumPy and runtime.numpy on the
 same data (and numexpr / numba versions when they are installed).
 
@@ -18,7 +18,7 @@ import numpy
 
 import runtime.numpy as rnp
 
-from ._benchcases import BUSY_LOOP, Case, _random
+from .cases import BUSY_LOOP, Case, random_array
 
 
 def _loop(fn: Callable[..., Any], calls: int) -> Callable[[Any], None]:
@@ -28,10 +28,10 @@ def _loop(fn: Callable[..., Any], calls: int) -> Callable[[Any], None]:
     return run
 
 
-def _ufunc_case(name: str, n: int, target: str, repeats: int, calls: int = 1,
+def ufunc_case(name: str, n: int, target: str, repeats: int, calls: int = 1,
                 binary: bool = False) -> Case:
     def setup() -> tuple[numpy.ndarray, ...]:
-        return (_random(n), _random(n, 1)) if binary else (_random(n),)
+        return (random_array(n), random_array(n, 1)) if binary else (random_array(n),)
 
     return Case(f"{name}_{n:.0e}".replace("+0", "").replace("+", ""),
                 f"np.{name} on {n:.0e} float64" + (f", {calls} calls back to back"
@@ -40,28 +40,28 @@ def _ufunc_case(name: str, n: int, target: str, repeats: int, calls: int = 1,
                 target, repeats, calls)
 
 
-def _matrices(n: int = 2000) -> tuple[numpy.ndarray, numpy.ndarray]:
+def matrices(n: int = 2000) -> tuple[numpy.ndarray, numpy.ndarray]:
     rng = numpy.random.default_rng(0)
     return rng.random((n, n)), rng.random((n, n))
 
 
 CASES: dict[str, Case] = {c.name: c for c in [
-    _ufunc_case("exp", 10**7, ">= 1.9x", 7),
-    _ufunc_case("exp", 10**6, ">= 1.7x", 21),
-    _ufunc_case("exp", 10**5, ">= 1.3x", 15, calls=100),
-    _ufunc_case("sin", 10**7, ">= 1.9x", 5),
-    _ufunc_case("add", 10**7, ">= 1.0x", 9, binary=True),
-    Case("sum_1e7", "np.sum on 1e7 float64", lambda: (_random(10**7),),
+    ufunc_case("exp", 10**7, ">= 1.9x", 7),
+    ufunc_case("exp", 10**6, ">= 1.7x", 21),
+    ufunc_case("exp", 10**5, ">= 1.3x", 15, calls=100),
+    ufunc_case("sin", 10**7, ">= 1.9x", 5),
+    ufunc_case("add", 10**7, ">= 1.0x", 9, binary=True),
+    Case("sum_1e7", "np.sum on 1e7 float64", lambda: (random_array(10**7),),
          _loop(numpy.sum, 1), _loop(rnp.sum, 1), ">= 1.7x", 15),
-    Case("matmul_2000", "2000x2000 float64 matmul (OpenBLAS threads vs tiles)", _matrices,
+    Case("matmul_2000", "2000x2000 float64 matmul (OpenBLAS threads vs tiles)", matrices,
          _loop(numpy.matmul, 1), _loop(rnp.matmul, 1), ">= 0.95x", 5, pause=0.3),
 ] + [
-    _ufunc_case(name, 10**3, ">= 0.9x", 9, calls=2000, binary=binary)
+    ufunc_case(name, 10**3, ">= 0.9x", 9, calls=2000, binary=binary)
     for name, binary in [("exp", False), ("add", True), ("sin", False), ("sqrt", False),
                          ("isnan", False), ("multiply", True)]
 ] + [
     Case("sum_1e3", "np.sum on 1e3 float64, 2000 calls back to back",
-         lambda: (_random(10**3),), _loop(numpy.sum, 2000), _loop(rnp.sum, 2000), ">= 0.9x", 9,
+         lambda: (random_array(10**3),), _loop(numpy.sum, 2000), _loop(rnp.sum, 2000), ">= 0.9x", 9,
          2000),
 ]}
 
@@ -128,12 +128,13 @@ def _numba_kernel(op: str) -> Callable[..., Any] | None:
 
 
 def matmul_slow_core(n: int = 2000, repeats: int = 5) -> dict[str, float]:
-    """matmul under BENCHMARKS.md's emulated slow core (a busy process
-    pinned to cpu1): NumPy (OpenBLAS, its threads) and runtime.numpy (tiles
-    on the pool), interleaved, best of `repeats`; and each idle first."""
+    """matmul under the emulated slow core of docs/BENCHMARKING.md (a busy
+    process pinned to cpu1): NumPy (OpenBLAS, its threads) and runtime.numpy
+    (tiles on the pool), interleaved, best of `repeats`; and each idle
+    first."""
     if not hasattr(os, "sched_setaffinity") or os.sched_getaffinity(0) < {0, 1}:
         raise RuntimeError("the emulation needs Linux and CPUs 0 and 1")
-    a, b = _matrices(n)
+    a, b = matrices(n)
     rnp.matmul(a, b)
     numpy.matmul(a, b)
     result = _interleaved(lambda: numpy.matmul(a, b), lambda: rnp.matmul(a, b), repeats,

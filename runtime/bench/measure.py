@@ -1,6 +1,6 @@
 """Time, CPU time and energy of benchmark calls, the competitors
-interleaved in one process (shared/BENCHMARKS.md): shared by
-python -m runtime bench and benchmarks/numpy_compare.py.
+interleaved in one process (docs/BENCHMARKING.md): shared by
+python -m runtime bench and benchmarks/compare.py.
 
 Each round runs every function once, in order, as one timed block; a
 function's time is its best block (noise on a shared machine only ever
@@ -20,7 +20,7 @@ from typing import Any, Callable, ContextManager
 
 Meter = Callable[[], ContextManager[Any]]
 
-# Where joules come from when no meter is given (benchmarks/numpy_compare.py
+# Where joules come from when no meter is given (benchmarks/compare.py
 # times only) or runtime.energy is not in this build.
 NOT_MEASURED = "not measured"
 
@@ -32,12 +32,13 @@ class Measurement:
     joules: float | None  # median block; None when not measured
     energy_source: str  # "rapl", "darwin-rusage", "estimate" or NOT_MEASURED
     energy_note: str = ""  # why a counter was unreadable, when one was
+    blocks: tuple[float, ...] = ()  # every block's seconds, round by round (the spread)
 
 
 def default_meter() -> Meter | None:
     """runtime.energy.meter, or None where this build has no runtime.energy."""
     try:
-        from . import energy  # type: ignore[attr-defined]
+        from .. import energy
     except ImportError:
         return None
     return energy.meter  # type: ignore[no-any-return]
@@ -55,7 +56,7 @@ def measure_interleaved(functions: dict[str, Callable[[Any], Any]], data: Any, r
     for fn in functions.values():
         for _ in range(warmup):
             fn(data)
-    best = {name: float("inf") for name in functions}
+    blocks: dict[str, list[float]] = {name: [] for name in functions}
     cpu: dict[str, list[float]] = {name: [] for name in functions}
     joules: dict[str, list[float]] = {name: [] for name in functions}
     sources: dict[str, set[str]] = {name: set() for name in functions}
@@ -73,13 +74,29 @@ def measure_interleaved(functions: dict[str, Callable[[Any], Any]], data: Any, r
                     joules[name].append(float(m.joules))
                     sources[name].add(str(m.source))
                 notes[name].update(f"{counter}: {reason}" for counter, reason in m.unreadable)
-            best[name] = min(best[name], seconds)
+            blocks[name].append(seconds)
             cpu[name].append(cpu_seconds)
-    return {name: Measurement(best[name], statistics.median(cpu[name]),
+    return {name: Measurement(min(blocks[name]), statistics.median(cpu[name]),
                               statistics.median(joules[name]) if joules[name] else None,
                               "+".join(sorted(sources[name])) or NOT_MEASURED,
-                              "; ".join(sorted(notes[name])))
+                              "; ".join(sorted(notes[name])), tuple(blocks[name]))
             for name in functions}
+
+
+def speedup_spread(baseline: Measurement, measured: Measurement) -> tuple[float, float] | None:
+    """The least and the greatest speedup of one round: the baseline's
+    block over the measured one's block of the same round (they ran side
+    by side).  The best-of speedup (best baseline block over best block)
+    always lies between the two.  None without blocks.
+
+    >>> base = Measurement(1.0, 1.0, None, NOT_MEASURED, blocks=(1.0, 1.5))
+    >>> speedup_spread(base, Measurement(0.5, 1.0, None, NOT_MEASURED, blocks=(0.5, 1.0)))
+    (1.5, 2.0)
+    """
+    if not baseline.blocks or len(baseline.blocks) != len(measured.blocks):
+        return None
+    ratios = [b / m for b, m in zip(baseline.blocks, measured.blocks)]
+    return min(ratios), max(ratios)
 
 
 def _block(fn: Callable[[Any], Any], data: Any) -> tuple[float, float]:

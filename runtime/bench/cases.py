@@ -4,7 +4,7 @@
 A case pairs a baseline (NumPy on one core, or the serial call) with the
 runtime version of the same work, on data its setup makes once.  Ratios
 are measured interleaved in one process, best of several repetitions
-(BENCHMARKS.md: the machines are shared; absolute times drift)."""
+(docs/BENCHMARKING.md: the machines are shared; absolute times drift)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ import numpy as np
 
 import runtime
 
-from . import _core
-from . import _demo_kernels as kernels
+from .. import _core
+from .. import _kernels as kernels
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Case:
     data: Any = field(default=None, repr=False)
 
 
-def _random(n: int, seed: int = 0) -> np.ndarray:
+def random_array(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random(n)
 
 
@@ -81,7 +81,7 @@ SUM = kernels.kernel("sum")
 
 
 def _native_sum_setup(n: int = 10**7, leaves: int = 64) -> tuple[np.ndarray, np.ndarray, Any]:
-    x = _random(n)
+    x = random_array(n)
     parts = np.zeros(leaves)
     return x, parts, kernels.sum_context(x, parts)
 
@@ -89,14 +89,14 @@ CASES: dict[str, Case] = {
     c.name: c
     for c in [
         Case("map_sin_1e7", "runtime.map(np.sin, x) vs np.sin(x), 1e7 float64",
-             lambda: _random(10**7), np.sin, lambda x: runtime.map(np.sin, x), ">= 1.9x", 5),
+             lambda: random_array(10**7), np.sin, lambda x: runtime.map(np.sin, x), ">= 1.9x", 5),
         Case("map_exp_1e6", "runtime.map(np.exp, x) vs np.exp(x), 1e6 float64",
-             lambda: _random(10**6), np.exp, lambda x: runtime.map(np.exp, x), ">= 1.7x", 31),
+             lambda: random_array(10**6), np.exp, lambda x: runtime.map(np.exp, x), ">= 1.7x", 31),
         Case("parallel_fma_1e7", "@runtime.parallel a*b+c vs NumPy a*b+c, 1e7 float64",
-             lambda: tuple(_random(10**7, s) for s in range(3)),
+             lambda: tuple(random_array(10**7, s) for s in range(3)),
              lambda d: d[0] * d[1] + d[2], lambda d: fused_multiply_add(*d), ">= 2.0x", 9),
         Case("reduce_sum_1e7", "runtime.reduce(np.sum, x, combine=add) vs np.sum(x), 1e7",
-             lambda: _random(10**7), np.sum,
+             lambda: random_array(10**7), np.sum,
              lambda x: runtime.reduce(np.sum, x, combine=operator.add), ">= 1.7x", 15),
         Case("native_sum_1e7", "memory ceiling: a C sum of 1e7 float64 (64 leaves) on all "
              "threads vs one; what the memory system allows sum_1e7 at this moment",
@@ -116,39 +116,11 @@ CASES: dict[str, Case] = {
 }
 
 
-def best_times(case: Case, repeats: int | None = None,
-               interleaved: bool = True) -> tuple[float, float]:
-    """(baseline, candidate) best wall time.  Interleaved (the default, as
-    BENCHMARKS.md asks), every runtime call follows a NumPy call, so its
-    workers may have parked meanwhile; not interleaved, each side's calls
-    run back to back (a loop of runtime calls: workers stay awake)."""
-    if case.data is None:
-        case.data = case.setup()
-    data = case.data
-    for _ in range(2):  # warm up: caches, the pool's calibration, cost models
-        case.baseline(data)
-        case.candidate(data)
-    repeats = repeats or case.repeats
-    if not interleaved:
-        return (min(_timed(lambda: case.baseline(data)) for _ in range(repeats)),
-                min(_timed(lambda: case.candidate(data)) for _ in range(repeats)))
-    best_base = best_cand = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        case.baseline(data)
-        t1 = time.perf_counter()
-        case.candidate(data)
-        t2 = time.perf_counter()
-        best_base = min(best_base, t1 - t0)
-        best_cand = min(best_cand, t2 - t1)
-    return best_base, best_cand
-
-
 def cpu_time_ratio(n: int = 10**7, repeats: int = 9) -> tuple[float, float]:
     """Process CPU seconds (all threads) of one runtime.map(np.sin, x) and
     of one np.sin(x): interleaved, the least of `repeats` calls each (noise,
     like another tenant's page-fault storm, only ever adds time)."""
-    x = _random(n)
+    x = random_array(n)
     runtime.map(np.sin, x)
     np.sin(x)
     best_numpy = best_runtime = float("inf")
@@ -166,7 +138,7 @@ def cpu_time_ratio(n: int = 10**7, repeats: int = 9) -> tuple[float, float]:
 def idle_burn(seconds: float = 1.0, times: int = 3) -> list[float]:
     """CPU seconds the process burns in the `seconds` after work stops,
     measured `times` times (a shared VM adds noise; report them all)."""
-    x = _random(10**6)
+    x = random_array(10**6)
     burns = []
     for _ in range(times):
         for _ in range(20):
@@ -181,14 +153,15 @@ BUSY_LOOP = "import os; os.sched_setaffinity(0, {1})\nwhile True: pass"
 
 
 def emulated_slow_core(n: int = 10**7, repeats: int = 5) -> dict[str, float]:
-    """BENCHMARKS.md's emulation: a busy process pinned to cpu1 makes it a
-    half-speed core.  Measures np.sin on cpu0 alone and on cpu1 alone, the
-    ideal two-core time 1/(1/t0 + 1/t1), and runtime.map(np.sin, x) at the
-    default level and at "interactive" (one thread per CPU, performance
-    kind first: the topology must declare the kinds)."""
+    """The emulated slow core (docs/BENCHMARKING.md): a busy process pinned
+    to cpu1 makes it a half-speed core.  Measures np.sin on cpu0 alone and
+    on cpu1 alone, the ideal two-core time 1/(1/t0 + 1/t1), and
+    runtime.map(np.sin, x) at the default level and at "interactive" (one
+    thread per CPU, performance kind first: the topology must declare the
+    kinds)."""
     if not hasattr(os, "sched_setaffinity") or os.sched_getaffinity(0) < {0, 1}:
         raise RuntimeError("the emulation needs Linux and CPUs 0 and 1")
-    x = _random(n)
+    x = random_array(n)
     runtime.map(np.sin, x)  # start the pool before changing this thread's affinity
     load = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
     try:

@@ -1,9 +1,9 @@
 """What python -m runtime bench measures, and the measuring of it.
 
-The kernels are the ones benchmarks/ times (runtime/_benchcases.py,
-runtime/_numpy_benchcases.py): the op cases of the README's table where
+The kernels are the ones benchmarks/ times (runtime/bench/cases.py,
+runtime/bench/numpy_cases.py): the op cases of the README's table where
 they exist, the same construction at the other sizes.  Each case is
-measured interleaved with its baseline (runtime/_bench_measure.py) and
+measured interleaved with its baseline (runtime/bench/measure.py) and
 becomes rows: one per implementation, per call, with CPU time and energy.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -22,11 +23,12 @@ import numpy as np
 
 import runtime
 
-from . import _benchcases, _numpy_benchcases
-from ._bench_measure import NOT_MEASURED, Measurement, Meter, measure_interleaved
-from ._bench_plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
+from .. import _progress
+from . import cases, numpy_cases
+from .measure import (NOT_MEASURED, Measurement, Meter, measure_interleaved,
+                             speedup_spread)
+from .plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
                           SLOW_CORE_TOPOLOGY, TIMELINE_ELEMENTS, Plan, size_label)
-from ._progress import progress_bar
 
 
 @dataclass
@@ -45,6 +47,10 @@ class Row:
     op_unit: str
     target: str = ""
     energy_note: str = ""
+    met: bool | None = None  # the target, where the row has one that can be judged
+    # The least and greatest speedup of a single round (see speedup_spread).
+    speedup_low: float | None = None
+    speedup_high: float | None = None
 
     @property
     def ops_per_joule(self) -> float | None:
@@ -60,6 +66,7 @@ class Results:
     # PNG file stem -> (title, trace events)
     timelines: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
     failed: bool = False
+    files: list[str] = field(default_factory=list)  # written into the output folder so far
 
 
 SECTION_BASELINES = {
@@ -109,7 +116,7 @@ def run(plan: Plan, meter: Meter | None, out_dir: Path, progress: bool = True) -
     """Every step of the plan, with a progress bar over them on stderr."""
     ctx = Context(plan, meter, out_dir)
     todo = steps(plan)
-    bar = progress_bar(len(todo), "bench", "case", disable=not progress, leave=False)
+    bar = _progress.progress_bar(len(todo), "bench", "case", disable=not progress, leave=False)
     try:
         for label, step in todo:
             bar.set_postfix_str(label)
@@ -117,18 +124,18 @@ def run(plan: Plan, meter: Meter | None, out_dir: Path, progress: bool = True) -
             bar.update(1)
     finally:
         bar.close()
-        _benchcases.shutdown_thread_pool()
+        cases.shutdown_thread_pool()
     return ctx.results
 
 
-def op_case(op: str, size: int) -> _benchcases.Case:
+def op_case(op: str, size: int) -> cases.Case:
     """runtime.numpy's case for op at size: benchmarks/'s own where it has
     one (same kernel, calls and target), else built the same way."""
-    known = _numpy_benchcases.CASES.get(f"{op}_{size_label(size)}")  # e.g. "exp_1e6"
+    known = numpy_cases.CASES.get(f"{op}_{size_label(size)}")  # e.g. "exp_1e6"
     if known is not None:
         return dataclasses.replace(known, data=None)  # data made here, freed after
     target = ">= 0.9x" if size <= 10**4 else ""
-    return _numpy_benchcases._ufunc_case(op, size, target, 9,
+    return numpy_cases.ufunc_case(op, size, target, 9,
                                          calls=max(1, ELEMENTS_PER_BLOCK // size),
                                          binary=op in BINARY_OPS)
 
@@ -142,17 +149,41 @@ def repeats_for(plan: Plan, case_repeats: int) -> int:
 def rows_per_call(section: str, case: str, size: int | None,
                   measured: dict[str, Measurement], baseline: str, calls: int, ops: float,
                   op_unit: str, target: str,
-                  speedup_over: dict[str, float] | None = None) -> list[Row]:
+                  speedup_over: dict[str, Measurement] | None = None) -> list[Row]:
     """Rows per call; speedup of each over the baseline's time (or over the
-    baseline time of the pass it was measured in, `speedup_over`)."""
+    baseline of the pass it was measured in, `speedup_over`), with the
+    spread of single rounds; the target, met or not, on runtime's row."""
     rows = []
     for impl, m in measured.items():
-        base = (speedup_over or {}).get(impl, measured[baseline].seconds)
-        rows.append(Row(section, case, size, impl, m.seconds / calls, base / m.seconds,
+        base = (speedup_over or {}).get(impl, measured[baseline])
+        speedup = base.seconds / m.seconds
+        spread = speedup_spread(base, m) or (None, None)
+        mine = target if impl == "runtime" else ""
+        rows.append(Row(section, case, size, impl, m.seconds / calls, speedup,
                         m.cpu_seconds / calls, None if m.joules is None else m.joules / calls,
-                        m.energy_source, ops, op_unit, target if impl == "runtime" else "",
-                        m.energy_note))
+                        m.energy_source, ops, op_unit, mine, m.energy_note,
+                        target_met(mine, speedup, m.seconds / calls), *spread))
     return rows
+
+
+def target_met(target: str, speedup: float, seconds: float) -> bool | None:
+    """Whether a row meets a target of the forms ">= 1.9x" (speedup, as
+    printed: two decimals) or "<= 5 us" (time per call); None for other
+    targets and none.
+
+    >>> target_met(">= 1.9x", 1.896, 0.1), target_met(">= 1.9x", 1.89, 0.1)
+    (True, False)
+    >>> target_met("<= 5 us", 0.0, 1.2e-6), target_met("(reference)", 1.0, 1.0)
+    (True, None)
+    """
+    found = re.fullmatch(r">= ([0-9.]+)x", target)
+    if found:
+        return round(speedup, 2) >= float(found[1])
+    found = re.fullmatch(r"<= ([0-9.]+) (ns|us|ms|s)", target)
+    if found:
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[found[2]]
+        return seconds <= float(found[1]) * scale
+    return None
 
 
 def _op(ctx: Context, op: str, size: int) -> None:
@@ -163,17 +194,17 @@ def _op(ctx: Context, op: str, size: int) -> None:
     sides = {"NumPy": case.baseline, "runtime": case.candidate}
     measured = measure_interleaved(sides, data, repeats, case.pause, meter)
     speedup_over = {}
-    competitors = {name: fn for name, fn in _numpy_benchcases.competitors(case).items()
+    competitors = {name: fn for name, fn in numpy_cases.competitors(case).items()
                    if name in plan.compare}
     if competitors:
         # Competitors in a pass of their own, each interleaved with NumPy:
         # their threads spin after a call (numba's ~10 ms) and would slow
-        # runtime's next call (benchmarks/numpy_compare.py).
+        # runtime's next call (benchmarks/compare.py).
         theirs = measure_interleaved({"NumPy": case.baseline, **competitors}, data, repeats,
                                      case.pause, meter)
         for name in competitors:
             measured[name] = theirs[name]
-            speedup_over[name] = theirs["NumPy"].seconds
+            speedup_over[name] = theirs["NumPy"]
     ctx.results.rows += rows_per_call("ops", op, size, measured, "NumPy", case.calls, size,
                                       "elem", case.target, speedup_over)
 
@@ -181,8 +212,8 @@ def _op(ctx: Context, op: str, size: int) -> None:
 def _matmul(ctx: Context) -> None:
     plan, meter = ctx.plan, ctx.meter
     n = plan.matmul_size
-    case = _numpy_benchcases.CASES["matmul_2000"]
-    a, b = _numpy_benchcases._matrices(n)
+    case = numpy_cases.CASES["matmul_2000"]
+    a, b = numpy_cases.matrices(n)
     measured = measure_interleaved({"NumPy": case.baseline, "runtime": case.candidate},
                                    (a, b), repeats_for(plan, case.repeats), case.pause, meter)
     ctx.results.rows += rows_per_call("matmul", "matmul", n, measured, "NumPy", 1,
@@ -198,29 +229,29 @@ def _loop(fn: Callable[[Any], Any], calls: int) -> Callable[[Any], None]:
 
 def _fork_join(ctx: Context) -> None:
     plan, meter = ctx.plan, ctx.meter
-    case = _benchcases.CASES["fork_join_tiny"]
+    case = cases.CASES["fork_join_tiny"]
     calls = FORK_JOIN_CALLS
     sides = {"ThreadPoolExecutor": _loop(case.baseline, calls),
              "runtime": _loop(case.candidate, calls)}
     measured = measure_interleaved(sides, None, repeats_for(plan, 15), 0.0, meter)
-    ctx.results.rows += rows_per_call("overheads", "fork-join, 2 tiny chunks", None,
+    ctx.results.rows += rows_per_call("overheads", "fork-join, 2 chunks", None,
                                       measured, "ThreadPoolExecutor", calls, 1.0, "fork-join",
                                       case.target)
 
 
 def _skewed(ctx: Context) -> None:
     plan, meter = ctx.plan, ctx.meter
-    case = _benchcases.CASES["parallel_for_skewed"]
+    case = cases.CASES["parallel_for_skewed"]
     data = case.setup()
     measured = measure_interleaved({"one thread": case.baseline, "runtime": case.candidate},
                                    data, repeats_for(plan, case.repeats), 0.0, meter)
     n = len(data[0])
-    ctx.results.rows += rows_per_call("overheads", "native kernel, cost of i ~ i", n,
+    ctx.results.rows += rows_per_call("overheads", "native, cost i ~ i", n,
                                       measured, "one thread", 1, n, "index", case.target)
 
 
 def _idle_burn(ctx: Context) -> None:
-    burns = sorted(_benchcases.idle_burn())
+    burns = sorted(cases.idle_burn())
     ctx.results.notes.append(f"CPU burned in the 1 s after work stops: median "
                              f"{burns[len(burns) // 2] * 1e3:.2f} ms of "
                              f"{', '.join(f'{b * 1e3:.2f}' for b in burns)} ms "
@@ -234,11 +265,13 @@ def _timeline(ctx: Context) -> None:
         return
     title = f"runtime.map(np.sin, x), {size_label(TIMELINE_ELEMENTS)} float64"
     ctx.results.timelines["timeline"] = (title, trace_map(trace, ctx.out_dir / "trace.json"))
+    ctx.results.files.append("trace.json")
     ctx.results.notes.append(f"trace of {title}: trace.json (Chrome Trace Event JSON: open "
                              "it in Perfetto or chrome://tracing)")
 
 
-def trace_map(trace: Callable[[str], Any], path: Path, qos: str | None = None) -> list[Any]:
+def trace_map(trace: Callable[[str], Any], path: Path,
+              qos: runtime.QosLevel | None = None) -> list[Any]:
     """Events of one runtime.map(np.sin, x, qos=qos) over TIMELINE_ELEMENTS,
     traced into path (the warm-up call is not traced)."""
     x = np.random.default_rng(0).random(TIMELINE_ELEMENTS)
@@ -252,7 +285,7 @@ def _slow_core(ctx: Context) -> None:
     """The busy-cpu1 scenario, in a child process: RUNTIME_TOPOLOGY must be
     set before runtime reads its topology, and this process has read it."""
     plan, results = ctx.plan, ctx.results
-    command = [sys.executable, "-m", "runtime._bench_slow_core", "--out", str(ctx.out_dir)]
+    command = [sys.executable, "-m", "runtime.bench.slow_core", "--out", str(ctx.out_dir)]
     if plan.quick:
         command.append("--quick")
     if plan.repeats is not None:
@@ -269,6 +302,7 @@ def _slow_core(ctx: Context) -> None:
     results.notes += found["notes"]
     for stem, (title, events) in found["timelines"].items():
         results.timelines[stem] = (title, [CarriedEvent(**e) for e in events])
+    results.files += found["files"]
 
 
 @dataclass(frozen=True)

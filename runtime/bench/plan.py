@@ -11,7 +11,7 @@ BINARY_OPS = {"add"}
 GROUPS = ("overheads", "matmul")  # the cases besides the ops at sizes
 SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 COMPETITORS = ("numexpr", "numba")
-TIMELINE_ELEMENTS = 4 * 10**6  # the trace of issue 5's acceptance: a map over 4e6
+TIMELINE_ELEMENTS = 4 * 10**6  # the traced map: a few hundred tasks, readable in one plot
 SLOW_CORE_TOPOLOGY = "performance:0;efficiency:1"
 # A block of the small sizes loops the call over about this many elements:
 # long enough to time and to meter (a RAPL counter ticks once a millisecond).

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._bench import SECTION_BASELINES, Results, Row, energy_sources
-from ._bench_measure import NOT_MEASURED
-from ._bench_plan import size_label
+from .measure import NOT_MEASURED
+from .plan import size_label
+from .suite import SECTION_BASELINES, Results, Row, energy_sources
 
 COLUMNS = ("case", "size", "impl", "time/call", "speedup", "CPU time/call", "energy/call",
            "ops/J", "energy from", "target")
@@ -24,12 +25,19 @@ COLUMNS = ("case", "size", "impl", "time/call", "speedup", "CPU time/call", "ene
 TEXT_COLUMNS = {"case", "impl", "energy from", "target"}
 SECTION_TITLES = {"overheads": "Pool overheads", "ops": "Ops at sizes (runtime.numpy)",
                   "matmul": "matmul", "slow core": "Emulated slow core"}
+# The terminal's table: report.md's columns less ops/J (energy/call over the
+# operations: results.json has it) and the energy source (said once per
+# section where every row has the same), shorter headings, each section's
+# own widths: it fits WIDTH columns.
+WIDTH = 100
+TERMINAL_COLUMNS = ("case", "size", "impl", "time", "speedup", "CPU", "energy", "target")
+TERMINAL_CELLS = (0, 1, 2, 3, 4, 5, 6, 9)  # indices into cells()
 
 
 def cells(row: Row) -> tuple[str, ...]:
     return (row.case, _size(row), row.impl, _seconds(row.seconds),
             "" if row.speedup is None else f"{row.speedup:.2f}x", _seconds(row.cpu_seconds),
-            _joules(row.joules), _per_joule(row), _source(row), row.target)
+            _joules(row.joules), _per_joule(row), _source(row), _target(row))
 
 
 def sections(rows: list[Row]) -> list[tuple[str, list[Row]]]:
@@ -40,22 +48,35 @@ def sections(rows: list[Row]) -> list[tuple[str, list[Row]]]:
 
 
 def format_text(results: Results) -> str:
-    """The table for the terminal: a heading per section, fixed columns."""
-    all_cells = [COLUMNS] + [cells(row) for row in results.rows]
-    widths = [max(len(c[i]) for c in all_cells) for i in range(len(COLUMNS))]
-
-    def line(values: tuple[str, ...]) -> str:
-        return "  ".join(v.ljust(w) if name in TEXT_COLUMNS else v.rjust(w)
-                         for name, v, w in zip(COLUMNS, values, widths)).rstrip()
-
+    """The table for the terminal: a heading per section (what the figures
+    are, the baseline, where the energy came from), then fixed columns."""
     out = []
     for section, rows in sections(results.rows):
-        out += [f"{SECTION_TITLES.get(section, section)} ({SECTION_BASELINES[section]})",
-                line(COLUMNS)]
-        out += [line(cells(row)) for row in rows]
+        sources = energy_sources(rows)
+        table = [TERMINAL_COLUMNS] + [_terminal_cells(row, len(sources) > 1) for row in rows]
+        widths = [max(len(c[i]) for c in table) for i in range(len(TERMINAL_COLUMNS))]
+        energy = f"; energy from {sources[0]}" if len(sources) == 1 else ""
+        out += textwrap.wrap(f"{SECTION_TITLES.get(section, section)}, per call "
+                             f"({SECTION_BASELINES[section]}{energy})", WIDTH)
+        out += [_line(cells_, widths) for cells_ in table]
         out.append("")
-    out += [f"- {note}" for note in _notes(results)]
+    for note in _notes(results):
+        out += textwrap.wrap(f"- {note}", WIDTH, subsequent_indent="  ",
+                             break_long_words=False, break_on_hyphens=False)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _terminal_cells(row: Row, mixed_sources: bool) -> tuple[str, ...]:
+    full = cells(row)
+    chosen = [full[i] for i in TERMINAL_CELLS]
+    if mixed_sources and row.joules is not None:  # say which meter, row by row
+        chosen[TERMINAL_COLUMNS.index("energy")] += f" ({_source(row)})"
+    return tuple(chosen)
+
+
+def _line(values: tuple[str, ...], widths: list[int]) -> str:
+    return "  ".join(v.ljust(w) if name in TEXT_COLUMNS else v.rjust(w)
+                     for name, v, w in zip(TERMINAL_COLUMNS, values, widths)).rstrip()
 
 
 def format_markdown(results: Results, command: list[str], machine: str,
@@ -153,3 +174,10 @@ def _per_joule(row: Row) -> str:
 
 def _source(row: Row) -> str:
     return "-" if row.energy_source == NOT_MEASURED else row.energy_source
+
+
+def _target(row: Row) -> str:
+    """The target and whether this run met it: ">= 1.9x met", "<= 5 us not met"."""
+    if not row.target or row.met is None:
+        return row.target
+    return f"{row.target} {'met' if row.met else 'not met'}"

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from ._energy_counter import CounterError
+from ._counter import CounterError
 
 RUSAGE_INFO_V6 = 6  # <sys/resource.h>: #define RUSAGE_INFO_V6 6
 
