@@ -5,6 +5,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "../pool.h"
 
 typedef struct gate {
     pthread_mutex_t mutex;
@@ -42,6 +45,29 @@ static inline void gate_destroy(gate *g)
 {
     pthread_cond_destroy(&g->cond);
     pthread_mutex_destroy(&g->mutex);
+}
+
+/* A caller held inside rt_parallel_for until its gate opens: fills the
+ * caller slots (and beyond) for the tests of the 65th caller. */
+typedef struct blocked_caller {
+    rt_pool *pool;
+    gate *g;
+    int status;
+} blocked_caller;
+
+static inline int gate_body(int64_t lo, int64_t hi, void *ctx)
+{
+    (void)lo;
+    (void)hi;
+    gate_wait(ctx);
+    return 0;
+}
+
+static inline void *blocked_caller_main(void *arg)
+{
+    blocked_caller *c = arg;
+    c->status = rt_parallel_for(c->pool, 0, 1, NULL, gate_body, c->g);
+    return NULL;
 }
 
 #endif

@@ -609,26 +609,7 @@ static void test_submit(void)
 
 /* ---- the 65th caller, and its injector push failing ---------------------- */
 
-typedef struct blocked_caller {
-    rt_pool *pool;
-    gate *g;
-    int status;
-} blocked_caller;
-
-static int gate_body(int64_t lo, int64_t hi, void *ctx)
-{
-    (void)lo;
-    (void)hi;
-    gate_wait(ctx);
-    return 0;
-}
-
-static void *blocked_caller_main(void *arg)
-{
-    blocked_caller *c = arg;
-    c->status = rt_parallel_for(c->pool, 0, 1, NULL, gate_body, c->g);
-    return NULL;
-}
+/* gate.h: blocked_caller, blocked_caller_main. */
 
 static void test_no_slot_no_memory(void)
 {

@@ -404,26 +404,7 @@ static void test_join_paths(void)
 
 /* ---- more than 64 callers ------------------------------------------------- */
 
-typedef struct blocked_caller {
-    rt_pool *pool;
-    gate *g;
-    int status;
-} blocked_caller;
-
-static int gate_body(int64_t lo, int64_t hi, void *ctx)
-{
-    (void)lo;
-    (void)hi;
-    gate_wait(ctx);
-    return 0;
-}
-
-static void *blocked_caller_main(void *arg)
-{
-    blocked_caller *c = arg;
-    c->status = rt_parallel_for(c->pool, 0, 1, NULL, gate_body, c->g);
-    return NULL;
-}
+/* gate.h: blocked_caller, blocked_caller_main. */
 
 static _Atomic int interrupt_calls;
 static int interrupt_second_time(void *ctx)
