@@ -100,8 +100,10 @@ setup(
     extras_require={
         # numba: the only way to test numba cfunc kernels for real (5 s to install).
         # matplotlib: the bench's plots are tested too.
+        # dask[array]: a real NEP 18/13 duck array; runtime.numpy must hand it
+        # exactly what NumPy does (tests/test_numpy_duck_arrays.py).
         "test": ["pytest>=7", "pytest-benchmark>=4", "hypothesis>=6", "cffi>=1.15", "numba>=0.58",
-                 "matplotlib>=3.6"],
+                 "matplotlib>=3.6", "dask[array]>=2023.1"],
         # matplotlib: python -m runtime bench's PNG plots (3.6: Figure(layout=)).
         "bench": ["pytest-benchmark>=4", "numexpr>=2.8", "numba>=0.58", "matplotlib>=3.6"],
     },

@@ -390,6 +390,29 @@ def ufunc_reduce(ufunc: Any, array: Any, axis: Any = 0, dtype: Any = None, out: 
     return ufunc.reduce(array, axis, dtype, out, keepdims, initial, where)
 
 
+def _reduce_arguments(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None,
+                      keepdims: Any = False, initial: Any = _NoValue,
+                      where: Any = True) -> tuple[Any, ...]:
+    return array, axis, dtype, out, keepdims, initial, where
+
+
+def reduce_call(ufunc: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ufunc.reduce(*args, **kwargs)`` as runtime.numpy's ufuncs run it:
+    split on the pool, or else NumPy's call exactly as the caller made it
+    (so its errors, and what overrides receive, are NumPy's)."""
+    if args and type(args[0]) is _ndarray and args[0].size >= MIN_PARALLEL_ELEMENTS \
+            and ufunc in PARALLEL_UFUNCS:
+        try:
+            bound = _reduce_arguments(*args, **kwargs)
+        except TypeError:
+            bound = None  # NumPy says what is wrong
+        if bound is not None:
+            result = _ufunc_reduction(ufunc, *bound)
+            if result is not _FORWARD:
+                return result
+    return ufunc.reduce(*args, **kwargs)
+
+
 def _plain(out: Any, keepdims: Any, initial: Any, where: Any) -> bool:
     """No optional argument given: for a plain ndarray, np.sum(a, axis,
     dtype) is then exactly np.add.reduce(a, axis, dtype) (numpy's
