@@ -136,9 +136,29 @@ def _same_elements(a: np.ndarray, b: np.ndarray) -> bool:
                       and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
+def distinct_elements(a: np.ndarray) -> bool:
+    """Every element of `a` has memory of its own (a sufficient test: each
+    axis's step clears everything the faster axes span).  An output whose
+    elements share memory (a zero stride, as_strided views) gets one value
+    per place from NumPy, the last in NumPy's order; chunks finish in any
+    order, so such calls are NumPy's."""
+    if a.size == 0:
+        return True
+    extent = a.itemsize
+    for n, step in sorted(((n, abs(s)) for n, s in zip(a.shape, a.strides) if n > 1),
+                          key=lambda axis: axis[1]):
+        if step < extent:
+            return False
+        extent += (n - 1) * step
+    return True
+
+
 def overlap_is_safe(outputs: Sequence[np.ndarray], inputs: Sequence[Any]) -> bool:
     """Chunks may run in any order: an output may share memory with an
-    input only element for element, and outputs none with each other."""
+    input only element for element, outputs none with each other, and no
+    output with itself."""
+    if not all(distinct_elements(out) for out in outputs):
+        return False
     for i, out in enumerate(outputs):
         for other in outputs[i + 1:]:
             if np.may_share_memory(out, other):

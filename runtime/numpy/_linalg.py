@@ -27,6 +27,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from .. import _config, _schedule
+from ._elementwise import distinct_elements
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -171,9 +172,11 @@ def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
 def _usable_out(out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype,
                 *inputs: np.ndarray) -> bool:
     """out can take the product as it is: exact ndarray of this shape and dtype, writable,
-    sharing no memory with an input (NumPy copies then; we leave that case to it)."""
+    sharing no memory with an input (NumPy copies then; we leave that case to it) nor
+    between its own elements (tiles would finish in any order)."""
     return (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
-            and out.flags.writeable and not any(np.may_share_memory(out, x) for x in inputs))
+            and out.flags.writeable and not any(np.may_share_memory(out, x) for x in inputs)
+            and distinct_elements(out))
 
 
 def _batches_in_c_order(x: np.ndarray) -> bool:

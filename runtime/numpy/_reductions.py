@@ -34,6 +34,7 @@ import numpy as _np
 
 from .. import _schedule
 from .._map import combine_in_order, leaf_rows
+from ._elementwise import distinct_elements
 
 _NoValue: Any = _np._NoValue
 _ndarray = _np.ndarray
@@ -166,8 +167,8 @@ def _plan(a: Any, axis: Any, keepdims: Any, where: Any, out: Any,
     keep_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
     out_shape = keep_shape if keepdims else tuple(n for i, n in enumerate(shape) if i not in axes)
     if out is not None and (type(out) is not _ndarray or out.shape != out_shape
-                            or _np.may_share_memory(out, a)):
-        return None
+                            or _np.may_share_memory(out, a) or not distinct_elements(out)):
+        return None  # (elements of out sharing memory: NumPy's order decides)
     p = _Plan()
     p.a, p.axes, p.keepdims, p.where = a, axes, keepdims, mask
     p.keep_shape, p.out_shape = keep_shape, out_shape
