@@ -263,7 +263,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     plan = _plan(ufunc, args, kwargs)
     if plan is None:
         return ufunc(*args, **kwargs)
-    inputs, outs, where, options, shape = plan
+    inputs, outs, where, options, shape, resolved = plan
     size = math.prod(shape)
     first = next(a for a in inputs if isinstance(a, np.ndarray))
     key = _schedule.cost_key(ufunc, *map(_dtype_char, inputs),
@@ -299,6 +299,10 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
     order = options.pop("order", "K") or "K"
     nin = ufunc.nin
+    typed = typed_scalars(inputs, resolved, stacklevel=2)
+    if typed is None:
+        return ufunc(*args, **kwargs)
+    inputs = typed
     with recorded_fp_errors(ufunc.__name__, stacklevel=2):
         if any(o is None for o in outs):
             # Result dtypes from NumPy itself, on one element (NEP 50: the
@@ -469,57 +473,92 @@ def _plan(ufunc: np.ufunc, args: tuple[Any, ...], kwargs: dict[str, Any]
     if given and not overlap_is_safe(given, inputs + ([where] if where is not None else [])):
         return None
     options = {k: v for k, v in kwargs.items() if k not in ("out", "where")}
-    if _casts_report_errors(ufunc, inputs, outs, where, options):
+    loop = _resolved_loop(ufunc, inputs, outs, options)
+    if loop is False or _casts_report_errors(ufunc, inputs, outs, where, loop):
         return None
-    return inputs, outs, where, options, shape
+    return inputs, outs, where, options, shape, loop
 
 
-def _cast_is_quiet(source: np.dtype, target: np.dtype) -> bool:
-    """A cast that can raise no floating-point flag and no ComplexWarning:
-    a safe cast, or one between integers (which wraps silently)."""
-    return source == target or np.can_cast(source, target, "safe") or (
-        source.kind in "biu" and target.kind in "biu")
-
-
-def _casts_report_errors(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
-                         options: dict[str, Any]) -> bool:
-    """NumPy reports errors of its casts apart from its loop's: "overflow
-    encountered in cast" (float64 to float32, float to int), and a
-    ComplexWarning, once per call, for complex values cast to real.  Chunks
-    cannot tell the cast's flags from the loop's, and every chunk would
-    warn again, so calls with such casts are left to NumPy."""
+def _resolved_loop(ufunc: np.ufunc, inputs: list[Any], outs: list[Any],
+                   options: dict[str, Any]) -> tuple[np.dtype, ...] | None | bool:
+    """The operand dtypes of NumPy's loop for this call; None when every
+    operand is an array of one dtype and NumPy allocates the outputs (no
+    cast, no scalar to convert: not worth asking NumPy); False when NumPy
+    would refuse the call (it then raises its own error)."""
     dtypes = [a.dtype if isinstance(a, (np.ndarray, np.generic)) else None for a in inputs]
     given_outs = [o.dtype if o is not None else None for o in outs]
     known = [d for d in dtypes + given_outs if d is not None]
     if "dtype" not in options and "signature" not in options \
             and all(d == known[0] for d in known) and all(d is not None for d in dtypes) \
             and all(o is None for o in outs):
-        # The inputs share one dtype and NumPy allocates the outputs.
         # (Not "None not in dtypes": a float64 dtype compares equal to None.)
-        return False  # one dtype throughout: no cast at all
+        return None
     signature = options.get("signature")
     if "dtype" in options:
         if signature is not None:
-            return True  # NumPy's error
+            return False  # NumPy's error
         signature = (None,) * ufunc.nin + (options["dtype"],) * ufunc.nout
     resolve_options = {"casting": options.get("casting", "same_kind")}
     if signature is not None:
         resolve_options["signature"] = signature
     try:
-        loop = ufunc.resolve_dtypes(
+        return tuple(ufunc.resolve_dtypes(
             tuple(d if d is not None else type(a) for d, a in zip(dtypes, inputs))
-            + tuple(given_outs), **resolve_options)
+            + tuple(given_outs), **resolve_options))
     except (TypeError, ValueError):
-        return True  # let NumPy raise its own error
+        return False  # let NumPy raise its own error
+
+
+def cast_is_quiet(source: np.dtype, target: np.dtype) -> bool:
+    """A cast that can raise no floating-point flag and no ComplexWarning:
+    a safe cast, one between integers (which wraps silently), or one to bool
+    (nonzero: complex values too, without a warning)."""
+    return source == target or np.can_cast(source, target, "safe") or (
+        source.kind in "biu" and target.kind in "biu") or target.kind == "b"
+
+
+def _casts_report_errors(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
+                         loop: tuple[np.dtype, ...] | None) -> bool:
+    """NumPy reports errors of its array casts apart from its loop's, under
+    a name that depends on the size ("overflow encountered in cast" where
+    it copies a small input before the loop, "... in add" where it casts in
+    its buffers), and a ComplexWarning once per call for complex values
+    cast to real.  Chunks are small and every chunk would warn again, so
+    calls with such casts are left to NumPy.  (Python scalars are converted
+    once, in the caller: typed_scalars.)"""
+    if loop is None:
+        return False  # one dtype throughout: no cast at all
     nin = ufunc.nin
-    for given, used in zip(dtypes, loop[:nin]):
-        if given is not None and not _cast_is_quiet(given, used):
+    for a, used in zip(inputs, loop[:nin]):
+        if isinstance(a, (np.ndarray, np.generic)) and not cast_is_quiet(a.dtype, used):
             return True
-    for out, used in zip(given_outs, loop[nin:]):
-        if out is not None and (not _cast_is_quiet(used, out)
-                                or (where is not None and not _cast_is_quiet(out, used))):
+    for out, used in zip(outs, loop[nin:]):
+        if out is not None and (not cast_is_quiet(used, out.dtype)
+                                or (where is not None and not cast_is_quiet(out.dtype, used))):
             return True
     return False
+
+
+def typed_scalars(inputs: list[Any], loop: tuple[np.dtype, ...] | None,
+                  stacklevel: int) -> list[Any] | None:
+    """The inputs with each Python scalar converted to its operand's dtype,
+    once, as NumPy converts them before its loop ("overflow encountered in
+    cast" at the caller's line for 1e300 into float32, once per scalar);
+    chunks would each convert and report it again, under their ufunc's
+    name.  None when a conversion fails: NumPy's call raises its own error
+    (a Python integer out of bounds for int8)."""
+    if loop is None:
+        return inputs
+    typed = []
+    for a, dtype in zip(inputs, loop):
+        if type(a) in (int, float, complex):
+            try:
+                with recorded_fp_errors("cast", stacklevel=stacklevel + 1):
+                    a = np.asarray(a, dtype=dtype)
+            except (OverflowError, ValueError, TypeError):
+                return None
+        typed.append(a)
+    return typed
 
 
 def outer(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
