@@ -227,8 +227,9 @@ def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]
     outs = [np.empty(shape, dtype=dtype, order=order) for dtype in loop.dtypes[ufunc.nin:]]
     loop_call = _loop_call(loop, args, outs, order, stacklevel=4)
     _schedule._wake_for(split, size)
-    _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size, split.grain,
-                              split.max_chunk, 1)
+    _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size,
+                              max(split.grain, SIMD_BLOCK), max(split.max_chunk, SIMD_BLOCK),
+                              SIMD_BLOCK)
     return _native_result(ufunc, loop_call, outs, False, args, {}, stacklevel=4)
 
 
@@ -287,7 +288,8 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         loop_call = _loop_call(loop, inputs, outs, order, stacklevel=3)
         kernel, ctx = loop_call.kernel, loop_call.ctx
         _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
-                      key=key, native=(kernel, ctx), limit_blas=False, call_s=call_s)
+                      key=key, native=(kernel, ctx), limit_blas=False, call_s=call_s,
+                      align=SIMD_BLOCK)  # split points at NumPy's SIMD block starts
         _learn_once(wrapper, first, key, native=True)
         if signature is not None:
             split = _schedule.planned_split(key, size, native=True, call_s=call_s)
@@ -297,40 +299,184 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 _hot[signature] = [0, loop, shape, size, split, order]
         return _native_result(ufunc, loop_call, outs, outs_given, args, kwargs, stacklevel=3)
 
-    order = options.pop("order", "K") or "K"
-    nin = ufunc.nin
+    if resolved is None:
+        resolved = _resolved_loop(ufunc, inputs, outs, options, force=True)
+    if not isinstance(resolved, tuple) or any(d.kind not in NUMERIC_KINDS for d in resolved):
+        return ufunc(*args, **kwargs)  # an object loop (dtype= or signature=), or NumPy's error
+    if where is not None and any(isinstance(a, np.ndarray) and a.dtype != dtype
+                                 for a, dtype in zip(inputs + outs, resolved)):
+        # Copies of NumPy 2.4's iterator that buffer a cast under a where=
+        # mask share its masked-transfer data: chunks walking two copies at
+        # once crashed (a segmentation fault in NumPy's masked cast).
+        return ufunc(*args, **kwargs)
     typed = typed_scalars(inputs, resolved, stacklevel=2)
     if typed is None:
         return ufunc(*args, **kwargs)
-    inputs = typed
     with recorded_fp_errors(ufunc.__name__, stacklevel=2):
-        if any(o is None for o in outs):
-            # Result dtypes from NumPy itself, on one element (NEP 50: the
-            # dtype does not depend on values, only on dtypes and scalars).
-            corner = tuple(slice(0, 1) for _ in shape)
-            probe_in = [a[corner[len(corner) - a.ndim:]] if isinstance(a, np.ndarray) else a
-                        for a in inputs]
-            probe_where = {} if where is None else {
-                "where": where[corner[len(corner) - where.ndim:]]}
-            probe = ufunc(*probe_in, **probe_where, **options)
-            probe = probe if isinstance(probe, tuple) else (probe,)
-            if any(np.asarray(p).dtype.kind not in NUMERIC_KINDS for p in probe):
-                return ufunc(*args, **kwargs)  # an object loop (dtype= or signature=)
-            missing = [np.asarray(p).dtype for p, o in zip(probe, outs) if o is None]
-            made = iter(_allocate(list(inputs) + ([where] if where is not None else []),
-                                  missing, shape, order))
-            outs = [o if o is not None else next(made) for o in outs]
-        kernel_in = list(inputs) + ([where] if where is not None else [])
-
-        def kernel(ins: list[Any], out_views: list[np.ndarray]) -> None:
-            if where is None:
-                ufunc(*ins, out=tuple(out_views), **options)
-            else:
-                ufunc(*ins[:nin], out=tuple(out_views), where=ins[nin], **options)
-
-        execute(kernel, kernel_in, outs, shape, key, call_s)
+        outs = iterate_as_numpy(ufunc, typed, outs, where, options, resolved, key, call_s)
     _learn_once(wrapper, first, key, native=False)
     return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+# What NumPy's ufunc machinery asks of its iterator (numpy/_core/src/umath/
+# ufunc_object.c: execute_ufunc_loop, and the default operand flags), plus
+# "ranged", which lets each chunk take a range of the same iteration.
+_ITER_FLAGS = ["external_loop", "refs_ok", "zerosize_ok", "buffered", "growinner",
+               "delay_bufalloc", "copy_if_overlap", "ranged"]
+_IN_FLAGS = ["readonly", "aligned", "overlap_assume_elementwise"]
+_OUT_FLAGS = ["aligned", "allocate", "no_broadcast", "no_subtype", "overlap_assume_elementwise"]
+
+
+def iterate_as_numpy(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
+                     options: dict[str, Any], dtypes: tuple[np.dtype, ...], key: Any,
+                     call_s: float) -> list[np.ndarray]:
+    """The call as NumPy makes it, in chunks: NumPy's own iterator, built as
+    NumPy's ufunc machinery builds it (same flags, operand dtypes, order and
+    buffer size), so it makes NumPy's choices: axis order, coalescing, which
+    operands it buffers, output layout (it allocates the outputs).  Each
+    chunk walks a range of that iteration and runs NumPy's loop on each of
+    its inner-loop views (1-D arrays: NumPy's trivial path hands the loop
+    exactly their strides).  So every element goes through the loop NumPy
+    picks for the whole call, with the same strides and contiguity (SIMD or
+    scalar path); box views of the operands let NumPy re-plan each piece
+    (buffering a non-coalescing box, flipping, calling one element
+    contiguous), and float32 arctan came out 1 ULP off."""
+    nin, nout = ufunc.nin, ufunc.nout
+    masked = where is not None
+    out_flags = _OUT_FLAGS + (["readwrite", "writemasked"] if masked else ["writeonly"])
+    operands = list(inputs) + list(outs) + ([where] if masked else [])
+    op_flags = [_IN_FLAGS] * nin + [out_flags] * nout + ([["readonly", "arraymask"]]
+                                                         if masked else [])
+    op_dtypes = list(dtypes) + ([np.dtype(bool)] if masked else [])
+    iterator = np.nditer(operands, _ITER_FLAGS, op_flags, op_dtypes=op_dtypes,
+                         order=options.get("order", "K") or "K", casting="unsafe",
+                         buffersize=np.getbufsize())
+    results = list(iterator.operands[nin:nin + nout])
+    # The views have the loop's dtypes: naming them pins NumPy's loop.
+    call_options = {"signature": dtypes} if "dtype" in options or "signature" in options else {}
+
+    def body(start: int, stop: int) -> None:
+        begin, end = index(start), index(stop)
+        if begin >= end:
+            return
+        part = iterator.copy()
+        part.iterrange = (begin, end)
+        part.reset()
+        for views in part:
+            if masked:
+                ufunc(*views[:nin], out=views[nin:nin + nout], where=views[-1],
+                      **call_options)
+            else:
+                ufunc(*views[:nin], out=views[nin:], **call_options)
+
+    first, buffered, views = _loop_at(iterator, 0)
+    size = iterator.itersize
+    if not buffered and first == size:
+        # One unbuffered inner loop over everything (a strided or reversed
+        # 1-D walk, a transposed array...): its views are whole 1-D views of
+        # the operands; chunks are slices of them at SIMD_BLOCK multiples,
+        # on which NumPy's loop runs with the same strides (and releases the
+        # GIL, as no Python iteration is involved).
+        def slices(start: int, stop: int) -> None:
+            begin, end = start * SIMD_BLOCK, min(stop * SIMD_BLOCK, size)
+            pieces = [view[begin:end] for view in views]
+            if masked:
+                ufunc(*pieces[:nin], out=tuple(pieces[nin:nin + nout]), where=pieces[-1],
+                      **call_options)
+            else:
+                ufunc(*pieces[:nin], out=tuple(pieces[nin:]), **call_options)
+
+        _schedule.run(slices, -(-size // SIMD_BLOCK), key=key, limit_blas=False,
+                      call_s=call_s, row_elements=SIMD_BLOCK)
+        return results
+    layout = inner_loops(iterator, first, buffered)
+    if layout is None:
+        # NumPy's inner loops could not be told apart: the whole iteration in
+        # one piece (NumPy's own call, made here, already typed and recorded).
+        size = iterator.itersize
+        layout = (lambda unit: size if unit else 0), 1, size
+    index, units, unit_elements = layout
+    _schedule.run(body, units, key=key, limit_blas=False, call_s=call_s,
+                  row_elements=unit_elements)
+    return results
+
+
+# NumPy's SIMD loops leave the last len % lanes elements of a call to scalar
+# code, and some give other bits there (fmax/fmin: the sign of a zero).  So
+# a chunk starts where one of NumPy's inner loops of the whole call starts,
+# or inside a long unbuffered one at a multiple of SIMD_BLOCK elements from
+# its start (a multiple of every vector length: 64 bytes of int8 ... 1024
+# of complex128): each element is then in a SIMD block, or in the scalar
+# tail, exactly where it is in NumPy's whole call.
+SIMD_BLOCK = 64
+
+
+def _loop_at(iterator: Any, position: int) -> tuple[int, bool, tuple[np.ndarray, ...]]:
+    """(length, buffered, views) of the inner loop NumPy's iteration makes
+    from iteration index `position`: the first views of a copy ranged from
+    there (buffers are filled from the inputs; nothing is written)."""
+    probe = iterator.copy()
+    probe.iterrange = (position, probe.itersize)
+    probe.reset()
+    views = probe.value
+    buffered = not all(np.may_share_memory(view, operand)
+                       for view, operand in zip(views, probe.operands))
+    return len(views[0]), buffered, views
+
+
+def inner_loops(iterator: Any, first: int, buffered: bool
+                ) -> tuple[Callable[[int], int], int, int] | None:
+    """How to cut NumPy's iteration into units that start where NumPy's own
+    inner loops (or SIMD blocks inside long unbuffered ones) start: (index
+    of unit u's first element, number of units, elements per unit), or None
+    when the loops do not match a layout NumPy makes.
+
+    NumPy's buffered iterator (numpy/_core/src/multiarray/nditer_constr.c,
+    npyiter_find_buffering_setup) picks an outer axis d of its coalesced
+    shape (fastest axis first): a core of c = shape[0] * ... * shape[d-1]
+    elements, spans of s = c * shape[d].  Unbuffered, each inner loop is a
+    core of the innermost axis (d = 0: c = 1, s = shape[0]); buffered, a
+    span is cut into loops of as many whole cores as fit in a buffer, the
+    last one shorter.  The candidate d is the one whose loops match NumPy's
+    first loops, checked again at the end of the first span.  (`first`,
+    `buffered`: NumPy's first inner loop.)"""
+    size = iterator.itersize
+    shape = tuple(iterator.shape) or (size,)
+    buffer_size = np.getbufsize()
+    if not buffered:
+        period = first
+        if size % period or (period != shape[0] and period != size):
+            return None
+        per_period = -(-period // SIMD_BLOCK)
+
+        def unbuffered(unit: int) -> int:
+            whole, rest = divmod(unit, per_period)
+            return whole * period + min(rest * SIMD_BLOCK, period)
+
+        return unbuffered, size // period * per_period, min(SIMD_BLOCK, period)
+    layouts = set()
+    core = 1
+    for axis in range(len(shape)):
+        span = core * shape[axis]
+        loop = span if span <= buffer_size else max(1, buffer_size // core) * core
+        if loop == first and size % span == 0:
+            layouts.add((loop, span))
+        core = span
+    if len(layouts) != 1:
+        return None
+    loop, span = layouts.pop()
+    last = (span - 1) // loop * loop  # where the last loop of a span starts
+    checks = [(last, span - last)] + ([(span, loop)] if span < size else [])
+    for position, length in checks:
+        if position and _loop_at(iterator, position)[0] != length:
+            return None
+    per_span = -(-span // loop)
+
+    def buffered_unit(unit: int) -> int:
+        whole, rest = divmod(unit, per_span)
+        return whole * span + min(rest * loop, span)
+
+    return buffered_unit, size // span * per_span, loop
 
 
 # Native loops: inputs of these kinds only.  Float and complex loops report
@@ -480,15 +626,16 @@ def _plan(ufunc: np.ufunc, args: tuple[Any, ...], kwargs: dict[str, Any]
 
 
 def _resolved_loop(ufunc: np.ufunc, inputs: list[Any], outs: list[Any],
-                   options: dict[str, Any]) -> tuple[np.dtype, ...] | None | bool:
-    """The operand dtypes of NumPy's loop for this call; None when every
-    operand is an array of one dtype and NumPy allocates the outputs (no
-    cast, no scalar to convert: not worth asking NumPy); False when NumPy
-    would refuse the call (it then raises its own error)."""
+                   options: dict[str, Any], force: bool = False
+                   ) -> tuple[np.dtype, ...] | None | bool:
+    """The operand dtypes of NumPy's loop for this call; None (unless
+    `force`) when every operand is an array of one dtype and NumPy allocates
+    the outputs (no cast, no scalar to convert: not worth asking NumPy yet);
+    False when NumPy would refuse the call (it then raises its own error)."""
     dtypes = [a.dtype if isinstance(a, (np.ndarray, np.generic)) else None for a in inputs]
     given_outs = [o.dtype if o is not None else None for o in outs]
     known = [d for d in dtypes + given_outs if d is not None]
-    if "dtype" not in options and "signature" not in options \
+    if not force and "dtype" not in options and "signature" not in options \
             and all(d == known[0] for d in known) and all(d is not None for d in dtypes) \
             and all(o is None for o in outs):
         # (Not "None not in dtypes": a float64 dtype compares equal to None.)
