@@ -127,3 +127,25 @@ def test_outputs_given_and_masked(forced):
         np.arctan(view, out=ours, where=mask)
         numpy.arctan(view, out=theirs, where=mask)
         assert bits(ours) == bits(theirs)
+
+
+@pytest.mark.parametrize("forced", [1, 3], indirect=True)
+def test_buffered_calls_in_place_and_cast(forced):
+    # Reading NumPy's loop layout off copies of its iterator must not write
+    # anything but results: a copy writes its buffers back when it goes
+    # (found by tests/test_numpy_fuzz.py: add(array(False), int8[2], out=bool[2],
+    # casting="unsafe") left the output as it was).
+    a, b = numpy.array(False), numpy.zeros(2, numpy.int8)
+    ours, theirs = numpy.ones(2, bool), numpy.ones(2, bool)
+    np.add(a, b, out=ours, casting="unsafe")
+    numpy.add(a, b, out=theirs, casting="unsafe")
+    assert bits(ours) == bits(theirs)
+    x = data("f8", 3000 * 39 * 3)
+    whole_ours, whole_theirs = x.copy(), x.copy()
+    for ours_view, theirs_view in zip(layouts(whole_ours).values(),
+                                      layouts(whole_theirs).values()):
+        np.multiply(ours_view, 3.0, out=ours_view)  # in place, buffered or not
+        numpy.multiply(theirs_view, 3.0, out=theirs_view)
+        np.add(ours_view, numpy.float32(1.5), out=ours_view, casting="unsafe")
+        numpy.add(theirs_view, numpy.float32(1.5), out=theirs_view, casting="unsafe")
+    assert bits(whole_ours) == bits(whole_theirs)

@@ -338,67 +338,158 @@ def iterate_as_numpy(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where:
     its inner-loop views (1-D arrays: NumPy's trivial path hands the loop
     exactly their strides).  So every element goes through the loop NumPy
     picks for the whole call, with the same strides and contiguity (SIMD or
-    scalar path); box views of the operands let NumPy re-plan each piece
-    (buffering a non-coalescing box, flipping, calling one element
-    contiguous), and float32 arctan came out 1 ULP off."""
-    nin, nout = ufunc.nin, ufunc.nout
-    masked = where is not None
-    out_flags = _OUT_FLAGS + (["readwrite", "writemasked"] if masked else ["writeonly"])
-    operands = list(inputs) + list(outs) + ([where] if masked else [])
-    op_flags = [_IN_FLAGS] * nin + [out_flags] * nout + ([["readonly", "arraymask"]]
-                                                         if masked else [])
-    op_dtypes = list(dtypes) + ([np.dtype(bool)] if masked else [])
-    iterator = np.nditer(operands, _ITER_FLAGS, op_flags, op_dtypes=op_dtypes,
-                         order=options.get("order", "K") or "K", casting="unsafe",
-                         buffersize=np.getbufsize())
-    results = list(iterator.operands[nin:nin + nout])
-    # The views have the loop's dtypes: naming them pins NumPy's loop.
-    call_options = {"signature": dtypes} if "dtype" in options or "signature" in options else {}
-
-    def body(start: int, stop: int) -> None:
-        begin, end = index(start), index(stop)
-        if begin >= end:
-            return
-        part = iterator.copy()
-        part.iterrange = (begin, end)
-        part.reset()
-        for views in part:
-            if masked:
-                ufunc(*views[:nin], out=views[nin:nin + nout], where=views[-1],
-                      **call_options)
-            else:
-                ufunc(*views[:nin], out=views[nin:], **call_options)
-
-    first, buffered, views = _loop_at(iterator, 0)
-    size = iterator.itersize
+    scalar path).  (Box views of the operands let NumPy re-plan each piece:
+    a box that no longer coalesces is buffered, a one-element box goes down
+    the trivial path, and float32 arctan came out 1 ULP off.)"""
+    walk = _Iteration(ufunc, inputs, outs, where, options, dtypes)
+    size = walk.size
+    first, buffered, views = walk.loop_at(0)
     if not buffered and first == size:
         # One unbuffered inner loop over everything (a strided or reversed
         # 1-D walk, a transposed array...): its views are whole 1-D views of
         # the operands; chunks are slices of them at SIMD_BLOCK multiples,
         # on which NumPy's loop runs with the same strides (and releases the
-        # GIL, as no Python iteration is involved).
+        # GIL: no Python iteration is involved).
+        whole = views
+
         def slices(start: int, stop: int) -> None:
             begin, end = start * SIMD_BLOCK, min(stop * SIMD_BLOCK, size)
-            pieces = [view[begin:end] for view in views]
-            if masked:
-                ufunc(*pieces[:nin], out=tuple(pieces[nin:nin + nout]), where=pieces[-1],
-                      **call_options)
-            else:
-                ufunc(*pieces[:nin], out=tuple(pieces[nin:]), **call_options)
+            walk.compute([view[begin:end] for view in whole])
 
         _schedule.run(slices, -(-size // SIMD_BLOCK), key=key, limit_blas=False,
                       call_s=call_s, row_elements=SIMD_BLOCK)
-        return results
-    layout = inner_loops(iterator, first, buffered)
+        return walk.results
+    del views  # (the probe goes: its buffers, computed, are written back)
+    layout = walk.inner_loops(first, buffered)
     if layout is None:
-        # NumPy's inner loops could not be told apart: the whole iteration in
-        # one piece (NumPy's own call, made here, already typed and recorded).
-        size = iterator.itersize
-        layout = (lambda unit: size if unit else 0), 1, size
+        # NumPy's inner loops could not be told apart: the rest of the
+        # iteration in one piece (NumPy's own call, made here).
+        walk.run(0, size)
+        return walk.results
     index, units, unit_elements = layout
-    _schedule.run(body, units, key=key, limit_blas=False, call_s=call_s,
-                  row_elements=unit_elements)
-    return results
+    _schedule.run(lambda start, stop: walk.run(index(start), index(stop)), units, key=key,
+                  limit_blas=False, call_s=call_s, row_elements=unit_elements)
+    return walk.results
+
+
+class _Iteration:
+    """NumPy's iterator for one ufunc call, walked in ranges."""
+
+    def __init__(self, ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
+                 options: dict[str, Any], dtypes: tuple[np.dtype, ...]) -> None:
+        self.ufunc = ufunc
+        self.nin, self.nout = ufunc.nin, ufunc.nout
+        self.masked = where is not None
+        out_flags = _OUT_FLAGS + (["readwrite", "writemasked"] if self.masked
+                                  else ["writeonly"])
+        operands = list(inputs) + list(outs) + ([where] if self.masked else [])
+        op_flags = [_IN_FLAGS] * self.nin + [out_flags] * self.nout + (
+            [["readonly", "arraymask"]] if self.masked else [])
+        self.iterator = np.nditer(
+            operands, _ITER_FLAGS, op_flags,
+            op_dtypes=list(dtypes) + ([np.dtype(bool)] if self.masked else []),
+            order=options.get("order", "K") or "K", casting="unsafe",
+            buffersize=np.getbufsize())
+        self.size = self.iterator.itersize
+        self.results = list(self.iterator.operands[self.nin:self.nin + self.nout])
+        # The views have the loop's dtypes: naming them pins NumPy's loop.
+        self.options = {"signature": dtypes} if "dtype" in options or "signature" in options \
+            else {}
+        # Loops computed while probing (begin -> end): not to be done twice
+        # (an output may be an input: out=x).
+        self.computed: dict[int, int] = {}
+
+    def compute(self, views: Sequence[np.ndarray]) -> None:
+        """NumPy's loop on one set of inner-loop views."""
+        nin, nout = self.nin, self.nout
+        if self.masked:
+            self.ufunc(*views[:nin], out=tuple(views[nin:nin + nout]), where=views[-1],
+                       **self.options)
+        else:
+            self.ufunc(*views[:nin], out=tuple(views[nin:]), **self.options)
+
+    def loop_at(self, position: int) -> tuple[int, bool, tuple[np.ndarray, ...]]:
+        """(length, buffered, views) of the inner loop NumPy's iteration makes
+        from iteration index `position`: the first views of a copy ranged
+        from there.  A copy writes its buffers back when it goes, so a
+        buffered loop is computed here (and remembered as done)."""
+        probe = self.iterator.copy()
+        probe.iterrange = (position, self.size)
+        probe.reset()
+        views = probe.value
+        buffered = not all(np.may_share_memory(view, operand)
+                           for view, operand in zip(views, probe.operands))
+        if buffered:
+            self.compute(views)
+            self.computed[position] = position + len(views[0])
+        return len(views[0]), buffered, views
+
+    def run(self, begin: int, end: int) -> None:
+        """NumPy's loops over iteration indices [begin, end), but those
+        computed while probing."""
+        while begin < end:
+            stop = min((b for b in self.computed if begin <= b < end), default=end)
+            if begin < stop:
+                part = self.iterator.copy()
+                part.iterrange = (begin, stop)
+                part.reset()
+                for views in part:
+                    self.compute(views)
+            begin = self.computed[stop] if stop < end else end
+
+    def inner_loops(self, first: int, buffered: bool
+                    ) -> tuple[Callable[[int], int], int, int] | None:
+        """How to cut NumPy's iteration into units that start where NumPy's
+        own inner loops (or SIMD blocks inside long unbuffered ones) start:
+        (index of unit u's first element, number of units, elements per
+        unit), or None when the loops do not match a layout NumPy makes.
+
+        NumPy's buffered iterator (numpy/_core/src/multiarray/nditer_constr.c,
+        npyiter_find_buffering_setup) picks an outer axis d of its coalesced
+        shape (fastest axis first): a core of c = shape[0] * ... *
+        shape[d-1] elements, spans of s = c * shape[d].  Unbuffered, each
+        inner loop is a core of the innermost axis (d = 0: c = 1, s =
+        shape[0]); buffered, a span is cut into loops of as many whole cores
+        as fit in a buffer, the last one shorter.  The candidate d is the
+        one whose loops match NumPy's first loop (`first`, `buffered`),
+        checked again at the end of the first span."""
+        size = self.size
+        shape = tuple(self.iterator.shape) or (size,)
+        buffer_size = np.getbufsize()
+        if not buffered:
+            period = first
+            if size % period or (period != shape[0] and period != size):
+                return None
+            per_period = -(-period // SIMD_BLOCK)
+
+            def unbuffered(unit: int) -> int:
+                whole, rest = divmod(unit, per_period)
+                return whole * period + min(rest * SIMD_BLOCK, period)
+
+            return unbuffered, size // period * per_period, min(SIMD_BLOCK, period)
+        layouts = set()
+        core = 1
+        for axis in range(len(shape)):
+            span = core * shape[axis]
+            loop = span if span <= buffer_size else max(1, buffer_size // core) * core
+            if loop == first and size % span == 0:
+                layouts.add((loop, span))
+            core = span
+        if len(layouts) != 1:
+            return None
+        loop, span = layouts.pop()
+        last = (span - 1) // loop * loop  # where the last loop of a span starts
+        checks = [(last, span - last)] + ([(span, loop)] if span < size else [])
+        for position, length in checks:
+            if position and self.loop_at(position)[0] != length:
+                return None
+        per_span = -(-span // loop)
+
+        def buffered_unit(unit: int) -> int:
+            whole, rest = divmod(unit, per_span)
+            return whole * span + min(rest * loop, span)
+
+        return buffered_unit, size // span * per_span, loop
 
 
 # NumPy's SIMD loops leave the last len % lanes elements of a call to scalar
@@ -409,74 +500,6 @@ def iterate_as_numpy(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where:
 # of complex128): each element is then in a SIMD block, or in the scalar
 # tail, exactly where it is in NumPy's whole call.
 SIMD_BLOCK = 64
-
-
-def _loop_at(iterator: Any, position: int) -> tuple[int, bool, tuple[np.ndarray, ...]]:
-    """(length, buffered, views) of the inner loop NumPy's iteration makes
-    from iteration index `position`: the first views of a copy ranged from
-    there (buffers are filled from the inputs; nothing is written)."""
-    probe = iterator.copy()
-    probe.iterrange = (position, probe.itersize)
-    probe.reset()
-    views = probe.value
-    buffered = not all(np.may_share_memory(view, operand)
-                       for view, operand in zip(views, probe.operands))
-    return len(views[0]), buffered, views
-
-
-def inner_loops(iterator: Any, first: int, buffered: bool
-                ) -> tuple[Callable[[int], int], int, int] | None:
-    """How to cut NumPy's iteration into units that start where NumPy's own
-    inner loops (or SIMD blocks inside long unbuffered ones) start: (index
-    of unit u's first element, number of units, elements per unit), or None
-    when the loops do not match a layout NumPy makes.
-
-    NumPy's buffered iterator (numpy/_core/src/multiarray/nditer_constr.c,
-    npyiter_find_buffering_setup) picks an outer axis d of its coalesced
-    shape (fastest axis first): a core of c = shape[0] * ... * shape[d-1]
-    elements, spans of s = c * shape[d].  Unbuffered, each inner loop is a
-    core of the innermost axis (d = 0: c = 1, s = shape[0]); buffered, a
-    span is cut into loops of as many whole cores as fit in a buffer, the
-    last one shorter.  The candidate d is the one whose loops match NumPy's
-    first loops, checked again at the end of the first span.  (`first`,
-    `buffered`: NumPy's first inner loop.)"""
-    size = iterator.itersize
-    shape = tuple(iterator.shape) or (size,)
-    buffer_size = np.getbufsize()
-    if not buffered:
-        period = first
-        if size % period or (period != shape[0] and period != size):
-            return None
-        per_period = -(-period // SIMD_BLOCK)
-
-        def unbuffered(unit: int) -> int:
-            whole, rest = divmod(unit, per_period)
-            return whole * period + min(rest * SIMD_BLOCK, period)
-
-        return unbuffered, size // period * per_period, min(SIMD_BLOCK, period)
-    layouts = set()
-    core = 1
-    for axis in range(len(shape)):
-        span = core * shape[axis]
-        loop = span if span <= buffer_size else max(1, buffer_size // core) * core
-        if loop == first and size % span == 0:
-            layouts.add((loop, span))
-        core = span
-    if len(layouts) != 1:
-        return None
-    loop, span = layouts.pop()
-    last = (span - 1) // loop * loop  # where the last loop of a span starts
-    checks = [(last, span - last)] + ([(span, loop)] if span < size else [])
-    for position, length in checks:
-        if position and _loop_at(iterator, position)[0] != length:
-            return None
-    per_span = -(-span // loop)
-
-    def buffered_unit(unit: int) -> int:
-        whole, rest = divmod(unit, per_span)
-        return whole * span + min(rest * loop, span)
-
-    return buffered_unit, size // span * per_span, loop
 
 
 # Native loops: inputs of these kinds only.  Float and complex loops report
