@@ -113,6 +113,12 @@ if _ufunc._numpy_add_newdoc_ufunc is not None:
             _module._add_newdoc_ufunc = _ufunc._add_newdoc_ufunc
 
 
+# RUNTIME_FORCE_SPLIT=N: every split path at once, for tests (_forced.py).
+from . import _forced  # noqa: E402
+
+_forced.from_environment()
+
+
 def __getattr__(name: str) -> object:
     # NumPy's lazily loaded names (np.testing, np.ma, ...) and private ones.
     try:
