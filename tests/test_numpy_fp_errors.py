@@ -171,3 +171,25 @@ def test_warnings_point_at_the_caller():
         np.matmul(BIG, BIG)
         np.dot(BIG, BIG)
     assert [w.filename for w in caught] == [__file__] * 4
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, a, mask: m.add(a, a, where=mask),
+    lambda m, a, mask: m.divmod(a, 3.0, where=mask),
+    lambda m, a, mask: m.add(a, a, where=mask, out=None),
+    lambda m, a, mask: m.add(a, a, numpy.zeros_like(a), where=mask),
+    lambda m, a, mask: m.exp(a, where=mask[::-1]),
+])
+def test_where_without_out_warns_as_numpy(call, forced):
+    # NumPy 2.4's test_ufunc.py::TestUfunc::test_where_warns, at a size
+    # runtime splits and under forced splitting.
+    for a in (numpy.arange(7.0), numpy.arange(float(N))):
+        mask = a % 2 == 0
+        with warnings.catch_warnings(record=True) as theirs:
+            warnings.simplefilter("always")
+            call(numpy, a, mask)
+        with warnings.catch_warnings(record=True) as ours:
+            warnings.simplefilter("always")
+            call(np, a, mask)
+        assert [(w.category, str(w.message), w.filename) for w in ours] == \
+            [(w.category, str(w.message), w.filename) for w in theirs]

@@ -16,6 +16,7 @@ than element for element (NumPy copies such inputs first), unknown keywords.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -25,6 +26,8 @@ from . import _loops
 from ._fperrors import recorded_fp_errors, replay
 
 NUMERIC_KINDS = frozenset("biufc")
+WHERE_WITHOUT_OUT = ("'where' used without 'out', expect unitialized memory in output. "
+                     "If this is intentional, use out=None.")
 UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "signature", "subok"})
 SCALAR_TYPES = (int, float, complex, np.generic)  # bool is an int
 # NumPy's loops pick their SIMD or scalar path from the strides they are
@@ -265,6 +268,10 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if plan is None:
         return ufunc(*args, **kwargs)
     inputs, outs, where, options, shape, resolved = plan
+    if where is not None and "out" not in kwargs and len(args) == ufunc.nin:
+        # NumPy's own words, before it computes anything (runtime allocates
+        # the outputs and hands them to NumPy, which then would not warn).
+        warnings.warn(WHERE_WITHOUT_OUT, UserWarning, stacklevel=2)
     size = math.prod(shape)
     first = next(a for a in inputs if isinstance(a, np.ndarray))
     key = _schedule.cost_key(ufunc, *map(_dtype_char, inputs),
