@@ -90,9 +90,10 @@ class _Redo(Exception):
     Raised by a chunk that finds NumPy's function would warn on it (a slice
     with nothing to average: each chunk would warn again), and after the
     leaves of a floating-point reduction when a partial is inf or NaN or the
-    result is zero: split sums can overflow where NumPy's order does not
-    (or the other way round), inf - inf makes NaN where NumPy has inf, and
-    the sign of a zero depends on the order of the additions."""
+    result is zero: split sums can overflow where NumPy's order does not,
+    inf - inf makes NaN where NumPy has inf, and the sign of a zero depends
+    on the order of the additions.  (Not caught: NumPy's order overflowing
+    where no leaf does, which needs partial sums near the largest float.)"""
 
 
 def _redo_as_numpy(func: Callable[..., Any]) -> Callable[..., Any]:
