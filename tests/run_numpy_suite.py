@@ -1,14 +1,23 @@
-"""Run NumPy's own ufunc tests against runtime.numpy, and against NumPy.
+"""Run NumPy's own tests against runtime.numpy, and against NumPy.
 
-    python tests/run_numpy_suite.py [--module test_umath] [--split GRAIN]
+    python tests/run_numpy_suite.py [--modules test_umath,test_linalg,...]
+                                    [--modes default,forced] [--timeout SECONDS]
 
-Copies NumPy's installed test module (numpy/_core/tests/<module>.py) into
-a temporary directory twice: as is, and with ``import numpy as np``
-replaced by ``import runtime.numpy as np``.  With --split, every runtime
-call in the second copy splits into chunks of GRAIN elements (so NumPy's
-small test arrays take the parallel paths).  Prints both pass/fail counts
-and the tests that fail only under runtime.numpy.  Not part of the pytest
-run (NumPy's suite takes minutes and tests NumPy as much as runtime).
+For each module (numpy/<path>.py of the installed NumPy, default: all of
+MODULES), its test directory is copied twice into a temporary directory: as
+is, and with ``import numpy as np`` replaced by ``import runtime.numpy as
+np``.  The copy is run once with plain NumPy, then with runtime.numpy in
+each mode:
+
+* default: runtime.numpy as a program gets it (NumPy's small test arrays
+  mostly go straight to NumPy);
+* forced: ``RUNTIME_FORCE_SPLIT=1`` (runtime/numpy/_forced.py): every call
+  runtime can split is split, in chunks of one row, whatever its size.
+
+Pass sets are compared test by test (JUnit XML): the report gives, per
+module and mode, the counts and the tests that pass under NumPy but not
+under runtime.numpy.  Not part of the pytest run (NumPy's suites take
+minutes and test NumPy as much as runtime).
 """
 
 from __future__ import annotations
@@ -20,65 +29,102 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ElementTree
 
 import numpy
 
-CONFTEST_SPLIT = """
-import pytest
-from runtime import _schedule
+MODULES = {
+    "test_umath": "_core/tests/test_umath.py",
+    "test_ufunc": "_core/tests/test_ufunc.py",
+    "test_numeric": "_core/tests/test_numeric.py",
+    "test_function_base": "lib/tests/test_function_base.py",
+    "test_nanfunctions": "lib/tests/test_nanfunctions.py",
+    "test_linalg": "linalg/tests/test_linalg.py",
+    "test_multiarray": "_core/tests/test_multiarray.py",
+}
+MODES = {"default": {}, "forced": {"RUNTIME_FORCE_SPLIT": "1"}}
+OUTCOMES = ("passed", "failed", "error", "skipped")
 
 
-@pytest.fixture(autouse=True)
-def _split_every_call():
-    with _schedule.forced_split({grain}):
-        yield
-"""
+def outcomes(junit: str) -> dict[str, str]:
+    """test id -> passed/failed/error/skipped, from pytest's JUnit XML."""
+    result: dict[str, str] = {}
+    if not os.path.exists(junit):
+        return result
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        kinds = {child.tag for child in case}
+        result[name] = ("failed" if "failure" in kinds else "error" if "error" in kinds
+                        else "skipped" if "skipped" in kinds else "passed")
+    return result
 
 
-def run(directory: str, module: str) -> tuple[dict[str, int], set[str]]:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
-         "-o", "addopts=", "-W", "ignore", os.path.join(directory, module + ".py")],
-        cwd=directory, capture_output=True, text=True)
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|xfailed|"
-                                                     r"xpassed|errors?)", summary)}
-    failed = set(re.findall(r"^FAILED (\S+)", result.stdout, re.MULTILINE))
-    failed = {name.split("::", 1)[1].split(" ")[0] for name in failed}
-    return counts, failed
+def run(directory: str, module: str, env: dict[str, str], timeout: int) -> dict[str, str]:
+    junit = os.path.join(directory, "junit.xml")
+    if os.path.exists(junit):
+        os.remove(junit)
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+             "-W", "ignore", f"--junitxml={junit}", os.path.join(directory, module)],
+            cwd=directory, capture_output=True, text=True, env={**os.environ, **env},
+            timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  {module}: timed out after {timeout} s", file=sys.stderr)
+    return outcomes(junit)
+
+
+def prepared(root: str, path: str, variant: str) -> tuple[str, str]:
+    """A copy of the test module's directory for `variant`; (directory, file name)."""
+    source_dir = os.path.join(os.path.dirname(numpy.__file__), os.path.dirname(path))
+    directory = os.path.join(root, variant, os.path.dirname(path).replace("/", "_"))
+    shutil.copytree(source_dir, directory, ignore=shutil.ignore_patterns("__pycache__"),
+                    dirs_exist_ok=True)
+    module = os.path.basename(path)
+    if variant == "runtime":
+        target = os.path.join(directory, module)
+        with open(target) as f:
+            text = f.read()
+        text = re.sub(r"^import numpy as np$", "import runtime.numpy as np", text,
+                      flags=re.MULTILINE)
+        with open(target, "w") as f:
+            f.write(text)
+    return directory, module
+
+
+def counts(result: dict[str, str]) -> str:
+    return " ".join(f"{sum(v == kind for v in result.values())} {kind}" for kind in OUTCOMES)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--module", default="test_umath")
-    parser.add_argument("--split", type=int, default=0,
-                        help="force every runtime call to split into chunks of this size")
+    parser.add_argument("--modules", default=",".join(MODULES),
+                        help=f"comma-separated, of {', '.join(MODULES)}")
+    parser.add_argument("--modes", default=",".join(MODES), help="default,forced")
+    parser.add_argument("--timeout", type=int, default=1800, help="per module and mode")
+    parser.add_argument("--show", type=int, default=25, help="failing tests listed per mode")
     args = parser.parse_args()
-    source = os.path.join(os.path.dirname(numpy.__file__), "_core", "tests", args.module + ".py")
+    print(f"NumPy {numpy.__version__}, Python {sys.version.split()[0]}")
+    status = 0
     with tempfile.TemporaryDirectory() as root:
-        results = {}
-        for variant in ("numpy", "runtime.numpy"):
-            directory = os.path.join(root, variant.replace(".", "_"))
-            os.makedirs(directory)
-            shutil.copy(source, directory)
-            if variant == "runtime.numpy":
-                path = os.path.join(directory, args.module + ".py")
-                with open(path) as f:
-                    text = f.read()
-                text = re.sub(r"^import numpy as np$", "import runtime.numpy as np", text,
-                              flags=re.MULTILINE)
-                with open(path, "w") as f:
-                    f.write(text)
-                if args.split:
-                    with open(os.path.join(directory, "conftest.py"), "w") as f:
-                        f.write(CONFTEST_SPLIT.format(grain=args.split))
-            results[variant] = run(directory, args.module)
-            print(f"{variant:14s} {results[variant][0]}")
-        only = sorted(results["runtime.numpy"][1] - results["numpy"][1])
-        print(f"fail only under runtime.numpy: {len(only)}")
-        for name in only:
-            print("  " + name)
-    return 0
+        for name in args.modules.split(","):
+            path = MODULES.get(name, name)
+            baseline = run(*prepared(root, path, "numpy"), {}, args.timeout)
+            directory, module = prepared(root, path, "runtime")
+            print(f"{name}\n  {'numpy':16} {counts(baseline)}")
+            for mode in args.modes.split(","):
+                result = run(directory, module, MODES[mode], args.timeout)
+                only = sorted(test for test, kind in baseline.items()
+                              if kind == "passed" and result.get(test) != "passed")
+                print(f"  {'runtime.numpy ' + mode:16} {counts(result)}; "
+                      f"pass under NumPy only: {len(only)}")
+                for test in only[:args.show]:
+                    print(f"      {test} ({result.get(test, 'not run')})")
+                if len(only) > args.show:
+                    print(f"      ... {len(only) - args.show} more")
+                status |= bool(only)
+            sys.stdout.flush()
+    return status
 
 
 if __name__ == "__main__":

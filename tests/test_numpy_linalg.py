@@ -44,9 +44,9 @@ def tiled(threads, monkeypatch):
     shapes: list[tuple[int, ...]] = []
     original = _linalg._product
 
-    def spy(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    def spy(a: np.ndarray, b: np.ndarray, out: np.ndarray, name: str = "matmul") -> None:
         shapes.append(out.shape)
-        original(a, b, out)
+        original(a, b, out, name)
 
     monkeypatch.setattr(_linalg, "_product", spy)
     return shapes

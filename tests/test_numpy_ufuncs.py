@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 import runtime
 import runtime.numpy as np
 from runtime import _core, _schedule
-from runtime.numpy import _reductions, _ufunc
+from runtime.numpy import _elementwise, _reductions, _ufunc
 
 pytestmark = pytest.mark.usefixtures("threads")
 
@@ -183,7 +183,9 @@ def test_calls_really_split(split):
     before = _core.stats()["leaves"]
     np.exp(x)
     np.add(x.astype(numpy.int64), 1)  # the Python path (integers)
-    assert _core.stats()["leaves"] - before >= 2 * (10_000 // 14)
+    # Chunks of 7 to 14 units; a unit is a SIMD block of NumPy's inner loop
+    # (split points must fall where NumPy's whole call starts a SIMD block).
+    assert _core.stats()["leaves"] - before >= 2 * (10_000 // (14 * _elementwise.SIMD_BLOCK))
 
 
 def test_big_call_runs_on_both_threads():

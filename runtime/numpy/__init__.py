@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import _config
-from . import _elementwise, _functions, _linalg, _reductions, _submodules
+from . import _elementwise, _functions, _linalg, _reductions, _submodules, _ufunc
 from ._ufunc import PRODUCT_SIZE as _PRODUCT_SIZE
 from ._ufunc import SMALL_SIZE as _SMALL_SIZE
 from ._ufunc import ParallelUfunc as _ParallelUfunc
@@ -66,28 +66,15 @@ tensordot = _SmallCallsToNumPy(_np.tensordot, _linalg.tensordot, _PRODUCT_SIZE)
 # this machine memory bandwidth barely grows with a second thread.
 vdot = _np.vdot
 
-# Reductions.
-sum = _reductions.sum
-prod = _reductions.prod
-min = _reductions.min
-max = _reductions.max
-amin = _reductions.amin
-amax = _reductions.amax
-mean = _reductions.mean
-var = _reductions.var
-std = _reductions.std
-argmin = _reductions.argmin
-argmax = _reductions.argmax
-any = _reductions.any
-all = _reductions.all
-count_nonzero = _reductions.count_nonzero
-nansum = _reductions.nansum
-nanprod = _reductions.nanprod
-nanmin = _reductions.nanmin
-nanmax = _reductions.nanmax
-nanmean = _reductions.nanmean
-nanvar = _reductions.nanvar
-nanstd = _reductions.nanstd
+# Reductions.  Behind the same gate as the functions above, with no size
+# limit (their own small-call paths beat NumPy's Python layers): any
+# argument runtime does not handle itself (a duck array, a subclass, a
+# list) makes the call NumPy's, with the caller's arguments untouched.
+_REDUCTIONS = ("sum", "prod", "min", "max", "amin", "amax", "mean", "var", "std", "argmin",
+               "argmax", "any", "all", "count_nonzero", "nansum", "nanprod", "nanmin", "nanmax",
+               "nanmean", "nanvar", "nanstd")
+for _name in _REDUCTIONS:
+    globals()[_name] = _SmallCallsToNumPy(getattr(_np, _name), getattr(_reductions, _name), 0)
 
 
 class _UfuncMethods:
@@ -97,7 +84,7 @@ class _UfuncMethods:
     def reduce(wrapper: _ParallelUfunc, args: tuple, kwargs: dict) -> object:
         # NumPy's ufunc (not the wrapper): ufunc_reduce may hand the call to
         # ufunc.reduce, which must not come back here.
-        return _reductions.ufunc_reduce(wrapper.ufunc, *args, **kwargs)
+        return _reductions.reduce_call(wrapper.ufunc, args, kwargs)
 
     outer = staticmethod(_elementwise.outer)
 
@@ -116,6 +103,20 @@ def _forget_learned_sizes() -> None:
 
 _config.thread_count_listeners.append(_forget_learned_sizes)
 _submodules.install()
+# numpy._core.umath._add_newdoc_ufunc rejects anything but NumPy's own ufunc
+# type (TypeError); given runtime.numpy's wrapper, it must act on the ufunc
+# inside as NumPy would (ValueError for a ufunc that has a docstring).  The
+# replacement passes NumPy's own ufuncs through unchanged.
+if _ufunc._numpy_add_newdoc_ufunc is not None:
+    for _module in (_np._core.umath, _np._core._multiarray_umath):
+        if getattr(_module, "_add_newdoc_ufunc", None) is _ufunc._numpy_add_newdoc_ufunc:
+            _module._add_newdoc_ufunc = _ufunc._add_newdoc_ufunc
+
+
+# RUNTIME_FORCE_SPLIT=N: every split path at once, for tests (_forced.py).
+from . import _forced  # noqa: E402
+
+_forced.from_environment()
 
 
 def __getattr__(name: str) -> object:

@@ -16,6 +16,7 @@ than element for element (NumPy copies such inputs first), unknown keywords.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -25,6 +26,8 @@ from . import _loops
 from ._fperrors import recorded_fp_errors, replay
 
 NUMERIC_KINDS = frozenset("biufc")
+WHERE_WITHOUT_OUT = ("'where' used without 'out', expect unitialized memory in output. "
+                     "If this is intentional, use out=None.")
 UFUNC_KEYWORDS = frozenset({"out", "where", "dtype", "casting", "order", "signature", "subok"})
 SCALAR_TYPES = (int, float, complex, np.generic)  # bool is an int
 # NumPy's loops pick their SIMD or scalar path from the strides they are
@@ -136,9 +139,29 @@ def _same_elements(a: np.ndarray, b: np.ndarray) -> bool:
                       and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
+def distinct_elements(a: np.ndarray) -> bool:
+    """Every element of `a` has memory of its own (a sufficient test: each
+    axis's step clears everything the faster axes span).  An output whose
+    elements share memory (a zero stride, as_strided views) gets one value
+    per place from NumPy, the last in NumPy's order; chunks finish in any
+    order, so such calls are NumPy's."""
+    if a.size == 0:
+        return True
+    extent = a.itemsize
+    for n, step in sorted(((n, abs(s)) for n, s in zip(a.shape, a.strides) if n > 1),
+                          key=lambda axis: axis[1]):
+        if step < extent:
+            return False
+        extent += (n - 1) * step
+    return True
+
+
 def overlap_is_safe(outputs: Sequence[np.ndarray], inputs: Sequence[Any]) -> bool:
     """Chunks may run in any order: an output may share memory with an
-    input only element for element, and outputs none with each other."""
+    input only element for element, outputs none with each other, and no
+    output with itself."""
+    if not all(distinct_elements(out) for out in outputs):
+        return False
     for i, out in enumerate(outputs):
         for other in outputs[i + 1:]:
             if np.may_share_memory(out, other):
@@ -206,8 +229,9 @@ def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]
     _, loop, shape, size, split, order = entry
     outs = [np.empty(shape, dtype=dtype, order=order) for dtype in loop.dtypes[ufunc.nin:]]
     loop_call = _loop_call(loop, args, outs, order, stacklevel=4)
-    _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size, split.grain,
-                              split.max_chunk, 1)
+    _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size,
+                              max(split.grain, SIMD_BLOCK), max(split.max_chunk, SIMD_BLOCK),
+                              SIMD_BLOCK)
     return _native_result(ufunc, loop_call, outs, False, args, {}, stacklevel=4)
 
 
@@ -242,7 +266,11 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     plan = _plan(ufunc, args, kwargs)
     if plan is None:
         return ufunc(*args, **kwargs)
-    inputs, outs, where, options, shape = plan
+    inputs, outs, where, options, shape, resolved = plan
+    if where is not None and "out" not in kwargs and len(args) == ufunc.nin:
+        # NumPy's own words, before it computes anything (runtime allocates
+        # the outputs and hands them to NumPy, which then would not warn).
+        warnings.warn(WHERE_WITHOUT_OUT, UserWarning, stacklevel=2)
     size = math.prod(shape)
     first = next(a for a in inputs if isinstance(a, np.ndarray))
     key = _schedule.cost_key(ufunc, *map(_dtype_char, inputs),
@@ -266,7 +294,8 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         loop_call = _loop_call(loop, inputs, outs, order, stacklevel=3)
         kernel, ctx = loop_call.kernel, loop_call.ctx
         _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
-                      key=key, native=(kernel, ctx), limit_blas=False, call_s=call_s)
+                      key=key, native=(kernel, ctx), limit_blas=False, call_s=call_s,
+                      align=SIMD_BLOCK)  # split points at NumPy's SIMD block starts
         _learn_once(wrapper, first, key, native=True)
         if signature is not None:
             split = _schedule.planned_split(key, size, native=True, call_s=call_s)
@@ -276,36 +305,258 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 _hot[signature] = [0, loop, shape, size, split, order]
         return _native_result(ufunc, loop_call, outs, outs_given, args, kwargs, stacklevel=3)
 
-    order = options.pop("order", "K") or "K"
-    nin = ufunc.nin
+    if resolved is None:
+        resolved = _resolved_loop(ufunc, inputs, outs, options, force=True)
+    if not isinstance(resolved, tuple) or any(d.kind not in NUMERIC_KINDS for d in resolved):
+        return ufunc(*args, **kwargs)  # an object loop (dtype= or signature=), or NumPy's error
+    if where is not None and any(isinstance(a, np.ndarray) and a.dtype != dtype
+                                 for a, dtype in zip(inputs + outs, resolved)):
+        # Copies of NumPy 2.4's iterator that buffer a cast under a where=
+        # mask share its masked-transfer data: chunks walking two copies at
+        # once crashed (a segmentation fault in NumPy's masked cast).
+        return ufunc(*args, **kwargs)
+    typed = typed_scalars(inputs, resolved, stacklevel=2)
+    if typed is None:
+        return ufunc(*args, **kwargs)
     with recorded_fp_errors(ufunc.__name__, stacklevel=2):
-        if any(o is None for o in outs):
-            # Result dtypes from NumPy itself, on one element (NEP 50: the
-            # dtype does not depend on values, only on dtypes and scalars).
-            corner = tuple(slice(0, 1) for _ in shape)
-            probe_in = [a[corner[len(corner) - a.ndim:]] if isinstance(a, np.ndarray) else a
-                        for a in inputs]
-            probe_where = {} if where is None else {
-                "where": where[corner[len(corner) - where.ndim:]]}
-            probe = ufunc(*probe_in, **probe_where, **options)
-            probe = probe if isinstance(probe, tuple) else (probe,)
-            if any(np.asarray(p).dtype.kind not in NUMERIC_KINDS for p in probe):
-                return ufunc(*args, **kwargs)  # an object loop (dtype= or signature=)
-            missing = [np.asarray(p).dtype for p, o in zip(probe, outs) if o is None]
-            made = iter(_allocate(list(inputs) + ([where] if where is not None else []),
-                                  missing, shape, order))
-            outs = [o if o is not None else next(made) for o in outs]
-        kernel_in = list(inputs) + ([where] if where is not None else [])
-
-        def kernel(ins: list[Any], out_views: list[np.ndarray]) -> None:
-            if where is None:
-                ufunc(*ins, out=tuple(out_views), **options)
-            else:
-                ufunc(*ins[:nin], out=tuple(out_views), where=ins[nin], **options)
-
-        execute(kernel, kernel_in, outs, shape, key, call_s)
+        outs = iterate_as_numpy(ufunc, typed, outs, where, options, resolved, key, call_s)
     _learn_once(wrapper, first, key, native=False)
     return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+# What NumPy's ufunc machinery asks of its iterator (numpy/_core/src/umath/
+# ufunc_object.c: execute_ufunc_loop, and the default operand flags), plus
+# "ranged", which lets each chunk take a range of the same iteration.
+_ITER_FLAGS = ["external_loop", "refs_ok", "zerosize_ok", "buffered", "growinner",
+               "delay_bufalloc", "copy_if_overlap", "ranged"]
+_IN_FLAGS = ["readonly", "aligned", "overlap_assume_elementwise"]
+_OUT_FLAGS = ["aligned", "allocate", "no_broadcast", "no_subtype", "overlap_assume_elementwise"]
+
+
+def iterate_as_numpy(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
+                     options: dict[str, Any], dtypes: tuple[np.dtype, ...], key: Any,
+                     call_s: float) -> list[np.ndarray]:
+    """The call as NumPy makes it, in chunks: NumPy's own iterator, built as
+    NumPy's ufunc machinery builds it (same flags, operand dtypes, order and
+    buffer size), so it makes NumPy's choices: axis order, coalescing, which
+    operands it buffers, output layout (it allocates the outputs).  Each
+    chunk walks a range of that iteration and runs NumPy's loop on each of
+    its inner-loop views (1-D arrays: NumPy's trivial path hands the loop
+    exactly their strides).  So every element goes through the loop NumPy
+    picks for the whole call, with the same strides and contiguity (SIMD or
+    scalar path).  (Box views of the operands let NumPy re-plan each piece:
+    a box that no longer coalesces is buffered, a one-element box goes down
+    the trivial path, and float32 arctan came out 1 ULP off.)"""
+    walk = _Iteration(ufunc, inputs, outs, where, options, dtypes)
+    size = walk.size
+    if walk.buffers():
+        # NumPy buffers this call (a broadcast operand that does not coalesce,
+        # a cast): its inner loops are buffers of at most np.getbufsize()
+        # elements, each of which a walk from Python would have to copy while
+        # holding the GIL, and it ran slower than NumPy's whole call (0.7x on
+        # add(2000x2000, row), where cutting the operands into boxes gave
+        # 1.9x but not NumPy's bits).  So NumPy's own call, whole.
+        walk.whole()
+        return walk.results
+    first, buffered, views = walk.loop_at(0)
+    if not buffered and first == size:
+        # One unbuffered inner loop over everything (a strided or reversed
+        # 1-D walk, a transposed array...): its views are whole 1-D views of
+        # the operands; chunks are slices of them at SIMD_BLOCK multiples,
+        # on which NumPy's loop runs with the same strides (and releases the
+        # GIL: no Python iteration is involved).
+        whole = views
+
+        def slices(start: int, stop: int) -> None:
+            begin, end = start * SIMD_BLOCK, min(stop * SIMD_BLOCK, size)
+            walk.compute([view[begin:end] for view in whole])
+
+        _schedule.run(slices, -(-size // SIMD_BLOCK), key=key, limit_blas=False,
+                      call_s=call_s, row_elements=SIMD_BLOCK)
+        return walk.results
+    del views  # (the probe goes: its buffers, computed, are written back)
+    layout = walk.inner_loops(first, buffered)
+    if layout is None:
+        # NumPy's inner loops could not be told apart: the rest of the
+        # iteration in one piece (NumPy's own call, made here).
+        walk.run(0, size)
+        return walk.results
+    index, units, unit_elements = layout
+    _schedule.run(lambda start, stop: walk.run(index(start), index(stop)), units, key=key,
+                  limit_blas=False, call_s=call_s, row_elements=unit_elements)
+    return walk.results
+
+
+class _Iteration:
+    """NumPy's iterator for one ufunc call, walked in ranges."""
+
+    def __init__(self, ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
+                 options: dict[str, Any], dtypes: tuple[np.dtype, ...]) -> None:
+        self.ufunc = ufunc
+        self.nin, self.nout = ufunc.nin, ufunc.nout
+        self.masked = where is not None
+        out_flags = _OUT_FLAGS + (["readwrite", "writemasked"] if self.masked
+                                  else ["writeonly"])
+        operands = list(inputs) + list(outs) + ([where] if self.masked else [])
+        self.operands = operands
+        self.order = options.get("order", "K") or "K"
+        # For NumPy's whole call: the caller's options but the order (its
+        # outputs are given now) and dtype= (named by signature=).
+        self.whole_options = {k: v for k, v in options.items() if k not in ("order", "dtype")}
+        if "dtype" in options:
+            self.whole_options["signature"] = dtypes
+        op_flags = [_IN_FLAGS] * self.nin + [out_flags] * self.nout + (
+            [["readonly", "arraymask"]] if self.masked else [])
+        self.iterator = np.nditer(
+            operands, _ITER_FLAGS, op_flags,
+            op_dtypes=list(dtypes) + ([np.dtype(bool)] if self.masked else []),
+            order=self.order, casting="unsafe", buffersize=np.getbufsize())
+        self.size = self.iterator.itersize
+        self.results = list(self.iterator.operands[self.nin:self.nin + self.nout])
+        # The views have the loop's dtypes: naming them pins NumPy's loop.
+        self.options = {"signature": dtypes} if "dtype" in options or "signature" in options \
+            else {}
+        # Loops computed while probing (begin -> end): not to be done twice
+        # (an output may be an input: out=x).
+        self.computed: dict[int, int] = {}
+
+    def buffers(self) -> bool:
+        """NumPy's iteration of this call uses buffers: read off a twin of the
+        iterator whose outputs are read-write (a copy of an iterator writes
+        its buffers back when it goes: write-only ones would write garbage;
+        read-write ones write back what they read).  Its casts of whatever
+        the outputs hold are no errors of the call; a complex output read
+        into a real loop dtype would warn ComplexWarning: taken as buffered."""
+        nin, nout = self.nin, self.nout
+        operands = self.iterator.operands
+        dtypes = self.iterator.dtypes
+        if any(o.dtype.kind == "c" and d.kind != "c"
+               for o, d in zip(operands[nin:nin + nout], dtypes[nin:nin + nout])):
+            return True
+        op_flags = [_IN_FLAGS] * nin + [[f for f in _OUT_FLAGS if f != "allocate"]
+                                        + ["readwrite"] + (["writemasked"] if self.masked
+                                                           else [])] * nout
+        if self.masked:
+            op_flags.append(["readonly", "arraymask"])
+        with np.errstate(all="ignore"):
+            twin = np.nditer(operands, _ITER_FLAGS, op_flags, op_dtypes=dtypes,
+                             order=self.order, casting="unsafe", buffersize=np.getbufsize())
+            twin.reset()
+            return not all(np.may_share_memory(view, operand)
+                           for view, operand in zip(twin.value, twin.operands))
+
+    def whole(self) -> None:
+        """NumPy's own call, whole, on the iterator's operands (the outputs it
+        allocated: NumPy's layout; the inputs with their scalars converted)."""
+        nin = self.nin
+        operands = self.operands
+        if self.masked:
+            self.ufunc(*operands[:nin], out=tuple(self.results), where=operands[-1],
+                       **self.whole_options)
+        else:
+            self.ufunc(*operands[:nin], out=tuple(self.results), **self.whole_options)
+
+    def compute(self, views: Sequence[np.ndarray]) -> None:
+        """NumPy's loop on one set of inner-loop views."""
+        nin, nout = self.nin, self.nout
+        if self.masked:
+            self.ufunc(*views[:nin], out=tuple(views[nin:nin + nout]), where=views[-1],
+                       **self.options)
+        else:
+            self.ufunc(*views[:nin], out=tuple(views[nin:]), **self.options)
+
+    def loop_at(self, position: int) -> tuple[int, bool, tuple[np.ndarray, ...]]:
+        """(length, buffered, views) of the inner loop NumPy's iteration makes
+        from iteration index `position`: the first views of a copy ranged
+        from there.  A copy writes its buffers back when it goes, so a
+        buffered loop is computed here (and remembered as done)."""
+        probe = self.iterator.copy()
+        probe.iterrange = (position, self.size)
+        probe.reset()
+        views = probe.value
+        buffered = not all(np.may_share_memory(view, operand)
+                           for view, operand in zip(views, probe.operands))
+        if buffered:
+            self.compute(views)
+            self.computed[position] = position + len(views[0])
+        return len(views[0]), buffered, views
+
+    def run(self, begin: int, end: int) -> None:
+        """NumPy's loops over iteration indices [begin, end), but those
+        computed while probing."""
+        while begin < end:
+            stop = min((b for b in self.computed if begin <= b < end), default=end)
+            if begin < stop:
+                part = self.iterator.copy()
+                part.iterrange = (begin, stop)
+                part.reset()
+                for views in part:
+                    self.compute(views)
+            begin = self.computed[stop] if stop < end else end
+
+    def inner_loops(self, first: int, buffered: bool
+                    ) -> tuple[Callable[[int], int], int, int] | None:
+        """How to cut NumPy's iteration into units that start where NumPy's
+        own inner loops (or SIMD blocks inside long unbuffered ones) start:
+        (index of unit u's first element, number of units, elements per
+        unit), or None when the loops do not match a layout NumPy makes.
+
+        NumPy's buffered iterator (numpy/_core/src/multiarray/nditer_constr.c,
+        npyiter_find_buffering_setup) picks an outer axis d of its coalesced
+        shape (fastest axis first): a core of c = shape[0] * ... *
+        shape[d-1] elements, spans of s = c * shape[d].  Unbuffered, each
+        inner loop is a core of the innermost axis (d = 0: c = 1, s =
+        shape[0]); buffered, a span is cut into loops of as many whole cores
+        as fit in a buffer, the last one shorter.  The candidate d is the
+        one whose loops match NumPy's first loop (`first`, `buffered`),
+        checked again at the end of the first span."""
+        size = self.size
+        shape = tuple(self.iterator.shape) or (size,)
+        buffer_size = np.getbufsize()
+        if not buffered:
+            period = first
+            if size % period or (period != shape[0] and period != size):
+                return None
+            per_period = -(-period // SIMD_BLOCK)
+
+            def unbuffered(unit: int) -> int:
+                whole, rest = divmod(unit, per_period)
+                return whole * period + min(rest * SIMD_BLOCK, period)
+
+            return unbuffered, size // period * per_period, min(SIMD_BLOCK, period)
+        layouts = set()
+        core = 1
+        for axis in range(len(shape)):
+            span = core * shape[axis]
+            loop = span if span <= buffer_size else max(1, buffer_size // core) * core
+            if loop == first and size % span == 0:
+                layouts.add((loop, span))
+            core = span
+        if len(layouts) != 1:
+            return None
+        loop, span = layouts.pop()
+        last = (span - 1) // loop * loop  # where the last loop of a span starts
+        checks = [(last, span - last)] + ([(span, loop)] if span < size else [])
+        for position, length in checks:
+            if position and self.loop_at(position)[0] != length:
+                return None
+        per_span = -(-span // loop)
+
+        def buffered_unit(unit: int) -> int:
+            whole, rest = divmod(unit, per_span)
+            return whole * span + min(rest * loop, span)
+
+        return buffered_unit, size // span * per_span, loop
+
+
+# NumPy's SIMD loops leave the last len % lanes elements of a call to scalar
+# code, and some give other bits there (fmax/fmin: the sign of a zero).  So
+# a chunk starts where one of NumPy's inner loops of the whole call starts,
+# or inside a long unbuffered one at a multiple of SIMD_BLOCK elements from
+# its start (a multiple of every vector length: 64 bytes of int8 ... 1024
+# of complex128): each element is then in a SIMD block, or in the scalar
+# tail, exactly where it is in NumPy's whole call.
+SIMD_BLOCK = 64
 
 
 # Native loops: inputs of these kinds only.  Float and complex loops report
@@ -448,57 +699,93 @@ def _plan(ufunc: np.ufunc, args: tuple[Any, ...], kwargs: dict[str, Any]
     if given and not overlap_is_safe(given, inputs + ([where] if where is not None else [])):
         return None
     options = {k: v for k, v in kwargs.items() if k not in ("out", "where")}
-    if _casts_report_errors(ufunc, inputs, outs, where, options):
+    loop = _resolved_loop(ufunc, inputs, outs, options)
+    if loop is False or _casts_report_errors(ufunc, inputs, outs, where, loop):
         return None
-    return inputs, outs, where, options, shape
+    return inputs, outs, where, options, shape, loop
 
 
-def _cast_is_quiet(source: np.dtype, target: np.dtype) -> bool:
-    """A cast that can raise no floating-point flag and no ComplexWarning:
-    a safe cast, or one between integers (which wraps silently)."""
-    return source == target or np.can_cast(source, target, "safe") or (
-        source.kind in "biu" and target.kind in "biu")
-
-
-def _casts_report_errors(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
-                         options: dict[str, Any]) -> bool:
-    """NumPy reports errors of its casts apart from its loop's: "overflow
-    encountered in cast" (float64 to float32, float to int), and a
-    ComplexWarning, once per call, for complex values cast to real.  Chunks
-    cannot tell the cast's flags from the loop's, and every chunk would
-    warn again, so calls with such casts are left to NumPy."""
+def _resolved_loop(ufunc: np.ufunc, inputs: list[Any], outs: list[Any],
+                   options: dict[str, Any], force: bool = False
+                   ) -> tuple[np.dtype, ...] | None | bool:
+    """The operand dtypes of NumPy's loop for this call; None (unless
+    `force`) when every operand is an array of one dtype and NumPy allocates
+    the outputs (no cast, no scalar to convert: not worth asking NumPy yet);
+    False when NumPy would refuse the call (it then raises its own error)."""
     dtypes = [a.dtype if isinstance(a, (np.ndarray, np.generic)) else None for a in inputs]
     given_outs = [o.dtype if o is not None else None for o in outs]
     known = [d for d in dtypes + given_outs if d is not None]
-    if "dtype" not in options and "signature" not in options \
+    if not force and "dtype" not in options and "signature" not in options \
             and all(d == known[0] for d in known) and all(d is not None for d in dtypes) \
             and all(o is None for o in outs):
-        # The inputs share one dtype and NumPy allocates the outputs.
         # (Not "None not in dtypes": a float64 dtype compares equal to None.)
-        return False  # one dtype throughout: no cast at all
+        return None
     signature = options.get("signature")
     if "dtype" in options:
         if signature is not None:
-            return True  # NumPy's error
+            return False  # NumPy's error
         signature = (None,) * ufunc.nin + (options["dtype"],) * ufunc.nout
     resolve_options = {"casting": options.get("casting", "same_kind")}
     if signature is not None:
         resolve_options["signature"] = signature
     try:
-        loop = ufunc.resolve_dtypes(
+        return tuple(ufunc.resolve_dtypes(
             tuple(d if d is not None else type(a) for d, a in zip(dtypes, inputs))
-            + tuple(given_outs), **resolve_options)
+            + tuple(given_outs), **resolve_options))
     except (TypeError, ValueError):
-        return True  # let NumPy raise its own error
+        return False  # let NumPy raise its own error
+
+
+def cast_is_quiet(source: np.dtype, target: np.dtype) -> bool:
+    """A cast that can raise no floating-point flag and no ComplexWarning:
+    a safe cast, one between integers (which wraps silently), or one to bool
+    (nonzero: complex values too, without a warning)."""
+    return source == target or np.can_cast(source, target, "safe") or (
+        source.kind in "biu" and target.kind in "biu") or target.kind == "b"
+
+
+def _casts_report_errors(ufunc: np.ufunc, inputs: list[Any], outs: list[Any], where: Any,
+                         loop: tuple[np.dtype, ...] | None) -> bool:
+    """NumPy reports errors of its array casts apart from its loop's, under
+    a name that depends on the size ("overflow encountered in cast" where
+    it copies a small input before the loop, "... in add" where it casts in
+    its buffers), and a ComplexWarning once per call for complex values
+    cast to real.  Chunks are small and every chunk would warn again, so
+    calls with such casts are left to NumPy.  (Python scalars are converted
+    once, in the caller: typed_scalars.)"""
+    if loop is None:
+        return False  # one dtype throughout: no cast at all
     nin = ufunc.nin
-    for given, used in zip(dtypes, loop[:nin]):
-        if given is not None and not _cast_is_quiet(given, used):
+    for a, used in zip(inputs, loop[:nin]):
+        if isinstance(a, (np.ndarray, np.generic)) and not cast_is_quiet(a.dtype, used):
             return True
-    for out, used in zip(given_outs, loop[nin:]):
-        if out is not None and (not _cast_is_quiet(used, out)
-                                or (where is not None and not _cast_is_quiet(out, used))):
+    for out, used in zip(outs, loop[nin:]):
+        if out is not None and (not cast_is_quiet(used, out.dtype)
+                                or (where is not None and not cast_is_quiet(out.dtype, used))):
             return True
     return False
+
+
+def typed_scalars(inputs: list[Any], loop: tuple[np.dtype, ...] | None,
+                  stacklevel: int) -> list[Any] | None:
+    """The inputs with each Python scalar converted to its operand's dtype,
+    once, as NumPy converts them before its loop ("overflow encountered in
+    cast" at the caller's line for 1e300 into float32, once per scalar);
+    chunks would each convert and report it again, under their ufunc's
+    name.  None when a conversion fails: NumPy's call raises its own error
+    (a Python integer out of bounds for int8)."""
+    if loop is None:
+        return inputs
+    typed = []
+    for a, dtype in zip(inputs, loop):
+        if type(a) in (int, float, complex):
+            try:
+                with recorded_fp_errors("cast", stacklevel=stacklevel + 1):
+                    a = np.asarray(a, dtype=dtype)
+            except (OverflowError, ValueError, TypeError):
+                return None
+        typed.append(a)
+    return typed
 
 
 def outer(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

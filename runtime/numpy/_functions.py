@@ -49,6 +49,15 @@ def _numeric_operand(a: Any) -> bool:
     return isinstance(a, SCALAR_TYPES) and np.asarray(a).dtype.kind in NUMERIC_KINDS
 
 
+def _discards_imaginary(source: Any, target: Any) -> bool:
+    """Casting source to target warns ComplexWarning: NumPy warns once per
+    call, every chunk would warn again (from its thread), so such calls are
+    NumPy's."""
+    source_kind = np.asarray(source).dtype.kind if not isinstance(source, np.dtype) \
+        else source.kind
+    return source_kind == "c" and np.dtype(target).kind not in "cb"
+
+
 def _worth_splitting(key: Any, size: int) -> bool:
     if _core.configured_threads() == 1 or size == 0:
         return False
@@ -103,7 +112,8 @@ def copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) ->
         shape = None
     key = _key(np.copyto, dst, *inputs)
     if shape != dst.shape or not _worth_splitting(key, dst.size) \
-            or not overlap_is_safe([dst], inputs):
+            or not overlap_is_safe([dst], inputs) \
+            or _discards_imaginary(src.dtype if isinstance(src, np.ndarray) else src, dst.dtype):
         return np.copyto(dst, src, casting=casting, where=where)
 
     def kernel(ins: list[Any], outs: list[np.ndarray]) -> None:
@@ -128,7 +138,7 @@ def _copy_is_parallel(a: Any, dtype: Any) -> bool:
         return False
     if dtype is not None:
         try:
-            if np.dtype(dtype).kind not in NUMERIC_KINDS:
+            if np.dtype(dtype).kind not in NUMERIC_KINDS or _discards_imaginary(a.dtype, dtype):
                 return False
         except TypeError:
             return False

@@ -27,6 +27,8 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from .. import _config, _schedule
+from ._elementwise import distinct_elements
+from ._fperrors import recorded_fp_errors
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -132,9 +134,11 @@ def _merge_batches(x: np.ndarray, batches: int) -> np.ndarray | None:
         return None
 
 
-def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray, name: str = "matmul") -> None:
     """out[...] = a @ b on the pool.  a (*S, m, k), b (*S, k, n) and out (*S, m, n): batch
-    dimensions already broadcast, one BLAS dtype, out writable and overlapping neither."""
+    dimensions already broadcast, one BLAS dtype, out writable and overlapping neither.
+    Floating-point errors of the tiles are reported once, as NumPy's function `name`
+    reports them ("overflow encountered in dot" for np.dot, inner and tensordot)."""
     while out.ndim > 3 and out.shape[0] == 1:
         a, b, out = a[0], b[0], out[0]
     m, n = out.shape[-2:]
@@ -165,15 +169,18 @@ def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
                                    out=o3[i, r0:r1, c0:c1])
                  for i in range(batches) for r0, r1 in zip(rows, rows[1:])
                  for c0, c1 in zip(cols, cols[1:])]
-    _run_tasks(tasks)
+    with recorded_fp_errors(name, rename={"matmul": name}):
+        _run_tasks(tasks)
 
 
 def _usable_out(out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype,
                 *inputs: np.ndarray) -> bool:
     """out can take the product as it is: exact ndarray of this shape and dtype, writable,
-    sharing no memory with an input (NumPy copies then; we leave that case to it)."""
+    sharing no memory with an input (NumPy copies then; we leave that case to it) nor
+    between its own elements (tiles would finish in any order)."""
     return (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
-            and out.flags.writeable and not any(np.may_share_memory(out, x) for x in inputs))
+            and out.flags.writeable and not any(np.may_share_memory(out, x) for x in inputs)
+            and distinct_elements(out))
 
 
 def _batches_in_c_order(x: np.ndarray) -> bool:
@@ -270,7 +277,7 @@ def _dot_2d(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray 
         out = np.empty((m, n), a.dtype)
     elif not (_usable_out(out, (m, n), a.dtype, a, b) and out.flags.c_contiguous):
         return None
-    _product(a, b, out)
+    _product(a, b, out, "dot")
     return out
 
 

@@ -27,6 +27,7 @@ float and complex, and unusual arguments.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, Callable, Hashable
 
@@ -34,6 +35,8 @@ import numpy as _np
 
 from .. import _schedule
 from .._map import combine_in_order, leaf_rows
+from ._elementwise import cast_is_quiet, distinct_elements
+from ._fperrors import recorded_fp_errors, user_stacklevel
 
 _NoValue: Any = _np._NoValue
 _ndarray = _np.ndarray
@@ -79,6 +82,55 @@ _count_nonzero_all = _np._core.multiarray.count_nonzero
 # The ufuncs whose reduce is split here; ufunc_reduce forwards the others.
 PARALLEL_UFUNCS = frozenset({_add, _multiply, _maximum, _minimum, _logical_and, _logical_or,
                              _np.bitwise_and, _np.bitwise_or, _np.bitwise_xor})
+
+
+class _Redo(Exception):
+    """A split would not give NumPy's answer: NumPy must do the call whole.
+
+    Raised by a chunk that finds NumPy's function would warn on it (a slice
+    with nothing to average: each chunk would warn again), and after the
+    leaves of a floating-point reduction when a partial is inf or NaN or the
+    result is zero: split sums can overflow where NumPy's order does not,
+    inf - inf makes NaN where NumPy has inf, and the sign of a zero depends
+    on the order of the additions.  (Not caught: NumPy's order overflowing
+    where no leaf does, which needs partial sums near the largest float.)"""
+
+
+def _redo_as_numpy(func: Callable[..., Any]) -> Callable[..., Any]:
+    """func's _Redo becomes _FORWARD: the caller then makes NumPy's call."""
+    @functools.wraps(func)
+    def attempt(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except _Redo:
+            return _FORWARD
+    return attempt
+
+
+def _nonfinite(values: Any) -> bool:
+    """Some value is inf or NaN.  (This module's own all/any shadow the
+    builtins: no generator tricks.)"""
+    for v in values:
+        if not _np.isfinite(v).all():
+            return True
+    return False
+
+
+def _has_zero(x: Any) -> bool:
+    """An element (or a real or imaginary part) is +-0: its sign is the
+    order's."""
+    if x.dtype.kind == "c":
+        return bool((x.real == 0).any() or (x.imag == 0).any())
+    return bool((x == 0).any())
+
+
+def _quiet_casts(in_dtype: Any, dtype: Any, out: Any, result_dtype: Any) -> bool:
+    """The casts NumPy makes for dtype= and out= report nothing: no
+    ComplexWarning (which each chunk would repeat), no overflow in a cast
+    (which NumPy names by the size of what it casts)."""
+    if dtype is not None and not cast_is_quiet(in_dtype, _np.dtype(dtype)):
+        return False
+    return out is None or cast_is_quiet(result_dtype, out.dtype)
 
 
 def _like(numpy_func: Any, name: str | None = None) -> Callable[[Any], Any]:
@@ -166,8 +218,8 @@ def _plan(a: Any, axis: Any, keepdims: Any, where: Any, out: Any,
     keep_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
     out_shape = keep_shape if keepdims else tuple(n for i, n in enumerate(shape) if i not in axes)
     if out is not None and (type(out) is not _ndarray or out.shape != out_shape
-                            or _np.may_share_memory(out, a)):
-        return None
+                            or _np.may_share_memory(out, a) or not distinct_elements(out)):
+        return None  # (elements of out sharing memory: NumPy's order decides)
     p = _Plan()
     p.a, p.axes, p.keepdims, p.where = a, axes, keepdims, mask
     p.keep_shape, p.out_shape = keep_shape, out_shape
@@ -228,7 +280,14 @@ def _key(func: object, p: _Plan, *parts: Hashable) -> Hashable | None:
 def _run_kept(p: _Plan, call: Callable[[Any, Any, Any], Any], key: Hashable | None,
               out: Any) -> Any:
     """NumPy's call on ranges of rows of the kept axis, assembled (or written
-    into `out`).  call(rows, where rows or None, out rows or None)."""
+    into `out`).  call(rows, where rows or None, out rows or None).  The
+    chunks' floating-point errors are reported once, with NumPy's names."""
+    with recorded_fp_errors("reduce"):
+        return _run_kept_chunks(p, call, key, out)
+
+
+def _run_kept_chunks(p: _Plan, call: Callable[[Any, Any, Any], Any], key: Hashable | None,
+                     out: Any) -> Any:
     a, rows = p.a, p.a.shape[p.kept]
     head, out_head = (slice(None),) * p.kept, (slice(None),) * p.out_axis
     units = rows // 2  # pairs of rows; the last unit takes an odd row too
@@ -332,6 +391,7 @@ def _nan_replaced(value: float) -> Callable[[Any], Any]:
     return replace
 
 
+@_redo_as_numpy
 def _ufunc_reduction(ufunc: Any, a: Any, axis: Any, dtype: Any, out: Any, keepdims: Any,
                      initial: Any, where: Any, nan_to: float | None = None) -> Any:
     """ufunc.reduce(a, axis, dtype, out, keepdims, initial, where) split on
@@ -341,7 +401,7 @@ def _ufunc_reduction(ufunc: Any, a: Any, axis: Any, dtype: Any, out: Any, keepdi
             or not (initial is _NoValue or _is_number(initial)):
         return _FORWARD
     natural = _reduce_dtype(ufunc, in_dtype, dtype)
-    if natural is None:
+    if natural is None or not _quiet_casts(in_dtype, dtype, out, natural):
         return _FORWARD
     p = _plan(a, axis, keepdims, where, out)
     if p is None or (p.where is not None and initial is _NoValue and ufunc.identity is None):
@@ -358,10 +418,12 @@ def _ufunc_reduction(ufunc: Any, a: Any, axis: Any, dtype: Any, out: Any, keepdi
         return _run_kept(p, call, key, out)
     if out is not None and out.dtype != natural:
         return _FORWARD  # NumPy then computes in out's dtype
-    # float16 sums and products accumulate in float32, as NumPy's own half
-    # loops do (within one inner loop).
-    acc = _F4 if natural == _F2 and ufunc in (_add, _multiply) else natural
-    leaf_dtype = dtype if acc == natural else acc
+    sums = ufunc in (_add, _multiply)
+    if sums and natural == _F2:
+        # NumPy's half loops round to float16 after each buffer: a sum whose
+        # running total passes 65504 is inf there, whatever follows.
+        return _FORWARD
+    floating = natural.kind in "fc"
     # initial counts once (on the first leaf) where the ufunc has an
     # identity; maximum and minimum have none, and need it on every leaf.
     once = ufunc.identity is not None
@@ -369,13 +431,19 @@ def _ufunc_reduction(ufunc: Any, a: Any, axis: Any, dtype: Any, out: Any, keepdi
     def leaf(chunk: Any, mask: Any, start: int) -> Any:
         if prep is not None:
             chunk = prep(chunk)
-        return ufunc.reduce(chunk, p.vaxes, leaf_dtype, None, True,
+        return ufunc.reduce(chunk, p.vaxes, dtype, None, True,
                             where=True if mask is None else mask,
                             **(extra if start == 0 or not once else {}))
 
-    total = combine_in_order(_run_leaves(p, leaf, key), lambda x, y: ufunc(x, y, out=x))
-    if total.dtype != natural:
-        total = total.astype(natural)
+    with recorded_fp_errors("reduce") as errors:
+        partials = _run_leaves(p, leaf, key)
+        if floating and sums and _nonfinite(partials):
+            raise _Redo
+        errors.override = "reduce"  # NumPy's reduction has no separate combining step
+        total = combine_in_order(partials, lambda x, y: ufunc(x, y, out=x))
+        errors.override = None
+        if floating and ((sums and _nonfinite([total])) or _has_zero(total)):
+            raise _Redo
     return _finish(p, total, out)
 
 
@@ -388,6 +456,29 @@ def ufunc_reduce(ufunc: Any, array: Any, axis: Any = 0, dtype: Any = None, out: 
         if result is not _FORWARD:
             return result
     return ufunc.reduce(array, axis, dtype, out, keepdims, initial, where)
+
+
+def _reduce_arguments(array: Any, axis: Any = 0, dtype: Any = None, out: Any = None,
+                      keepdims: Any = False, initial: Any = _NoValue,
+                      where: Any = True) -> tuple[Any, ...]:
+    return array, axis, dtype, out, keepdims, initial, where
+
+
+def reduce_call(ufunc: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``ufunc.reduce(*args, **kwargs)`` as runtime.numpy's ufuncs run it:
+    split on the pool, or else NumPy's call exactly as the caller made it
+    (so its errors, and what overrides receive, are NumPy's)."""
+    if args and type(args[0]) is _ndarray and args[0].size >= MIN_PARALLEL_ELEMENTS \
+            and ufunc in PARALLEL_UFUNCS:
+        try:
+            bound = _reduce_arguments(*args, **kwargs)
+        except TypeError:
+            bound = None  # NumPy says what is wrong
+        if bound is not None:
+            result = _ufunc_reduction(ufunc, *bound)
+            if result is not _FORWARD:
+                return result
+    return ufunc.reduce(*args, **kwargs)
 
 
 def _plain(out: Any, keepdims: Any, initial: Any, where: Any) -> bool:
@@ -513,7 +604,7 @@ def _nan_extreme(ufunc: Any, a: Any, axis: Any, out: Any, keepdims: Any, initial
     # warning if a slice was all NaN.
     result = _ufunc_reduction(ufunc, a, axis, None, out, keepdims, initial, where)
     if result is not _FORWARD and _np.isnan(result).any():
-        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=4)
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=user_stacklevel())
     return result
 
 
@@ -633,22 +724,23 @@ def argmin(a: Any, axis: Any = None, out: Any = None, *, keepdims: Any = _NoValu
 # --- mean, var, std (numpy/_core/_methods.py) and their nan versions
 
 def _sum_leaves(p: _Plan, dtype: Any, prep: Callable[[Any], Any] | None = None,
-                count_nan: bool = False) -> tuple[Any, Any] | None:
+                count_nan: bool = False, zero_redo: bool = False) -> tuple[Any, Any] | None:
     """Sum of the (prepared) elements per output element, in NumPy's dtype
     for add.reduce(dtype=dtype), reduced axes kept in view's shape; and the
     count of elements summed: an array under where= or with count_nan (the
     non-NaN ones), else None.  None when NumPy's dtype rules are left to
-    NumPy."""
+    NumPy (and for float16 sums: NumPy rounds them after each buffer).
+    Raises _Redo where the split could change the answer's class: an inf
+    or NaN partial or total, or (zero_redo) a zero total, whose sign is the
+    order's."""
     natural = _reduce_dtype(_add, p.a.dtype, dtype)
-    if natural is None:
+    if natural is None or natural == _F2:
         return None
-    acc = _F4 if natural == _F2 else natural
-    leaf_dtype = dtype if acc == natural else acc
     counted = p.where is not None or count_nan
 
     def leaf(chunk: Any, mask: Any, start: int) -> tuple[Any, ...]:
         where = True if mask is None else mask
-        total = _add.reduce(chunk if prep is None else prep(chunk), p.vaxes, leaf_dtype, None,
+        total = _add.reduce(chunk if prep is None else prep(chunk), p.vaxes, dtype, None,
                             True, where=where)
         if not counted:
             return (total,)
@@ -656,9 +748,17 @@ def _sum_leaves(p: _Plan, dtype: Any, prep: Callable[[Any], Any] | None = None,
         count = _add.reduce(valid, p.vaxes, _INTP, None, True, where=where)
         return total, count
 
-    parts = combine_in_order(_run_leaves(p, leaf, _key(_add, p, "sum", natural.str, count_nan)),
-                             _add_pairs)
-    total = parts[0] if parts[0].dtype == natural else parts[0].astype(natural)
+    floating = natural.kind in "fc"
+    with recorded_fp_errors("reduce") as errors:
+        partials = _run_leaves(p, leaf, _key(_add, p, "sum", natural.str, count_nan))
+        if floating and _nonfinite(part[0] for part in partials):
+            raise _Redo
+        errors.override = "reduce"
+        parts = combine_in_order(partials, _add_pairs)
+        errors.override = None
+        total = parts[0]
+        if floating and (_nonfinite([total]) or (zero_redo and _has_zero(total))):
+            raise _Redo
     return total, (parts[1] if counted else None)
 
 
@@ -669,20 +769,43 @@ def _rcount(p: _Plan, count: Any, keepdims: bool) -> Any:
         for ax in p.axes:
             items *= p.a.shape[ax]
         return _np.intp(items)
-    return _shaped(p, count, keepdims)
+    count = _shaped(p, count, keepdims)
+    return count[()] if count.ndim == 0 else count  # a NumPy scalar, as NumPy's
 
 
+def _result_dtype(a: Any, dtype: Any) -> Any:
+    """The dtype of np.mean(a, dtype=dtype) (and of var's)."""
+    if dtype is not None:
+        return _np.dtype(dtype)
+    return _F8 if a.dtype.kind in "biu" else a.dtype
+
+
+def _none_empty(mask: Any, axes: tuple[int, ...], least: Any = 1) -> None:
+    """Raise _Redo when a slice of a chunk has fewer than `least` elements
+    selected by `mask`: NumPy's function would warn about that slice ("Mean
+    of empty slice", "Degrees of freedom <= 0"), and each chunk would warn
+    again, from its thread; NumPy then does the call whole."""
+    if mask is not None and (_add.reduce(mask, axes, _INTP) < least).any():
+        raise _Redo
+
+
+@_redo_as_numpy
 def _mean(a: Any, axis: Any, dtype: Any, out: Any, keepdims: Any, where: Any) -> Any:
     if a.dtype.kind not in _KINDS or not a.dtype.isnative \
-            or (dtype is not None and _dtype_or_none(dtype) is None):
+            or (dtype is not None and _dtype_or_none(dtype) is None) \
+            or not _quiet_casts(a.dtype, dtype, out, _result_dtype(a, dtype)):
         return _FORWARD
     p = _plan(a, axis, keepdims, where, out)
     if p is None:
         return _FORWARD
+
+    def kept(chunk: Any, mask: Any, into: Any) -> Any:
+        _none_empty(mask, p.axes)
+        return _np.mean(chunk, p.axes, dtype, into, p.keepdims,
+                        where=True if mask is None else mask)
+
     if p.kept >= 0:
-        return _run_kept(p, lambda chunk, mask, into: _np.mean(
-            chunk, p.axes, dtype, into, p.keepdims, where=True if mask is None else mask),
-            _key(_np.mean, p, str(dtype)), out)
+        return _run_kept(p, kept, _key(_np.mean, p, str(dtype)), out)
     if out is not None:
         return _FORWARD
     # numpy/_core/_methods.py:_mean, with the sum on leaves.
@@ -692,12 +815,12 @@ def _mean(a: Any, axis: Any, dtype: Any, out: Any, keepdims: Any, where: Any) ->
             dtype = _F8
         elif a.dtype == _F2:
             dtype, is_float16_result = _F4, True
-    sums = _sum_leaves(p, dtype)
+    sums = _sum_leaves(p, dtype, zero_redo=True)
     if sums is None:
         return _FORWARD
     rcount = _rcount(p, sums[1], p.keepdims)
     if (rcount == 0) if p.where is None else _np.any(rcount == 0):
-        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=user_stacklevel())
     ret = _shaped(p, sums[0], p.keepdims)
     if ret.ndim:
         ret = _np.true_divide(ret, rcount, out=ret, casting="unsafe", subok=False)
@@ -730,17 +853,19 @@ def _real(dtype: Any) -> Any:
 
 
 def _squared_deviations(x: Any, in_dtype: Any) -> Any:
-    """|x|**2 in place where possible, as numpy's _var computes it."""
+    """|x|**2 in place where possible, as numpy's _var computes it (with
+    multiply, as NumPy: its errors are named "multiply")."""
     if in_dtype.kind in "iuf":
-        return _np.square(x, out=x)
+        return _np.multiply(x, x, out=x)
     float_dtype = _COMPLEX_TO_FLOAT.get(x.dtype)
     if float_dtype is not None:
         xv = x.view(dtype=(float_dtype, (2,)))
-        _np.square(xv, out=xv)
+        _np.multiply(xv, xv, out=xv)
         return _add(xv[..., 0], xv[..., 1], out=x.real)
     return _np.multiply(x, _np.conjugate(x), out=x).real
 
 
+@_redo_as_numpy
 def _var(numpy_func: Any, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, keepdims: Any,
          where: Any, mean: Any, correction: Any) -> Any:
     """var (or std, by numpy_func) split on the pool, or _FORWARD."""
@@ -754,13 +879,21 @@ def _var(numpy_func: Any, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any, ke
         ddof = correction
     if type(ddof) not in (int, float) and not isinstance(ddof, (_np.integer, _np.floating)):
         return _FORWARD
+    if not _quiet_casts(a.dtype, dtype, out, _result_dtype(a, dtype)):
+        return _FORWARD
     p = _plan(a, axis, keepdims, where, out)
     if p is None:
         return _FORWARD
+
+    def kept(chunk: Any, mask: Any, into: Any) -> Any:
+        _none_empty(mask, p.axes, ddof + 1)
+        return numpy_func(chunk, p.axes, dtype, into, ddof, p.keepdims,
+                          where=True if mask is None else mask)
+
     if p.kept >= 0:
-        return _run_kept(p, lambda chunk, mask, into: numpy_func(
-            chunk, p.axes, dtype, into, ddof, p.keepdims, where=True if mask is None else mask),
-            _key(numpy_func, p, str(dtype)), out)
+        if p.where is None and ddof >= _rcount(p, None, False):
+            return _FORWARD  # NumPy warns "Degrees of freedom <= 0" once
+        return _run_kept(p, kept, _key(numpy_func, p, str(dtype)), out)
     if out is not None:
         return _FORWARD
     ret = _var_leaves(p, a, dtype, ddof)
@@ -782,28 +915,41 @@ def _var_leaves(p: _Plan, a: Any, dtype: Any, ddof: Any) -> Any:
         return _FORWARD
     rcount = _rcount(p, sums[1], p.keepdims)
     if (ddof >= rcount) if p.where is None else _np.any(ddof >= rcount):
-        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=4)
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning,
+                      stacklevel=user_stacklevel())
     div = rcount if sums[1] is None else sums[1]
     arrmean = _np.true_divide(sums[0], div, out=sums[0], casting="unsafe", subok=False)
     natural = _reduce_dtype(_add, _real(_np.result_type(a.dtype, arrmean.dtype)), dtype)
-    if natural is None:
+    if natural is None or natural == _F2:
         return _FORWARD
-    acc = _F4 if natural == _F2 else natural
-    leaf_dtype = dtype if acc == natural else acc
 
     def leaf(chunk: Any, mask: Any, start: int) -> Any:
         x = _squared_deviations(_np.subtract(chunk, arrmean), a.dtype)
-        return _add.reduce(x, p.vaxes, leaf_dtype, None, True,
+        return _add.reduce(x, p.vaxes, dtype, None, True,
                            where=True if mask is None else mask)
 
-    total = combine_in_order(_run_leaves(p, leaf, _key(_np.var, p, str(dtype))),
-                             lambda x, y: _add(x, y, out=x))
-    ret = _shaped(p, total if total.dtype == natural else total.astype(natural), p.keepdims)
+    total = _combined_sum(p, leaf, _key(_np.var, p, str(dtype)))
+    ret = _shaped(p, total, p.keepdims)
     rcount = _np.maximum(rcount - ddof, 0)
     if ret.ndim:
         return _np.true_divide(ret, rcount, out=ret, casting="unsafe", subok=False)
     ret = ret[()]
     return ret.dtype.type(ret / rcount)
+
+
+def _combined_sum(p: _Plan, leaf: Callable[[Any, Any, int], Any], key: Hashable | None) -> Any:
+    """Floating sums (of squared deviations) on leaves, combined in leaf
+    order; _Redo when a partial or the total is inf or NaN."""
+    with recorded_fp_errors("reduce") as errors:
+        partials = _run_leaves(p, leaf, key)
+        if _nonfinite(partials):
+            raise _Redo
+        errors.override = "reduce"
+        total = combine_in_order(partials, lambda x, y: _add(x, y, out=x))
+        errors.override = None
+        if _nonfinite([total]):
+            raise _Redo
+    return total
 
 
 def _var_or_std(numpy_func: Any, small_impl: Any, a: Any, axis: Any, dtype: Any, out: Any,
@@ -861,25 +1007,36 @@ def _nan_plan(a: Any, axis: Any, dtype: Any, out: Any, keepdims: Any, where: Any
     return _plan(a, axis, keepdims, where, out)
 
 
+def _valid(chunk: Any, mask: Any) -> Any:
+    """The elements a nan-function counts: not NaN, and selected by mask."""
+    valid = ~_np.isnan(chunk)
+    return valid if mask is None else _np.logical_and(valid, mask, out=valid)
+
+
+@_redo_as_numpy
 def _nanmean(a: Any, axis: Any, dtype: Any, out: Any, keepdims: Any, where: Any) -> Any:
     if a.dtype.kind not in "fc":  # no NaN possible: NumPy calls np.mean
         return _mean(a, axis, dtype, out, keepdims, where)
     p = _nan_plan(a, axis, dtype, out, keepdims, where)
     if p is None:
         return _FORWARD
+
+    def kept(chunk: Any, mask: Any, into: Any) -> Any:
+        _none_empty(_valid(chunk, mask), p.axes)  # all-NaN slices: NumPy warns once
+        return _np.nanmean(chunk, p.axes, dtype, into, p.keepdims,
+                           where=True if mask is None else mask)
+
     if p.kept >= 0:
-        return _run_kept(p, lambda chunk, mask, into: _np.nanmean(
-            chunk, p.axes, dtype, into, p.keepdims, where=True if mask is None else mask),
-            _key(_np.nanmean, p, str(dtype)), out)
+        return _run_kept(p, kept, _key(_np.nanmean, p, str(dtype)), out)
     if out is not None:
         return _FORWARD
-    sums = _sum_leaves(p, dtype, _nan_replaced(0.0), count_nan=True)
+    sums = _sum_leaves(p, dtype, _nan_replaced(0.0), count_nan=True, zero_redo=True)
     if sums is None:
         return _FORWARD
     cnt = _shaped(p, sums[1], p.keepdims)
     avg = _divide_by_count(_finish(p, sums[0], None), cnt if cnt.ndim else cnt[()])
     if (cnt == 0).any():
-        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=3)
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=user_stacklevel())
     return avg
 
 
@@ -893,6 +1050,7 @@ def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
     return _np.nanmean(a, axis, dtype, out, keepdims, where=where)
 
 
+@_redo_as_numpy
 def _nanvar(numpy_func: Any, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any,
             keepdims: Any, where: Any, mean: Any, correction: Any) -> Any:
     """nanvar (or nanstd) split on the pool, or _FORWARD: numpy's
@@ -911,10 +1069,14 @@ def _nanvar(numpy_func: Any, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any,
     p = _nan_plan(a, axis, dtype, out, keepdims, where)
     if p is None:
         return _FORWARD
+
+    def kept(chunk: Any, mask: Any, into: Any) -> Any:
+        _none_empty(_valid(chunk, mask), p.axes, ddof + 1)  # NumPy warns once
+        return numpy_func(chunk, p.axes, dtype, into, ddof, p.keepdims,
+                          where=True if mask is None else mask)
+
     if p.kept >= 0:
-        return _run_kept(p, lambda chunk, mask, into: numpy_func(
-            chunk, p.axes, dtype, into, ddof, p.keepdims, where=True if mask is None else mask),
-            _key(numpy_func, p, str(dtype)), out)
+        return _run_kept(p, kept, _key(numpy_func, p, str(dtype)), out)
     if out is not None:
         return _FORWARD
     replace = _nan_replaced(0.0)
@@ -923,10 +1085,8 @@ def _nanvar(numpy_func: Any, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any,
         return _FORWARD
     avg = _divide_by_count(sums[0], sums[1])
     natural = _reduce_dtype(_add, _real(a.dtype), dtype)
-    if natural is None:
+    if natural is None or natural == _F2:
         return _FORWARD
-    acc = _F4 if natural == _F2 else natural
-    leaf_dtype = dtype if acc == natural else acc
     complex_input = a.dtype.kind == "c"
 
     def leaf(chunk: Any, mask: Any, start: int) -> Any:
@@ -938,16 +1098,16 @@ def _nanvar(numpy_func: Any, a: Any, axis: Any, dtype: Any, out: Any, ddof: Any,
             sqr = _np.multiply(arr, arr.conj(), out=arr, where=where).real
         else:
             sqr = _np.multiply(arr, arr, out=arr, where=where)
-        return _add.reduce(sqr, p.vaxes, leaf_dtype, None, True, where=where)
+        return _add.reduce(sqr, p.vaxes, dtype, None, True, where=where)
 
-    total = combine_in_order(_run_leaves(p, leaf, _key(_np.nanvar, p, str(dtype))),
-                             lambda x, y: _add(x, y, out=x))
-    var = _finish(p, total if total.dtype == natural else total.astype(natural), None)
+    total = _combined_sum(p, leaf, _key(_np.nanvar, p, str(dtype)))
+    var = _finish(p, total, None)
     dof = _shaped(p, sums[1], p.keepdims) - ddof
     var = _divide_by_count(var, dof if dof.ndim else dof[()])
     isbad = dof <= 0
     if _np.any(isbad):
-        warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning, stacklevel=3)
+        warnings.warn("Degrees of freedom <= 0 for slice.", RuntimeWarning,
+                      stacklevel=user_stacklevel())
         if isinstance(var, _ndarray):
             _np.copyto(var, _np.nan, where=isbad, casting="unsafe")
         else:

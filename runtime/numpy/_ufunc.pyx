@@ -99,6 +99,47 @@ cdef inline bint is_scalar(object x):
             or type(x) is complex or isinstance(x, numpy.generic))
 
 
+cdef object _NoValue = numpy._NoValue
+
+
+cdef bint is_plain(object x, int depth=2):
+    """x is something runtime handles itself: an exact ndarray, a number,
+    None, a string, a dtype or type, NumPy's _NoValue, or a tuple of such.
+    Anything else (a list, a subclass, a duck array with __array_function__
+    or __array_ufunc__, Ellipsis) makes the whole call NumPy's, with the
+    caller's arguments untouched: NumPy hands its overrides exactly what
+    the caller passed (NEP 18, NEP 13), and so must runtime."""
+    if type(x) is cnp.ndarray or is_scalar(x) or type(x) is str or x is _NoValue:
+        return True
+    if type(x) is tuple:
+        if depth == 0:
+            return False
+        for item in <tuple>x:
+            if not is_plain(item, depth - 1):
+                return False
+        return True
+    return isinstance(x, (type, numpy.dtype))
+
+
+cdef bint all_plain(PyObject **items, Py_ssize_t count) except -1:
+    cdef Py_ssize_t j
+    for j in range(count):
+        if not is_plain(<object>items[j]):
+            return False
+    return True
+
+
+cdef bint call_is_plain(tuple args, dict kwargs) except -1:
+    for arg in args:
+        if not is_plain(arg):
+            return False
+    if kwargs:
+        for arg in kwargs.values():
+            if not is_plain(arg):
+                return False
+    return True
+
+
 cdef inline bint is_name(PyObject *name, str wanted) noexcept:
     return name == <PyObject *>wanted or (<object>name) == wanted
 
@@ -167,6 +208,9 @@ cdef object ufunc_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
         size = call_size(args, nargs, kwnames, &type_slot)
         if size < 0 or size < self._inline_below[type_slot]:
             return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
+    elif not all_plain(args, nargs + (PyTuple_GET_SIZE(<object>kwnames)
+                                      if kwnames != NULL else 0)):
+        return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
     elif nargs == 2 and type(<object>args[0]) is cnp.ndarray \
             and type(<object>args[1]) is cnp.ndarray \
             and cnp.PyArray_SIZE(<cnp.ndarray>args[0]) + cnp.PyArray_SIZE(<cnp.ndarray>args[1]) \
@@ -210,13 +254,15 @@ cdef class ParallelUfunc:
         self._generalized = ufunc.signature is not None
         self._parallel_call = parallel_call
         self._forget()
-        # The instance dict NumPy's ufuncs have (__qualname__, __signature__),
-        # with this module's name: pickle finds the wrapper as runtime.numpy.<name>.
-        for key, value in getattr(ufunc, "__dict__", {}).items():
-            if key != "__doc__":
-                setattr(self, key, value)
-        setattr(self, "__qualname__", ufunc.__name__)
-        setattr(self, "__module__", "runtime.numpy")
+        # NumPy's ufuncs keep __module__ and __qualname__ in an instance dict
+        # (and cache __signature__ there once asked): the wrapper's dict is a
+        # copy of it, so that np.add.__dict__, np.add.__module__ ("numpy")
+        # and inspect.signature(np.add) read as NumPy's.  Written into the
+        # dict directly: __signature__ and __doc__ are properties here, and
+        # a NumPy ufunc inspected before this import already holds a cached
+        # __signature__ (setattr would fail on the read-only property).
+        vars(self).update(getattr(ufunc, "__dict__", {}))
+        vars(self).pop("__doc__", None)  # the ufunc's own docstring shows through
 
     def __call__(self, *args, **kwargs):
         # Only reached through type(f).__call__(f, ...): Python calls go
@@ -226,6 +272,8 @@ cdef class ParallelUfunc:
         cdef Py_ssize_t size
         cdef int type_num = OTHER_SLOT
         if self._generalized:
+            if not call_is_plain(args, kwargs):
+                return PyObject_Call(self.ufunc, args, kwargs)
             return self._parallel_call(self, args, kwargs)
         size = call_size(PySequence_Fast_ITEMS(items),
                          len(args), <PyObject *>names if names is not None else NULL, &type_num)
@@ -284,7 +332,12 @@ cdef class ParallelUfunc:
 
     @property
     def __signature__(self):
-        return inspect.signature(self.ufunc)
+        # As NumPy's ufunc: computed on first use, then kept in __dict__.
+        cdef dict attributes = vars(self)
+        signature = attributes.get("__signature__")
+        if signature is None:
+            signature = attributes["__signature__"] = inspect.signature(self.ufunc)
+        return signature
 
     @property
     def __doc__(self):
@@ -328,10 +381,14 @@ cdef class ParallelUfunc:
         return f"<ufunc '{self.ufunc.__name__}'>"
 
     def __reduce__(self):
-        return self.ufunc.__name__  # pickled by name, as runtime.numpy.<name>
+        # Loads as runtime.numpy.<name> (not by global name: __module__ is
+        # "numpy", as NumPy's, and numpy.<name> is NumPy's own ufunc).
+        return _reconstruct, (self.ufunc.__name__,)
 
     # Methods: parallel where it pays (set by runtime.numpy), NumPy's otherwise.
     def reduce(self, *args, **kwargs):
+        if not call_is_plain(args, kwargs):
+            return PyObject_Call(self.ufunc.reduce, args, kwargs)
         if args and type(args[0]) is cnp.ndarray and \
                 cnp.PyArray_SIZE(<cnp.ndarray>args[0]) < _small_call_elements(REDUCE_ELEMENTS):
             return PyObject_Call(self.ufunc.reduce, args, kwargs)
@@ -344,6 +401,8 @@ cdef class ParallelUfunc:
         return PyObject_Call(self.ufunc.reduceat, args, kwargs)
 
     def outer(self, *args, **kwargs):
+        if not call_is_plain(args, kwargs):
+            return PyObject_Call(self.ufunc.outer, args, kwargs)
         if len(args) == 2 and type(args[0]) is cnp.ndarray and type(args[1]) is cnp.ndarray \
                 and cnp.PyArray_SIZE(<cnp.ndarray>args[0]) * cnp.PyArray_SIZE(
                     <cnp.ndarray>args[1]) < _small_call_elements(SMALL_ELEMENTS):
@@ -361,6 +420,31 @@ cdef class ParallelUfunc:
 
     def _get_strided_loop(self, *args, **kwargs):
         return PyObject_Call(self.ufunc._get_strided_loop, args, kwargs)
+
+
+def _reconstruct(name):
+    """Unpickle runtime.numpy's ufunc `name`."""
+    import runtime.numpy
+    return getattr(runtime.numpy, name)
+
+
+_numpy_add_newdoc_ufunc = getattr(numpy._core.umath, "_add_newdoc_ufunc", None)
+
+
+def _add_newdoc_ufunc(*args):
+    """NumPy's _add_newdoc_ufunc, which also takes runtime.numpy's ufuncs:
+    NumPy's C function accepts only its own ufunc type, so with
+    ``np = runtime.numpy`` ``_add_newdoc_ufunc(np.add, doc)`` said
+    TypeError where NumPy says ValueError (the docstring is set).  A Cython
+    function has no Python frame: NumPy's DeprecationWarning still points
+    at the caller's line."""
+    if args and type(args[0]) is ParallelUfunc:
+        args = ((<ParallelUfunc>args[0]).ufunc,) + args[1:]
+    return _numpy_add_newdoc_ufunc(*args)
+
+
+if _numpy_add_newdoc_ufunc is not None:
+    _add_newdoc_ufunc.__doc__ = _numpy_add_newdoc_ufunc.__doc__
 
 
 class _NumPyMethods:
@@ -404,9 +488,13 @@ cdef class SmallCallsToNumPy:
     Its vectorcall adds up the sizes of the array arguments and, below
     ``min_elements`` (all arguments arrays or scalars), calls NumPy's
     function with the arguments untouched: ~30 ns, where a Python-level
-    check cost 0.3-4 us (np.copyto on 1e3 elements takes 370 ns).  Other
-    calls go to the parallel version, which checks everything else.  It
-    looks like NumPy's function: name, docstring, signature.
+    check cost 0.3-4 us (np.copyto on 1e3 elements takes 370 ns).  A call
+    with any argument runtime does not handle itself (a duck array, a
+    subclass, a list: see is_plain) is NumPy's too, with the caller's
+    arguments untouched, so that ``__array_function__`` overrides see what
+    NumPy would hand them.  Other calls go to the parallel version, which
+    checks everything else.  It looks like NumPy's function: name,
+    docstring, signature (``__signature__`` where NumPy's has one).
     """
 
     cdef vectorcallfunc vectorcall
@@ -424,8 +512,14 @@ cdef class SmallCallsToNumPy:
             setattr(self, key, getattr(numpy_function, key))
         setattr(self, "__module__", "runtime.numpy")
         setattr(self, "__wrapped__", numpy_function)  # inspect.signature: NumPy's
+        if hasattr(numpy_function, "__signature__"):
+            # NumPy's C functions with dispatchers carry one (its
+            # test_c_func_dispatcher_signature); the others have none.
+            setattr(self, "__signature__", numpy_function.__signature__)
 
     def __call__(self, *args, **kwargs):
+        if not call_is_plain(args, kwargs):
+            return PyObject_Call(self.numpy_function, args, kwargs)
         return self.parallel_function(*args, **kwargs)
 
     def __repr__(self):
@@ -449,11 +543,10 @@ cdef object gated_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
         arg = <object>args[j]
         if type(arg) is cnp.ndarray:
             elements += cnp.PyArray_SIZE(<cnp.ndarray>arg)
-        elif not (is_scalar(arg) or type(arg) is str or type(arg) is tuple
-                  or isinstance(arg, (type, numpy.dtype))):
-            elements = -1  # a list, a subclass, an override: the full path decides
-            break
-    if 0 <= elements < _small_call_elements(self.min_elements):
+        elif not is_plain(arg):
+            # A list, a subclass, an override: NumPy's call, as the caller made it.
+            return PyObject_Vectorcall(self.numpy_function, args, nargsf, kwnames)
+    if elements < _small_call_elements(self.min_elements):
         return PyObject_Vectorcall(self.numpy_function, args, nargsf, kwnames)
     return PyObject_Vectorcall(self.parallel_function, args, nargsf, kwnames)
 
