@@ -24,7 +24,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
-from .. import _schedule
+from .. import _inline, _schedule
 from . import _linalg, _reductions, _ufunc
 
 ENVIRONMENT = "RUNTIME_FORCE_SPLIT"
@@ -60,6 +60,7 @@ def _apply(grain: int | None) -> None:
             setattr(module, name, value)
         _saved = None
     _schedule._forced_grain = grain
+    _inline.set_enabled(grain is None)  # runtime.map & co. split too, not only runtime.numpy
     _ufunc.set_small_call_gates(grain is None)
     from . import _forget_learned_sizes  # (runtime.numpy, which imports this module)
     _forget_learned_sizes()
