@@ -348,7 +348,7 @@ def reduce(func, *arrays, combine, grain=None, qos=None):
     partials are combined pairwise in chunk order, so the result is the
     same, bit for bit, on every run and with any number of threads (for
     floats it can differ from ``func(*arrays)`` in the last bits, as
-    any other summation order would).  Inputs of at most 2**18 elements
+    any other summation order would).  Inputs of at most 2**17 elements
     are one chunk: ``func(*arrays)`` itself.
 
     >>> import operator, numpy as np, runtime

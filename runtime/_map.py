@@ -21,14 +21,15 @@ from ._progress import ItemProgress
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Reductions: leaves of at least this many scalar elements (2 MiB of
-# float64: a leaf's Python cost, call and combine, ~2-4 us, stays under 2%
+# Reductions: leaves of at least this many scalar elements (1 MiB of
+# float64: a leaf's Python cost, call and combine, ~2-4 us, stays under ~5%
 # of a memory-bound sum of it; with 2**15 a 1e5-element np.sum ran 0.25-0.53x
-# NumPy's, all of it in per-leaf overhead), and at most this many leaves
-# (enough for 16 threads to balance).  Leaves depend only on these, the
-# shape and grain=, never on the thread count or timing, so results are
-# the same bits every run.
-MIN_LEAF_ELEMENTS = 1 << 18
+# NumPy's, all of it in per-leaf overhead, and now 1e5 is one leaf, func
+# itself), and at most this many leaves (enough for 16 threads to balance;
+# from 1e7 elements on, leaves are as before, 64 of them: 2**18 measured
+# no faster there).  Leaves depend only on these, the shape and grain=,
+# never on the thread count or timing, so results are the same bits every run.
+MIN_LEAF_ELEMENTS = 1 << 17
 MAX_LEAVES = 64
 
 
