@@ -400,6 +400,11 @@ def _run_split(body: Body, start: int, stop: int, split: Split, align: int,
         _core.parallel_for_python(body, start, stop, split.grain, split.max_chunk, align)
 
 
+def _first_probe_rows(rows: int, align: int) -> int:
+    """The first probe: 1/FIRST_PROBE_FRACTION of the rows, whole align steps."""
+    return -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
+
+
 def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
            row_elements: int, trusted_s: float) -> tuple[int, CostModel]:
     """Run growing first chunks (1/64 of the rows, then 8x more each time)
@@ -407,7 +412,7 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
     Every probe is real work and is recorded.  Returns the rows done and
     the function's model (a model of these probes alone when the function
     cannot be a cache key)."""
-    size = -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
+    size = _first_probe_rows(rows, align)
     done = 0
     call = first
     local = CostModel()
@@ -443,7 +448,7 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
         costs.record(key, elements, time.perf_counter() - t0)
         _decision.inline = True
         return rows, model
-    size = min(rows, -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align)
+    size = min(rows, _first_probe_rows(rows, align))
     t0 = time.perf_counter()
     first(0, size)
     elapsed = time.perf_counter() - t0

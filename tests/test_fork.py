@@ -73,10 +73,7 @@ def test_child_forked_while_submitted_work_runs_exits_normally(threads):
         future.result()
         print(status)
     """)
-    result = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "0"
+    assert run_child(code) == "0"
 
 
 def test_child_forked_inside_a_job_gets_blas_threads_back(threads):
@@ -134,7 +131,13 @@ def test_fork_while_another_thread_holds_the_binding_lock():
         thread.join()
         print(bad)
     """)
+    assert run_child(code) == "0"
+
+
+def run_child(code: str) -> str:
+    """Runs code in a fresh interpreter (forking there with threads running
+    warns, which is the point); returns what it printed, once it exits 0."""
     result = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "0"
+    return result.stdout.strip()
