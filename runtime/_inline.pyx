@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: freethreading_compatible = True
 """The inline decision, compiled: the entry points' first few hundred
 nanoseconds.
 
@@ -30,7 +31,6 @@ one leaf, func(*arrays).
 """
 cimport numpy as cnp
 from cpython.contextvars cimport get_value
-from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from libc.string cimport memcmp, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -42,6 +42,9 @@ import numpy as np
 from . import _core
 
 cnp.import_array()
+
+cdef extern from "_freethreading.h":
+    object rt_dict_get_or_none(dict table, object key)
 
 cdef extern from "Python.h":
     PyObject *PyFunction_GetCode(object op)
@@ -142,10 +145,10 @@ cdef inline object memo_key(object func):
 
 
 cdef inline Memo find(dict table, object key):
-    # PyDict_GetItem: a borrowed reference, and NULL (no error) for a key
-    # that is missing or cannot be hashed (never memoised).
-    cdef PyObject *found = PyDict_GetItem(table, key)
-    return None if found == NULL else <Memo>found
+    # None for a key that is missing or cannot be hashed (never memoised);
+    # a reference of our own, as another thread may clear the table
+    # (free-threaded builds, _freethreading.h).
+    return <Memo>rt_dict_get_or_none(table, key)
 
 
 cdef Memo find_or_add(dict table, object key):
