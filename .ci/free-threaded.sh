@@ -97,3 +97,16 @@ pip install -q --upgrade pip
 pip install -q pyyaml
 pip install -q --only-binary :all: -r "$FT_VENV/test-requirements.txt" "cython>=3.1" "setuptools>=77" wheel
 pip install -q --no-build-isolation -e .
+
+echo "== 3.13t: the test suite (the free-threaded stress test included)"
+# A module imported without free-threading support turns the GIL back on,
+# and this would be a GIL run in disguise: checked here, and after the
+# suite's imports by tests/test_free_threaded.py.
+python -c 'import sys; assert not sys._is_gil_enabled(), "3.13t runs with the GIL"'
+# The packaging tests build in isolated environments: NumPy from a wheel
+# there too (the newest NumPy has no 3.13t wheel, and compiling it takes
+# far longer than CI has).
+PIP_ONLY_BINARY=numpy pytest
+# The C core's sanitizer runs (make -C csrc sanitize, in .ci/run) build
+# and run csrc/ alone, with no Python: the same on either interpreter, so
+# they are not run twice.
