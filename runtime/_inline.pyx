@@ -92,6 +92,10 @@ cdef inline double now_s() noexcept nogil:
     return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 
 
+# On a free-threaded interpreter (3.13t) two threads may update one Memo,
+# or these module settings, at once: each field is one aligned word read
+# and written whole, and a lost update only sends a call down the measured
+# path (or inline) once more, so they take no lock.
 cdef class Memo:
     """What is known of one function's inline calls, per argument signature."""
     cdef double rate[MAX_ARGS][MAX_TYPES]
