@@ -61,6 +61,9 @@ LOST_MARGIN = 1.25
 # inline: measuring then would cost more than the call could gain, and the
 # promise is never to be slower than the serial call.
 CALIBRATE_WHEN_S = 1e-3
+# ... judged from a first piece that took at least this long (see
+# _before_calibration).
+PROBE_TRUSTED_S = 1e-4
 
 # What the last run() on this thread did: decided to run inline or not.
 # The entry points read it right after, to note calls that may skip the
@@ -435,10 +438,14 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
                         row_elements: int, model: CostModel | None
                         ) -> tuple[int, CostModel | None]:
     """Before the pool is measured: a call predicted (or, for a function
-    never seen at about this size, estimated from its first 1/64 of the
-    rows) to take less than CALIBRATE_WHEN_S runs inline here.  Returns
-    the rows done (all of them, or the first piece of a call big enough to
-    measure the pool for) and the model."""
+    never seen at about this size, estimated from growing first pieces of
+    its rows, 1/64 and then 8x more each) to take less than
+    CALIBRATE_WHEN_S runs inline here.  An estimate counts once its piece
+    took PROBE_TRUSTED_S: a first piece of a few rows mostly times the
+    function's first-call costs (a 100-row parallel_for body's first row
+    took ~20 us, which made 2 ms of 100 rows).  Returns the rows done (all
+    of them, or the first pieces of a call big enough to measure the pool
+    for) and the model."""
     elements = rows * row_elements
     if model is not None and model.near(elements):
         if model.predict(elements) >= CALIBRATE_WHEN_S:
@@ -448,22 +455,32 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
         costs.record(key, elements, time.perf_counter() - t0)
         _decision.inline = True
         return rows, model
-    size = min(rows, _first_probe_rows(rows, align))
-    t0 = time.perf_counter()
-    first(0, size)
-    elapsed = time.perf_counter() - t0
-    costs.record(key, size * row_elements, elapsed)
-    local = costs.get(key)
-    if local is None:
-        local = CostModel()
-        local.add(size * row_elements, elapsed)
-    if size < rows and elapsed * rows / size < CALIBRATE_WHEN_S:
+    size = _first_probe_rows(rows, align)
+    done = 0
+    call = first
+    local = CostModel()
+    while True:
+        size = min(size, rows - done)
         t0 = time.perf_counter()
-        body(size, rows)
-        costs.record(key, (rows - size) * row_elements, time.perf_counter() - t0)
-        _decision.inline = True
-        return rows, local
-    return size, local
+        call(done, done + size)
+        elapsed = time.perf_counter() - t0
+        costs.record(key, size * row_elements, elapsed)
+        local.add(size * row_elements, elapsed)
+        done += size
+        call = body
+        if done >= rows:
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        rest_s = elapsed * (rows - done) / size
+        if rest_s < CALIBRATE_WHEN_S:
+            t0 = time.perf_counter()
+            body(done, rows)
+            costs.record(key, (rows - done) * row_elements, time.perf_counter() - t0)
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        if elapsed >= PROBE_TRUSTED_S:
+            return done, costs.get(key) or local
+        size *= 8
 
 
 def run(body: Body, rows: int, **options: object) -> None:
@@ -501,11 +518,20 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         return
     if grain is None and _forced_grain is not None:
         grain = max(_forced_grain, min_grain, align)
-    threads = _config.num_threads()
     has_first = first is not None
     first = first or body
+    model = costs.get(key)
+    done = 0
+    if grain is None and not calibrated():
+        # Before configuring: a first call that runs inline should not pay
+        # for the pool's start (topology, threads: ~1 ms, against a call of
+        # microseconds).
+        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
+        if done >= rows:
+            return
+    threads = _config.num_threads()
     if threads == 1:
-        first(0, rows)
+        (first if done == 0 else body)(done, rows)
         _decision.inline = True
         return
 
@@ -521,12 +547,6 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             _run_split(body, done, rows, split, align, native, limit_blas)
         return
 
-    model = costs.get(key)
-    done = 0
-    if grain is None and not calibrated():
-        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
-        if done >= rows:
-            return
     overheads()  # measured on first use (and per thread count)
     chunk_s, dispatch_s = _dispatch(native is not None, call_s)
     if done == 0 and (model is None or not model.near(rows * row_elements)):
