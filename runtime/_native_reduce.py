@@ -46,26 +46,37 @@ def _loop(dtype: np.dtype) -> Any:
     return _loops_for[dtype]
 
 
-def native_partials(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                    combine: Callable[[Any, Any], Any], leaf_rows: int,
-                    row_elements: int) -> list[Any] | None:
-    """The leaves' partial sums, or None when this call is not one this
-    path takes (or a leaf raised a floating-point error)."""
-    if not _is_sum(func) or combine not in _ADDS or kwargs or len(args) != 1:
-        return None
-    (x,) = args
-    if type(x) is not np.ndarray or x.dtype not in _DTYPES or not x.flags.c_contiguous \
-            or not x.flags.aligned or x.dtype.byteorder not in "=|":
+def leaf_sums(x: np.ndarray, leaf_elements: int) -> np.ndarray | None:
+    """Each leaf's sum (leaves of `leaf_elements` elements of the
+    C-contiguous `x`, the last shorter) by NumPy's add loop on the pool;
+    None when there is no such loop for x's dtype, or a leaf raised a
+    floating-point error (the caller then runs NumPy's reduction itself)."""
+    if x.dtype not in _DTYPES or not x.flags.c_contiguous or not x.flags.aligned \
+            or x.dtype.byteorder not in "=|":
         return None
     loop = _loop(x.dtype)
     if loop is None:
         return None
     from .numpy import _loops
-    job = _loops.LeafReduction(loop, x.reshape(-1), leaf_rows * row_elements, 0)
+    job = _loops.LeafReduction(loop, x.reshape(-1), leaf_elements, 0)
     kernel, ctx = job.kernel, job.ctx
     _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), job.leaves,
-                  key=_schedule.cost_key(np.add, "leaves", leaf_rows * row_elements, x.dtype.char),
+                  key=_schedule.cost_key(np.add, "leaves", leaf_elements, x.dtype.char),
                   native=(kernel, ctx), limit_blas=False)
     if job.failed or job.fp_status:
         return None
-    return list(job.parts)
+    return job.parts
+
+
+def native_partials(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                    combine: Callable[[Any, Any], Any], leaf_rows: int,
+                    row_elements: int) -> list[Any] | None:
+    """runtime.reduce's leaves' partial sums, or None when this call is
+    not one this path takes (or a leaf raised a floating-point error)."""
+    if not _is_sum(func) or combine not in _ADDS or kwargs or len(args) != 1:
+        return None
+    (x,) = args
+    if type(x) is not np.ndarray:
+        return None
+    sums = leaf_sums(x, leaf_rows * row_elements)
+    return None if sums is None else list(sums)
