@@ -55,6 +55,9 @@ cdef enum:
     TIME_EVERY = 8    # inline calls timed: one in this many (two clock reads cost ~40 ns)
     MAX_MEMOS = 4096  # entries per table before it is cleared (keys are code objects)
 
+# Addresses the measured path accepts (it says what is wrong with others).
+MAX_ADDRESS = 2**64 - 1
+
 # Calls of at most this many elements, never seen before, run inline (and
 # are measured): 2**16 doubles of exp take ~60 us, about where splitting
 # starts to pay on two cores; below it no plan is worth its own cost.
@@ -439,7 +442,8 @@ def parallel_for(n, body, ctx=None, *, grain=None, qos=None):
                 body(0, count)
                 memo.timed(0, 0, count, now_s() - t0)
                 return None
-        elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \
+        elif count > 0 and type(body) is int and 0 < body <= MAX_ADDRESS and (
+                ctx is None or (type(ctx) is int and 0 <= ctx <= MAX_ADDRESS)) \
                 and default_level():
             memo = find(_native_memos, body)
             if memo is not None and memo.inline(0, 0, count, _cutoff_native):
