@@ -20,6 +20,7 @@ fewer, where NumPy's whole call takes about a microsecond.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import math
 import operator
@@ -43,6 +44,7 @@ DEFAULT_SIZES = [10**k for k in range(2, 9)]
 MATMUL_MAX = 10**6  # matmul at n elements multiplies sqrt(n)-square matrices
 BLOCK_S = 0.002  # a timed block lasts at least this long (small calls loop)
 IOTA = kernels.kernel("iota")
+SUM = kernels.kernel("sum")
 
 
 @runtime.parallel
@@ -73,6 +75,11 @@ class Data:
         side = int(math.isqrt(min(n, MATMUL_MAX)))
         self.m = rng.random((side, side))
         self.other = rng.random(min(n, 100_000))  # the plain NumPy call between timed ones
+        # The memory system's own ratio: a C sum on 2 threads against 1
+        # (leaves of at least 2**14 elements, at most 64).
+        self.sum_parts = np.zeros(max(1, min(64, n // (1 << 14))))
+        self.sum_ctx = kernels.sum_context(self.x, self.sum_parts)
+        self.sum_ctx_address = ctypes.addressof(self.sum_ctx)
 
     def body(self, start: int, stop: int) -> None:
         np.exp(self.x[start:stop], out=self.out[start:stop])
@@ -93,7 +100,15 @@ ENTRIES: dict[str, tuple[Callable[[Data], Any], Callable[[Data], Any]]] = {
     "numpy.exp": (lambda d: np.exp(d.x), lambda d: rnp.exp(d.x)),
     "numpy.sum": (lambda d: np.sum(d.x), lambda d: rnp.sum(d.x)),
     "numpy.matmul": (lambda d: np.matmul(d.m, d.m), lambda d: rnp.matmul(d.m, d.m)),
+    # A reference, not an entry point: what two threads can gain on a
+    # memory-bound sum here (reduce's target at 1e6 and 1e7).
+    "C sum 2 threads vs 1": (
+        lambda d: runtime._core.call_native(SUM, d.sum_ctx_address, 0, len(d.sum_parts)),
+        lambda d: runtime.parallel_for(len(d.sum_parts), SUM, d.sum_ctx_address, grain=1)),
 }
+# Seconds of quiet before each timed block: OpenBLAS's threads spin ~0.1 s
+# after a call, and would slow the other side's next block.
+PAUSE_S = {"numpy.matmul": 0.3}
 
 
 def floor_for(n: int) -> float:
@@ -133,8 +148,10 @@ def ratio(entry: str, data: Data, repeats: int, interleaved: bool) -> tuple[floa
         fn(data)
     calls = _calls_per_block(serial, data)
     best = [math.inf, math.inf]
+    pause = PAUSE_S.get(entry, 0.0)
     for _ in range(repeats):
         for side, fn in enumerate((serial, candidate)):
+            time.sleep(pause)
             best[side] = min(best[side], _block(fn, data, calls, interleaved))
     return best[0], best[1], best[0] / best[1]
 
