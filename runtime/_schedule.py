@@ -55,10 +55,15 @@ COST_CACHE_SIZE = 512
 # A size where a parallel run lost to the serial prediction runs inline for
 # this many calls before parallel is tried there again.
 RETRY_PARALLEL_AFTER = 32
-LOST_MARGIN = 1.25
+# ... a loss being a parallel run this much slower than the size's best
+# serial run: the floor promised is 0.95x serial, and one parallel run has
+# to be clearly slower for noise not to flag it.
+LOST_MARGIN = 1.1
 # A size bucket's one serial reference run (wants_serial_reference) is made
-# only for calls predicted to take at most this long: a bounded, one-time cost.
-SERIAL_REFERENCE_MAX_S = 5e-3
+# only for calls predicted to take at most this long.  The run is the call
+# itself, inline: never slower than serial, it only forgoes the parallel
+# gain once (at most ~this much time).
+SERIAL_REFERENCE_MAX_S = 50e-3
 # Until the pool's overheads are measured (a millisecond or two, with the
 # workers' start), a call whose serial time is predicted below this runs
 # inline: measuring then would cost more than the call could gain, and the
