@@ -59,6 +59,7 @@ RETRY_PARALLEL_AFTER = 32
 # serial run: the floor promised is 0.95x serial, and one parallel run has
 # to be clearly slower for noise not to flag it.
 LOST_MARGIN = 1.1
+LOST_STRIKES = 2
 # A size bucket's one serial reference run (wants_serial_reference) is made
 # only for calls predicted to take at most this long.  The run is the call
 # itself, inline: never slower than serial, it only forgoes the parallel
@@ -191,7 +192,7 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "serial", "lost", "referenced")
+    __slots__ = ("points", "serial", "lost", "referenced", "strikes")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
@@ -205,6 +206,9 @@ class CostModel:
         self.lost: dict[int, int] = {}
         # Size buckets where a serial reference run was made (or skipped).
         self.referenced: set[int] = set()
+        # Parallel runs in a row that lost, per size bucket: it takes
+        # LOST_STRIKES (one run delayed by a busy machine is not a verdict).
+        self.strikes: dict[int, int] = {}
 
     def parallel_lost(self, rows: int) -> bool:
         """Whether to run this size inline because parallel lost here lately
@@ -236,7 +240,14 @@ class CostModel:
         and a clear loss only."""
         bucket = rows.bit_length()
         rate = self.serial.get(bucket)
-        if rate is not None and seconds > LOST_MARGIN * rate * rows:
+        if rate is None:
+            return
+        if seconds <= LOST_MARGIN * rate * rows:
+            self.strikes.pop(bucket, None)
+            return
+        self.strikes[bucket] = self.strikes.get(bucket, 0) + 1
+        if self.strikes[bucket] >= LOST_STRIKES:
+            self.strikes.pop(bucket)
             self.lost[bucket] = RETRY_PARALLEL_AFTER
 
     def add(self, rows: int, seconds: float, serial: bool = True) -> None:

@@ -189,7 +189,13 @@ def test_a_size_where_parallel_clearly_lost_runs_inline_for_a_while():
     model.add(1 << 20, 0.1, serial=False)  # (a parallel one's wall x threads is no judge)
     model.note_parallel(1 << 20, seconds=0.9 * (_schedule.LOST_MARGIN - 0.01))  # within it
     assert not model.parallel_lost(1 << 20)
-    model.note_parallel(1 << 20, seconds=2.0)  # a clear loss
+    model.note_parallel(1 << 20, seconds=2.0)  # a clear loss...
+    assert not model.parallel_lost(1 << 20)  # ...once is no verdict (a busy moment)
+    model.note_parallel(1 << 20, seconds=0.5)
+    model.note_parallel(1 << 20, seconds=2.0)  # not in a row either
+    assert not model.parallel_lost(1 << 20)
+    for _ in range(_schedule.LOST_STRIKES):
+        model.note_parallel(1 << 20, seconds=2.0)
     inline = [model.parallel_lost(1 << 20) for _ in range(_schedule.RETRY_PARALLEL_AFTER + 1)]
     assert inline == [True] * _schedule.RETRY_PARALLEL_AFTER + [False]  # then tried again
     assert not model.parallel_lost(1 << 10)  # other sizes unaffected
