@@ -239,13 +239,15 @@ def _floor(ctx: Context, entry: str) -> None:
     from . import floor
     repeats = repeats_for(ctx.plan, 5)
     for cell in floor.sweep([entry], list(ctx.plan.sizes), ["hot", "interleaved"], repeats):
-        target = f">= {floor.floor_for(cell.size)}x"
+        reference = entry in floor.REFERENCES
+        target = "(reference)" if reference else f">= {floor.floor_for(cell.size)}x"
         case = f"{entry}, {cell.mode}"
         ctx.results.rows += [
             Row("floor", case, cell.size, "serial", cell.serial_s, 1.0, None, None,
                 NOT_MEASURED, cell.size, "elem"),
             Row("floor", case, cell.size, "runtime", cell.runtime_s, cell.ratio, None, None,
-                NOT_MEASURED, cell.size, "elem", target, met=not cell.below)]
+                NOT_MEASURED, cell.size, "elem", target,
+                met=None if reference else not cell.below)]
 
 
 def _fork_join(ctx: Context) -> None:
