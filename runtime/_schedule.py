@@ -443,6 +443,18 @@ def _first_probe_rows(rows: int, align: int) -> int:
     return -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
 
 
+def _timed_piece(call: Body, start: int, size: int, key: Hashable | None, row_elements: int,
+                 local: CostModel) -> float:
+    """call on rows [start, start + size), inline and timed; the time is
+    recorded (a serial run) for the key and in `local`.  Returns it."""
+    t0 = time.perf_counter()
+    call(start, start + size)
+    elapsed = time.perf_counter() - t0
+    costs.record(key, size * row_elements, elapsed)
+    local.add(size * row_elements, elapsed)
+    return elapsed
+
+
 def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
            row_elements: int, trusted_s: float) -> tuple[int, CostModel]:
     """Run growing first chunks (1/64 of the rows, then 8x more each time)
@@ -456,11 +468,7 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
     local = CostModel()
     while done < rows:
         size = min(size, rows - done)
-        t0 = time.perf_counter()
-        call(done, done + size)
-        elapsed = time.perf_counter() - t0
-        costs.record(key, size * row_elements, elapsed)
-        local.add(size * row_elements, elapsed)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
         done += size
         call = body
         if elapsed >= trusted_s:
@@ -496,11 +504,7 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
     local = CostModel()
     while True:
         size = min(size, rows - done)
-        t0 = time.perf_counter()
-        call(done, done + size)
-        elapsed = time.perf_counter() - t0
-        costs.record(key, size * row_elements, elapsed)
-        local.add(size * row_elements, elapsed)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
         done += size
         call = body
         if done >= rows:
