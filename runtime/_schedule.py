@@ -599,15 +599,16 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
                  align, cache_rows)
     if split is not None and split.grain < min_grain:
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
-    if split is not None and model.parallel_lost(remaining * row_elements):
-        split = None  # parallel lost at this size lately: never slower than serial
-    if split is not None and model.wants_serial_reference(remaining * row_elements):
-        split = None  # once per size: a serial time for parallel runs to be judged by
-    if split is None:
+    # Inline for now, but a size the plan splits: the caller must not note
+    # it as one that runs inline (runtime/_inline.pyx would keep it inline).
+    for_now = split is not None and (
+        model.parallel_lost(remaining * row_elements)  # lately: never slower than serial
+        or model.wants_serial_reference(remaining * row_elements))  # once per size
+    if split is None or for_now:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
-        _decision.inline = done == 0
+        _decision.inline = done == 0 and not for_now
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about

@@ -214,3 +214,21 @@ def test_a_size_that_only_ran_parallel_gets_one_serial_reference_run():
     slow = _schedule.CostModel()
     slow.add(1 << 20, 10 * _schedule.SERIAL_REFERENCE_MAX_S, serial=False)
     assert not slow.wants_serial_reference(1 << 20)
+
+
+def test_a_serial_reference_run_is_not_noted_as_a_size_that_runs_inline(threads):
+    """The one inline run a split size gets as its serial reference (and
+    the runs of a size where parallel lost) must not tell the compiled
+    inline path that the size runs inline: it would stay inline."""
+    import time as _time
+
+    def body(start, stop):
+        _time.sleep(0.002 * (stop - start))  # 16 ms of GIL-free work in all: it splits
+
+    decisions = []
+    for _ in range(3):
+        before = _core.stats()["steals"]
+        runtime.parallel_for(8, body)
+        decisions.append((_schedule.ran_inline(), _core.stats()["steals"] > before))
+    # The reference run is inline (no steal) yet not noted; the next splits.
+    assert (False, False) in decisions[:2] and decisions[2] == (False, True)
