@@ -59,12 +59,25 @@ COST_CACHE_SIZE = 512
 # A size where a parallel run lost to the serial prediction runs inline for
 # this many calls before parallel is tried there again.
 RETRY_PARALLEL_AFTER = 32
-LOST_MARGIN = 1.25
+# ... a loss being a parallel run this much slower than the size's best
+# serial run: the floor promised is 0.95x serial, and one parallel run has
+# to be clearly slower for noise not to flag it.
+LOST_MARGIN = 1.1
+LOST_STRIKES = 2
+# A size bucket's one serial reference run (wants_serial_reference) is made
+# only for calls predicted to take at most this long.  The run is the call
+# itself, inline: never slower than serial, it only forgoes the parallel
+# gain once.  map_items of 1e5 small NumPy items (0.3 s) ran 0.4x serial,
+# every call, without one.
+SERIAL_REFERENCE_MAX_S = 1.0
 # Until the pool's overheads are measured (a millisecond or two, with the
 # workers' start), a call whose serial time is predicted below this runs
 # inline: measuring then would cost more than the call could gain, and the
 # promise is never to be slower than the serial call.
 CALIBRATE_WHEN_S = 1e-3
+# ... judged from a first piece that took at least this long (see
+# _before_calibration).
+PROBE_TRUSTED_S = 1e-4
 
 # What the last run() on this thread did: decided to run inline or not.
 # The entry points read it right after, to note calls that may skip the
@@ -194,7 +207,7 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "serial", "lost")
+    __slots__ = ("points", "serial", "lost", "referenced", "strikes")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
@@ -206,6 +219,11 @@ class CostModel:
         # before parallel is tried again (the machine may have been busy,
         # or the body holds the GIL more than the model knows).
         self.lost: dict[int, int] = {}
+        # Size buckets where a serial reference run was made (or skipped).
+        self.referenced: set[int] = set()
+        # Parallel runs in a row that lost, per size bucket: it takes
+        # LOST_STRIKES (one run delayed by a busy machine is not a verdict).
+        self.strikes: dict[int, int] = {}
 
     def parallel_lost(self, rows: int) -> bool:
         """Whether to run this size inline because parallel lost here lately
@@ -217,6 +235,19 @@ class CostModel:
         self.lost[bucket] = left - 1
         return True
 
+    def wants_serial_reference(self, rows: int) -> bool:
+        """Once per size bucket with no serial run of its own, and at most
+        SERIAL_REFERENCE_MAX_S predicted: run this call inline, so that the
+        parallel runs here have a serial time to be judged by
+        (note_parallel).  Without it a size that only ever ran parallel
+        was never found to lose (reduce of 1e6 doubles: 0.86x, always
+        parallel)."""
+        bucket = rows.bit_length()
+        if bucket in self.serial or bucket in self.referenced:
+            return False
+        self.referenced.add(bucket)
+        return self.predict(rows) <= SERIAL_REFERENCE_MAX_S
+
     def note_parallel(self, rows: int, seconds: float) -> None:
         """A parallel run's wall time, judged against serial runs of the same
         size bucket only (a rate scaled up from smaller calls, cache-warm
@@ -224,8 +255,19 @@ class CostModel:
         and a clear loss only."""
         bucket = rows.bit_length()
         rate = self.serial.get(bucket)
-        if rate is not None and seconds > LOST_MARGIN * rate * rows:
+        if rate is None:
+            return
+        if seconds <= LOST_MARGIN * rate * rows:
+            self.strikes.pop(bucket, None)
+            return
+        # One read, one write: another thread may note a run of this size
+        # at the same time (a lost count then, never a KeyError).
+        strikes = self.strikes.get(bucket, 0) + 1
+        if strikes >= LOST_STRIKES:
+            self.strikes.pop(bucket, None)
             self.lost[bucket] = RETRY_PARALLEL_AFTER
+        else:
+            self.strikes[bucket] = strikes
 
     def add(self, rows: int, seconds: float, serial: bool = True) -> None:
         bucket = rows.bit_length()
@@ -429,6 +471,18 @@ def _first_probe_rows(rows: int, align: int) -> int:
     return -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
 
 
+def _timed_piece(call: Body, start: int, size: int, key: Hashable | None, row_elements: int,
+                 local: CostModel) -> float:
+    """call on rows [start, start + size), inline and timed; the time is
+    recorded (a serial run) for the key and in `local`.  Returns it."""
+    t0 = time.perf_counter()
+    call(start, start + size)
+    elapsed = time.perf_counter() - t0
+    costs.record(key, size * row_elements, elapsed)
+    local.add(size * row_elements, elapsed)
+    return elapsed
+
+
 def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
            row_elements: int, trusted_s: float) -> tuple[int, CostModel]:
     """Run growing first chunks (1/64 of the rows, then 8x more each time)
@@ -442,11 +496,7 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
     local = CostModel()
     while done < rows:
         size = min(size, rows - done)
-        t0 = time.perf_counter()
-        call(done, done + size)
-        elapsed = time.perf_counter() - t0
-        costs.record(key, size * row_elements, elapsed)
-        local.add(size * row_elements, elapsed)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
         done += size
         call = body
         if elapsed >= trusted_s:
@@ -459,10 +509,14 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
                         row_elements: int, model: CostModel | None
                         ) -> tuple[int, CostModel | None]:
     """Before the pool is measured: a call predicted (or, for a function
-    never seen at about this size, estimated from its first 1/64 of the
-    rows) to take less than CALIBRATE_WHEN_S runs inline here.  Returns
-    the rows done (all of them, or the first piece of a call big enough to
-    measure the pool for) and the model."""
+    never seen at about this size, estimated from growing first pieces of
+    its rows, 1/64 and then 8x more each) to take less than
+    CALIBRATE_WHEN_S runs inline here.  An estimate counts once its piece
+    took PROBE_TRUSTED_S: a first piece of a few rows mostly times the
+    function's first-call costs (a 100-row parallel_for body's first row
+    took ~20 us, which made 2 ms of 100 rows).  Returns the rows done (all
+    of them, or the first pieces of a call big enough to measure the pool
+    for) and the model."""
     elements = rows * row_elements
     if model is not None and model.near(elements):
         if model.predict(elements) >= CALIBRATE_WHEN_S:
@@ -472,22 +526,28 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
         costs.record(key, elements, time.perf_counter() - t0)
         _decision.inline = True
         return rows, model
-    size = min(rows, _first_probe_rows(rows, align))
-    t0 = time.perf_counter()
-    first(0, size)
-    elapsed = time.perf_counter() - t0
-    costs.record(key, size * row_elements, elapsed)
-    local = costs.get(key)
-    if local is None:
-        local = CostModel()
-        local.add(size * row_elements, elapsed)
-    if size < rows and elapsed * rows / size < CALIBRATE_WHEN_S:
-        t0 = time.perf_counter()
-        body(size, rows)
-        costs.record(key, (rows - size) * row_elements, time.perf_counter() - t0)
-        _decision.inline = True
-        return rows, local
-    return size, local
+    size = _first_probe_rows(rows, align)
+    done = 0
+    call = first
+    local = CostModel()
+    while True:
+        size = min(size, rows - done)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
+        done += size
+        call = body
+        if done >= rows:
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        rest_s = elapsed * (rows - done) / size
+        if rest_s < CALIBRATE_WHEN_S:
+            t0 = time.perf_counter()
+            body(done, rows)
+            costs.record(key, (rows - done) * row_elements, time.perf_counter() - t0)
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        if elapsed >= PROBE_TRUSTED_S:
+            return done, costs.get(key) or local
+        size *= 8
 
 
 def run(body: Body, rows: int, **options: object) -> None:
@@ -525,11 +585,20 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         return
     if grain is None and _forced_grain is not None:
         grain = max(_forced_grain, min_grain, align)
-    threads = _config.num_threads()
     has_first = first is not None
     first = first or body
+    model = costs.get(key)
+    done = 0
+    if grain is None and not calibrated():
+        # Before configuring: a first call that runs inline should not pay
+        # for the pool's start (topology, threads: ~1 ms, against a call of
+        # microseconds).
+        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
+        if done >= rows:
+            return
+    threads = _config.num_threads()
     if threads == 1:
-        first(0, rows)
+        (first if done == 0 else body)(done, rows)
         _decision.inline = True
         return
 
@@ -545,12 +614,6 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             _run_split(body, done, rows, split, align, native, limit_blas)
         return
 
-    model = costs.get(key)
-    done = 0
-    if grain is None and not calibrated():
-        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
-        if done >= rows:
-            return
     overheads()  # measured on first use (and per thread count)
     chunk_s, dispatch_s = _dispatch(native is not None, call_s)
     if done == 0 and (model is None or not model.near(rows * row_elements)):
@@ -564,13 +627,16 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
                  align, cache_rows)
     if split is not None and split.grain < min_grain:
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
-    if split is not None and model.parallel_lost(remaining * row_elements):
-        split = None  # parallel lost at this size lately: never slower than serial
-    if split is None:
+    # Inline for now, but a size the plan splits: the caller must not note
+    # it as one that runs inline (runtime/_inline.pyx would keep it inline).
+    for_now = split is not None and (
+        model.parallel_lost(remaining * row_elements)  # lately: never slower than serial
+        or model.wants_serial_reference(remaining * row_elements))  # once per size
+    if split is None or for_now:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
-        _decision.inline = done == 0
+        _decision.inline = done == 0 and not for_now
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about
