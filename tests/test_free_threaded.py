@@ -11,6 +11,7 @@ import sys
 import sysconfig
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +32,16 @@ TRACE_EVENT_NAMES = ("task", "job", "steal", "park", "qos", "boost", "boost_end"
 def test_extensions_are_built_for_this_interpreter():
     # _core's locks exist only in a free-threaded build (_freethreading.h).
     assert _core.FREE_THREADED_BUILD is FREE_THREADED
+
+
+def test_every_cython_module_declares_that_it_needs_no_gil():
+    # Checked on the GIL build too, so that a new module without the
+    # directive fails the normal run, not only the 3.13t one.
+    sources = sorted((Path(__file__).resolve().parent.parent / "runtime").rglob("*.pyx"))
+    assert sources
+    for source in sources:
+        header = [line for line in source.read_text().splitlines()[:5] if line.startswith("#")]
+        assert "# cython: freethreading_compatible = True" in header, source
 
 
 @free_threaded_only
