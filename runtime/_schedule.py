@@ -712,8 +712,8 @@ def planned_split(key: Hashable | None, rows: int, *, native: bool = False,
     probing: a Split, None for inline, or False when costs near this size
     are not known yet (run() would measure first)."""
     model = costs.get(key)
-    if model is None or not model.near(rows) or _forced_grain is not None:
-        return False
+    if model is None or not model.near(rows) or _forced_grain is not None or not calibrated():
+        return False  # (not calibrated: run() would measure the pool first, not this)
     threads = _config.num_threads()
     overheads()
     return plan(model.rate(rows), rows, threads, *_dispatch(native, call_s))
