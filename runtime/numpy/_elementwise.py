@@ -305,10 +305,15 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
     if native is not None and _schedule.inline_for_now(key, size):
         # NumPy's own call, timed: the measured path would add ~50 us to a
-        # 1e5-element exp (65 us) to run the same loop inline.
+        # 1e5-element exp (65 us) to run the same loop inline.  The rest of
+        # a lost stretch goes to NumPy from ParallelUfunc itself, which
+        # would otherwise bring each call here (~30 us) to run inline.
         t0 = time.perf_counter()
         result = ufunc(*args, **kwargs)
         _schedule.costs.record(key, size, time.perf_counter() - t0)
+        if not kwargs:
+            wrapper._send_to_numpy_for(first.dtype.num, size + 1,
+                                       _schedule.take_lost_stretch(key, size))
         return result
 
     if native is not None:
