@@ -108,6 +108,11 @@ cdef class Memo:
     """What is known of one function's inline calls, per argument signature."""
     cdef double rate[MAX_ARGS][MAX_TYPES]
     cdef Py_ssize_t upto[MAX_ARGS][MAX_TYPES]
+    # A stretch where parallel lost lately: the next stretch_left calls of
+    # at most stretch_upto elements run inline (then the measured path
+    # retries parallel).
+    cdef Py_ssize_t stretch_upto[MAX_ARGS][MAX_TYPES]
+    cdef Py_ssize_t stretch_left[MAX_ARGS][MAX_TYPES]
     cdef unsigned long generation
     cdef unsigned int calls
 
@@ -117,6 +122,8 @@ cdef class Memo:
     cdef void reset(self):
         memset(self.rate, 0, sizeof(self.rate))
         memset(self.upto, 0, sizeof(self.upto))
+        memset(self.stretch_upto, 0, sizeof(self.stretch_upto))
+        memset(self.stretch_left, 0, sizeof(self.stretch_left))
         self.generation = _generation
         self.calls = 0
 
@@ -129,6 +136,9 @@ cdef class Memo:
         if self.calls % REFRESH == 0:
             return False
         if elements <= self.upto[slot][kind]:
+            return True
+        if self.stretch_left[slot][kind] > 0 and elements <= self.stretch_upto[slot][kind]:
+            self.stretch_left[slot][kind] -= 1
             return True
         cdef double rate = self.rate[slot][kind]
         if rate == 0.0:
@@ -308,9 +318,25 @@ def forget():
     _generation += 1
 
 
-def note(str table, func, tuple arrays, Py_ssize_t elements):
-    """The measured path ran a call inline by decision: calls of this
-    function and signature with at most `elements` elements may skip it."""
+cdef void learn(Memo memo, int slot, int kind, Py_ssize_t elements, bint inline,
+                Py_ssize_t stretch):
+    if memo.generation != _generation:
+        memo.reset()
+    if inline:
+        if elements > memo.upto[slot][kind]:
+            memo.upto[slot][kind] = elements
+    elif stretch > 0:
+        memo.stretch_upto[slot][kind] = elements
+        memo.stretch_left[slot][kind] = stretch
+
+
+def note(str table, func, tuple arrays, Py_ssize_t elements, bint inline, Py_ssize_t stretch):
+    """What the measured path decided for a call: to run it inline
+    (`inline`: calls of this function and signature with at most
+    `elements` elements may skip the measured path from now on), or to run
+    the next `stretch` such calls inline (parallel lost there lately)."""
+    if not inline and stretch <= 0:
+        return
     cdef Py_ssize_t count = 0, rows = 0
     cdef int kind = 0
     cdef dict memos
@@ -329,11 +355,7 @@ def note(str table, func, tuple arrays, Py_ssize_t elements):
     memo = find_or_add(memos, memo_key(func))
     if memo is None:
         return
-    if memo.generation != _generation:
-        memo.reset()
-    cdef int slot = len(arrays) - 1 if table == "map" else 0
-    if elements > memo.upto[slot][kind]:
-        memo.upto[slot][kind] = elements
+    learn(memo, len(arrays) - 1 if table == "map" else 0, kind, elements, inline, stretch)
 
 
 # ---- the entry points ------------------------------------------------------
@@ -605,16 +627,14 @@ cdef class ParallelFunction:
                     return checked_rows(result, rows, self.what)
         return self.slow(args, {} if kwargs is None else kwargs)
 
-    def note_inline(self, tuple args):
-        """The measured path ran a call inline by decision."""
+    def note_inline(self, tuple args, bint inline, Py_ssize_t stretch):
+        """What the measured path decided for a call (as note())."""
         cdef Py_ssize_t elements = 0, rows = 0
-        cdef int kind = signature(args, &elements, &rows)
-        if kind < 0:
+        if not inline and stretch <= 0:
             return
-        if self.memo.generation != _generation:
-            self.memo.reset()
-        if elements > self.memo.upto[len(args) - 1][kind]:
-            self.memo.upto[len(args) - 1][kind] = elements
+        cdef int kind = signature(args, &elements, &rows)
+        if kind >= 0:
+            learn(self.memo, len(args) - 1, kind, elements, inline, stretch)
 
     def __get__(self, instance, owner):
         # A decorated method binds like a plain function does.

@@ -100,6 +100,13 @@ def ran_inline() -> bool:
     return getattr(_decision, "inline", False)
 
 
+def lost_stretch() -> int:
+    """How many more calls like this thread's last run() should run inline
+    (a size where parallel lost lately; the measured path handed the rest of
+    the stretch over, see take_lost_stretch): 0 if none."""
+    return getattr(_decision, "stretch", 0)
+
+
 @dataclass(frozen=True)
 class Overheads:
     dispatch_s: float  # cost of running a job of Python chunks on the pool rather than inline
@@ -584,6 +591,7 @@ def run(body: Body, rows: int, **options: object) -> None:
     setting back after; the pool's threads adopt the job's level."""
     level = _core.qos_level.get()
     _decision.inline = False
+    _decision.stretch = 0
     if level < 0:
         _run(body, rows, **options)  # type: ignore[arg-type]
         return
@@ -656,14 +664,18 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
     # Inline for now, but a size the plan splits: the caller must not note
     # it as one that runs inline (runtime/_inline.pyx would keep it inline).
-    for_now = split is not None and (
-        model.parallel_lost(remaining * row_elements)  # lately: never slower than serial
-        or model.wants_serial_reference(remaining * row_elements))  # once per size
+    lost = split is not None and model.parallel_lost(remaining * row_elements)
+    for_now = lost or (split is not None and  # once per size, and now and then:
+                       model.wants_serial_reference(remaining * row_elements))
     if split is None or for_now:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
         _decision.inline = done == 0 and not for_now
+        if lost and done == 0:
+            # The rest of the stretch goes to the caller's compiled path,
+            # which runs those calls inline without this path's cost.
+            _decision.stretch = take_lost_stretch(key, remaining * row_elements)
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about
