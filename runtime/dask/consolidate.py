@@ -82,6 +82,7 @@ class PackingPlugin(SchedulerPlugin):
         self._idle_since: dict[str, float] = {}   # worker address -> first seen idle
         self._joins = 0
         self._checker: PeriodicCallback | None = None
+        self._planned_to_close: set[str] = set()   # the last plan's, until the next plan
 
     async def start(self, scheduler: Any) -> None:
         self.scheduler = scheduler
@@ -129,6 +130,8 @@ class PackingPlugin(SchedulerPlugin):
         one that joined first, so the same workers stay busy."""
         best, best_busy = None, -1
         for ws in scheduler.running:
+            if ws.address in self._planned_to_close:
+                continue   # about to retire: work placed there now would run again elsewhere
             busy = len(ws.processing) + taken.get(ws.address, 0)
             if busy >= ws.nthreads:
                 continue
@@ -165,7 +168,9 @@ class PackingPlugin(SchedulerPlugin):
                 if not ws.processing and not ws.long_running
                 and now - self._idle_since.get(ws.address, now) >= self.suspend_after]
         idle.sort(key=self._order, reverse=True)
-        close = [ws.name for ws in idle[:max(0, len(workers) - wanted)]]
+        closing = idle[:max(0, len(workers) - wanted)]
+        self._planned_to_close = {ws.address for ws in closing}
+        close = [ws.name for ws in closing]
         return {"target": max(wanted, len(workers) - len(close)), "close": close}
 
 
