@@ -139,8 +139,8 @@ class PackingPlugin(SchedulerPlugin):
                 best, best_busy = ws, busy
         return best
 
-    def _order(self, ws: Any) -> int:
-        return self._joined.get(ws.address, math.inf)  # type: ignore[return-value]
+    def _order(self, ws: Any) -> float:
+        return self._joined.get(ws.address, math.inf)   # one not seen joining: last
 
     def _check_idle(self) -> None:
         now = time.monotonic()

@@ -28,7 +28,10 @@ from ...energy._model import power_model, watts_for
 class PowerModel(Protocol):
     """What the simulator asks of a power model."""
 
-    sleep_w: float
+    @property
+    def sleep_w(self) -> float:
+        """Watts of a sleeping machine."""
+        ...
 
     def core_kinds(self, cores: int) -> list[tuple[str, int]]:
         """The machine's cores as (kind, count), in the order tasks take them."""
@@ -53,7 +56,7 @@ class LinearPower:
         _positive(self.peak_w, "power linear: peak_w")
 
     @property
-    def sleep_w(self) -> float:  # type: ignore[override]
+    def sleep_w(self) -> float:
         return self.sleep * self.peak_w
 
     def core_kinds(self, cores: int) -> list[tuple[str, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -99,11 +100,12 @@ def generate_trace(kind: str, *, load: float, machines: int, cores: int,
     return Trace(arrivals=tuple(arrivals), durations=tuple(durations))
 
 
-def _poisson(rng: np.random.Generator, rate, max_rate: float, duration_s: float) -> list[float]:
+def _poisson(rng: np.random.Generator, rate: Callable[[float], float], max_rate: float,
+             duration_s: float) -> list[float]:
     """Arrival times of a Poisson process of rate rate(t) <= max_rate, by
     thinning (Lewis and Shedler): candidates at max_rate, each kept with
     probability rate(t) / max_rate."""
-    arrivals = []
+    arrivals: list[float] = []
     t = 0.0
     while True:
         t += rng.exponential(1.0 / max_rate)
