@@ -217,3 +217,19 @@ def test_the_table_compares_each_policy_with_spread():
     assert rows[0].endswith("(base)")
     assert rows[2].endswith(f"{-100 * saving:+.1f}%")
     assert np.isclose(records[1].run.energy_j, records[0].run.energy_j)   # linear model
+
+
+def test_the_simulator_needs_neither_dask_nor_matplotlib():
+    """Imported and run with dask, distributed and matplotlib unimportable."""
+    code = """if True:
+        import sys
+        for name in ("dask", "distributed", "matplotlib"):
+            sys.modules[name] = None          # import raises ImportError
+        from runtime.dask.simulate import simulate
+        records = simulate(machines=2, cores=2, loads=[0.25], duration_s=30)
+        print(len(records))
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "3"
