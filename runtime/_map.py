@@ -177,8 +177,8 @@ def map_call(func: Callable[..., Any], arrays: tuple[Any, ...], out: Any, grain:
     if split is None:
         return _whole(func, args, {}, out, "runtime.map")
     result = map_split(func, split, out, grain, "runtime.map")
-    if out is None and grain is None and _schedule.ran_inline():
-        _inline.note("map", func, arrays, 0)
+    if out is None and grain is None:
+        _inline.note("map", func, arrays, 0, _schedule.ran_inline(), _schedule.lost_stretch())
     return result
 
 
@@ -228,8 +228,9 @@ def map_items_call(func: Callable[[T], R], items: Iterable[T], qos: str | None,
     finally:
         if done is not None:
             done.close()
-    if done is None and _schedule.ran_inline() and isinstance(items, (list, tuple)):
-        _inline.note("items", func, (), len(items))
+    if done is None and isinstance(items, (list, tuple)):
+        _inline.note("items", func, (), len(items), _schedule.ran_inline(),
+                     _schedule.lost_stretch())
     return results
 
 

@@ -59,6 +59,10 @@ COST_CACHE_SIZE = 512
 # A size where a parallel run lost to the serial prediction runs inline for
 # this many calls before parallel is tried there again.
 RETRY_PARALLEL_AFTER = 32
+# ... doubled each time parallel loses again there, up to this many calls:
+# a size where parallel always loses (a*b+c of 1e5 doubles in Python
+# chunks: 4x serial) then costs ~0.1% rather than 2 lost runs in 34 (~20%).
+MAX_INLINE_STRETCH = 4096
 # ... a loss being a parallel run this much slower than the size's best
 # serial run: the floor promised is 0.95x serial, and one parallel run has
 # to be clearly slower for noise not to flag it.
@@ -70,6 +74,9 @@ LOST_STRIKES = 2
 # gain once.  map_items of 1e5 small NumPy items (0.3 s) ran 0.4x serial,
 # every call, without one.
 SERIAL_REFERENCE_MAX_S = 1.0
+# ... and again every this many parallel runs at a size: the best serial
+# time stays current (at most 1/32 of the calls forgo the parallel gain).
+SERIAL_REFERENCE_EVERY = 32
 # Until the pool's overheads are measured (a millisecond or two, with the
 # workers' start), a call whose serial time is predicted below this runs
 # inline: measuring then would cost more than the call could gain, and the
@@ -78,6 +85,12 @@ CALIBRATE_WHEN_S = 1e-3
 # ... judged from a first piece that took at least this long (see
 # _before_calibration).
 PROBE_TRUSTED_S = 1e-4
+# ... unless the calls run inline that way add up to this much: then the
+# pool's measurement (~0.5-1.5 ms) is small against the work, and calls that
+# might gain from it (a program of many 1e5-element calls, ~70 us each,
+# would otherwise never measure the pool and never split) get their chance.
+CALIBRATE_AFTER_S = 5e-3
+_inline_before_calibration_s = 0.0
 
 # What the last run() on this thread did: decided to run inline or not.
 # The entry points read it right after, to note calls that may skip the
@@ -89,6 +102,13 @@ def ran_inline() -> bool:
     """Whether this thread's last run() ran inline by decision (not by a
     forced grain, not split, not finished while probing)."""
     return getattr(_decision, "inline", False)
+
+
+def lost_stretch() -> int:
+    """How many more calls like this thread's last run() should run inline
+    (a size where parallel lost lately; the measured path handed the rest of
+    the stretch over, see take_lost_stretch): 0 if none."""
+    return getattr(_decision, "stretch", 0)
 
 
 @dataclass(frozen=True)
@@ -207,23 +227,34 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "serial", "lost", "referenced", "strikes")
+    __slots__ = ("points", "serial", "serial_runs", "lost", "referenced_at", "strikes",
+                 "parallel_runs", "stretch", "retrying")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
         # Fastest seconds per row of serial runs (inline calls and probes),
         # per size bucket: what a parallel run at that size must beat.
         self.serial: dict[int, float] = {}
+        self.serial_runs: dict[int, int] = {}  # how many, per bucket
         # Size buckets where a parallel run took longer than the serial
         # call was predicted to: how many more calls there run inline
         # before parallel is tried again (the machine may have been busy,
         # or the body holds the GIL more than the model knows).
         self.lost: dict[int, int] = {}
-        # Size buckets where a serial reference run was made (or skipped).
-        self.referenced: set[int] = set()
+        # Parallel runs per size bucket, and their count when the last
+        # serial reference run was made (or skipped) there.
+        self.parallel_runs: dict[int, int] = {}
+        self.referenced_at: dict[int, int] = {}
         # Parallel runs in a row that lost, per size bucket: it takes
         # LOST_STRIKES (one run delayed by a busy machine is not a verdict).
         self.strikes: dict[int, int] = {}
+        # The next inline stretch per size bucket: RETRY_PARALLEL_AFTER,
+        # doubled each time the first parallel run after a stretch loses
+        # again (up to MAX_INLINE_STRETCH), back to the start on a win; and
+        # the buckets whose next parallel run is such a retry (one loss is
+        # then a verdict: the size has lost before).
+        self.stretch: dict[int, int] = {}
+        self.retrying: set[int] = set()
 
     def parallel_lost(self, rows: int) -> bool:
         """Whether to run this size inline because parallel lost here lately
@@ -233,20 +264,40 @@ class CostModel:
         if left <= 0:
             return False
         self.lost[bucket] = left - 1
+        if left == 1:
+            self.retrying.add(bucket)
         return True
 
     def wants_serial_reference(self, rows: int) -> bool:
-        """Once per size bucket with no serial run of its own, and at most
-        SERIAL_REFERENCE_MAX_S predicted: run this call inline, so that the
-        parallel runs here have a serial time to be judged by
-        (note_parallel).  Without it a size that only ever ran parallel
-        was never found to lose (reduce of 1e6 doubles: 0.86x, always
-        parallel)."""
+        """Whether to run this call inline as a serial reference for the
+        parallel runs at its size (note_parallel judges them by it): at a
+        size with fewer than two serial runs of its own, once, and then
+        every SERIAL_REFERENCE_EVERY parallel runs, for calls predicted at
+        most SERIAL_REFERENCE_MAX_S.  Without references a size that only
+        ever ran parallel was never found to lose (reduce of 1e6 doubles:
+        0.86x, always parallel).  One early serial run is no reference: a
+        function's first calls pay cold caches and their outputs' page
+        faults (runtime.numpy.exp of 1e5 doubles: 226-386 us in its first
+        two calls, 65 us warm, and parallel at 76 us looked like a win);
+        the later ones keep the best serial time current."""
         bucket = rows.bit_length()
-        if bucket in self.serial or bucket in self.referenced:
+        runs = self.parallel_runs.get(bucket, 0)
+        if self.referenced_at.get(bucket) == runs:
+            return False  # one per stretch of parallel runs
+        first = bucket not in self.referenced_at and self.serial_runs.get(bucket, 0) < 2
+        if not first and (runs == 0 or runs % SERIAL_REFERENCE_EVERY):
             return False
-        self.referenced.add(bucket)
+        self.referenced_at[bucket] = runs
         return self.predict(rows) <= SERIAL_REFERENCE_MAX_S
+
+    def judged(self, rows: int) -> bool:
+        """A serial reference at this size exists, and parallel has not
+        lost here lately: parallel runs at this size may skip the plan
+        (their time still goes to note_parallel)."""
+        bucket = rows.bit_length()
+        return (bucket in self.referenced_at or self.serial_runs.get(bucket, 0) >= 2) \
+            and self.lost.get(bucket, 0) <= 0 \
+            and (self.parallel_runs.get(bucket, 0) + 1) % SERIAL_REFERENCE_EVERY != 0
 
     def note_parallel(self, rows: int, seconds: float) -> None:
         """A parallel run's wall time, judged against serial runs of the same
@@ -254,18 +305,24 @@ class CostModel:
         and free of page faults, would make big parallel calls look lost),
         and a clear loss only."""
         bucket = rows.bit_length()
+        self.parallel_runs[bucket] = self.parallel_runs.get(bucket, 0) + 1
         rate = self.serial.get(bucket)
         if rate is None:
             return
+        retry = bucket in self.retrying
+        self.retrying.discard(bucket)
         if seconds <= LOST_MARGIN * rate * rows:
             self.strikes.pop(bucket, None)
+            self.stretch.pop(bucket, None)
             return
         # One read, one write: another thread may note a run of this size
         # at the same time (a lost count then, never a KeyError).
         strikes = self.strikes.get(bucket, 0) + 1
-        if strikes >= LOST_STRIKES:
+        if strikes >= LOST_STRIKES or retry:
             self.strikes.pop(bucket, None)
-            self.lost[bucket] = RETRY_PARALLEL_AFTER
+            stretch = self.stretch.get(bucket, RETRY_PARALLEL_AFTER)
+            self.lost[bucket] = stretch
+            self.stretch[bucket] = min(2 * stretch, MAX_INLINE_STRETCH)
         else:
             self.strikes[bucket] = strikes
 
@@ -280,6 +337,7 @@ class CostModel:
         elif seconds / rows < old[1] / old[0]:
             self.points[bucket] = (rows, seconds)
         if serial:
+            self.serial_runs[bucket] = self.serial_runs.get(bucket, 0) + 1
             rate = seconds / rows
             if rate < self.serial.get(bucket, math.inf):
                 self.serial[bucket] = rate
@@ -517,13 +575,17 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
     took ~20 us, which made 2 ms of 100 rows).  Returns the rows done (all
     of them, or the first pieces of a call big enough to measure the pool
     for) and the model."""
+    global _inline_before_calibration_s
     elements = rows * row_elements
     if model is not None and model.near(elements):
-        if model.predict(elements) >= CALIBRATE_WHEN_S:
+        if model.predict(elements) >= CALIBRATE_WHEN_S \
+                or _inline_before_calibration_s >= CALIBRATE_AFTER_S:
             return 0, model
         t0 = time.perf_counter()
         first(0, rows)
-        costs.record(key, elements, time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        costs.record(key, elements, elapsed)
+        _inline_before_calibration_s += elapsed
         _decision.inline = True
         return rows, model
     size = _first_probe_rows(rows, align)
@@ -557,6 +619,7 @@ def run(body: Body, rows: int, **options: object) -> None:
     setting back after; the pool's threads adopt the job's level."""
     level = _core.qos_level.get()
     _decision.inline = False
+    _decision.stretch = 0
     if level < 0:
         _run(body, rows, **options)  # type: ignore[arg-type]
         return
@@ -629,14 +692,18 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
     # Inline for now, but a size the plan splits: the caller must not note
     # it as one that runs inline (runtime/_inline.pyx would keep it inline).
-    for_now = split is not None and (
-        model.parallel_lost(remaining * row_elements)  # lately: never slower than serial
-        or model.wants_serial_reference(remaining * row_elements))  # once per size
+    lost = split is not None and model.parallel_lost(remaining * row_elements)
+    for_now = lost or (split is not None and  # once per size, and now and then:
+                       model.wants_serial_reference(remaining * row_elements))
     if split is None or for_now:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
         _decision.inline = done == 0 and not for_now
+        if lost and done == 0:
+            # The rest of the stretch goes to the caller's compiled path,
+            # which runs those calls inline without this path's cost.
+            _decision.stretch = take_lost_stretch(key, remaining * row_elements)
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about
@@ -653,6 +720,34 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         # call's probes, slowed by first-touch page faults, were measured.
         costs.record(key, (rows - done) * row_elements, wall * threads, serial=False)
         model.note_parallel(remaining * row_elements, wall)
+
+
+def inline_for_now(key: Hashable | None, elements: int) -> bool:
+    """Whether a call the plan would split runs inline this time: parallel
+    lost at this size lately, or the size needs its serial reference run
+    (CostModel).  Consumes the count of a lost stretch, as run() does; a
+    caller that then runs the call its own way records its time with
+    costs.record(key, elements, seconds)."""
+    model = costs.get(key)
+    if model is None or _forced_grain is not None:
+        return False
+    return model.parallel_lost(elements) or (
+        model.knows(elements) and model.wants_serial_reference(elements))
+
+
+def take_lost_stretch(key: Hashable | None, elements: int) -> int:
+    """The calls left in the lost stretch at this size, handed to a caller
+    that will run them inline its own cheaper way (the count is zeroed and
+    the next call here is the retry)."""
+    model = costs.get(key)
+    if model is None:
+        return 0
+    bucket = elements.bit_length()
+    left = model.lost.get(bucket, 0)
+    if left > 0:
+        model.lost[bucket] = 0
+        model.retrying.add(bucket)
+    return left
 
 
 def inline_elements(key: Hashable | None, native: bool = False, call_s: float = 0.0) -> int:
@@ -682,8 +777,8 @@ def planned_split(key: Hashable | None, rows: int, *, native: bool = False,
     probing: a Split, None for inline, or False when costs near this size
     are not known yet (run() would measure first)."""
     model = costs.get(key)
-    if model is None or not model.near(rows) or _forced_grain is not None:
-        return False
+    if model is None or not model.near(rows) or _forced_grain is not None or not calibrated():
+        return False  # (not calibrated: run() would measure the pool first, not this)
     threads = _config.num_threads()
     overheads()
     return plan(model.rate(rows), rows, threads, *_dispatch(native, call_s))

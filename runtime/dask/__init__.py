@@ -1,0 +1,1 @@
+"""runtime with Dask: the cluster-scale side of runtime."""
