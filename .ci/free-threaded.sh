@@ -79,12 +79,12 @@ source "$FT_VENV/bin/activate"
 # The test extra as pyproject.toml declares it, less the packages with no
 # build for 3.13t (their tests skip): cffi (cffi's free-threading support
 # starts at 3.14t) and numba (llvmlite has no 3.13t build).  NumPy 2.5
-# dropped the 3.13t wheels.  Wheels only: where a package's newest release
-# has no 3.13t wheel (hypothesis; mypy 2's ast-serialize: a native core
-# whose build needs Rust crates from outside the registries), pip takes the
-# newest release that has one.  PyYAML (dask's) publishes no 3.13t wheel at
-# all: built first from its source, else pip would fall back to a dask of
-# 2019 that does not need it.
+# dropped the 3.13t wheels.  Built releases first (--prefer-binary): where
+# a package's newest release has no 3.13t wheel (matplotlib), pip takes the
+# newest that has one, and builds from source only what has none at all
+# (PyYAML, tornado, msgpack: C compiled in seconds).  Two have native cores
+# whose build needs Rust crates from outside the registries, so only their
+# wheels will do: hypothesis, and ast-serialize (mypy 2; mypy 1 then).
 python - > "$FT_VENV/test-requirements.txt" <<'PYTHON'
 import re, tomllib
 with open("pyproject.toml", "rb") as f:
@@ -94,8 +94,8 @@ print("\n".join(r for r in test if re.match(r"[A-Za-z0-9_.-]+", r)[0] not in NO_
 print("numpy<2.5")
 PYTHON
 pip install -q --upgrade pip
-pip install -q pyyaml
-pip install -q --only-binary :all: -r "$FT_VENV/test-requirements.txt" "cython>=3.1" "setuptools>=77" wheel
+pip install -q --prefer-binary --only-binary hypothesis,ast-serialize \
+    -r "$FT_VENV/test-requirements.txt" "cython>=3.1" "setuptools>=77" wheel
 pip install -q --no-build-isolation -e .
 
 echo "== 3.13t: the test suite (the free-threaded stress test included)"
