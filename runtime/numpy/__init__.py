@@ -119,6 +119,12 @@ from . import _forced  # noqa: E402
 _forced.from_environment()
 
 
+# Transparent mode: NumPy's own loops split over the pool (_patch.py).
+from ._patch import is_patched, patch, patched, restore  # noqa: E402
+
+_patch_names = ["patch", "restore", "is_patched", "patched"]
+
+
 def __getattr__(name: str) -> object:
     # NumPy's lazily loaded names (np.testing, np.ma, ...) and private ones.
     try:
