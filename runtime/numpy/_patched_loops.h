@@ -70,7 +70,7 @@ typedef struct {
     int threads;              /* the thread count the costs below are for */
     int64_t min_elements;     /* below this, whole without looking further */
     int64_t cutoff_ps;        /* serial time below which a call runs whole */
-    int64_t chunk_ps;         /* a chunk's least time (per-chunk overhead x ratio) */
+    double chunk_s;           /* a chunk's least time, seconds (_schedule.plan's chunk_time) */
     int64_t min_leaves;       /* _schedule.MIN_LEAVES_PER_THREAD */
     int64_t max_leaves;       /* _schedule.LEAVES_PER_THREAD */
     int64_t leaf_elements;    /* a reduction's fixed leaf */
@@ -105,22 +105,32 @@ static void rt_note_cost(rt_patched *rec, int64_t elapsed_ns, int64_t elements)
     }
 }
 
-/* The grain and largest chunk for `rows` elements of `row_ps` each: the C
- * twin of runtime._schedule.plan() for native chunks (tested equal to it). */
-static void rt_plan(int64_t row_ps, int64_t rows, int threads, int64_t *grain,
+static double rt_load_double(double *source)
+{
+    double value;
+    __atomic_load(source, &value, __ATOMIC_RELAXED);
+    return value;
+}
+
+/* The grain and largest chunk for `rows` elements of `row_s` seconds each:
+ * the C twin of runtime._schedule.plan() (same arithmetic, tested equal). */
+static void rt_plan(double row_s, int64_t rows, int threads, int64_t *grain,
                     int64_t *max_chunk)
 {
-    int64_t floor_rows = (rt_settings.chunk_ps + row_ps - 1) / (row_ps > 0 ? row_ps : 1);
-    int64_t spread = rows / (rt_settings.min_leaves * threads);
+    double chunk_s = rt_load_double(&rt_settings.chunk_s);
+    int64_t min_leaves = RT_LOAD(rt_settings.min_leaves);
+    int64_t max_leaves = RT_LOAD(rt_settings.max_leaves);
+    int64_t floor_rows = (int64_t)ceil(chunk_s / (row_s > 1e-12 ? row_s : 1e-12));
+    int64_t spread = rows / (min_leaves * threads);
     int64_t g, most;
     if (floor_rows < 1)
-        floor_rows = 1;
+        floor_rows = 1; /* max(align, ...) with align 1 */
     g = spread < 4 * floor_rows ? spread : 4 * floor_rows;
     if (g < floor_rows)
         g = floor_rows;
-    if (g > rows / 2)
+    if (g > (rows / 2 > 1 ? rows / 2 : 1))
         g = rows / 2 > 1 ? rows / 2 : 1;
-    most = (rows + rt_settings.max_leaves * threads - 1) / (rt_settings.max_leaves * threads);
+    most = (rows + max_leaves * threads - 1) / (max_leaves * threads);
     *grain = g;
     *max_chunk = most > g ? most : g;
 }
@@ -392,7 +402,7 @@ static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
         if (n < 2 * leaf || rt_split_reduce(rec, args, n, steps, data, leaf) != 0)
             goto measured;
     } else {
-        rt_plan(best, n, threads, &grain, &max_chunk);
+        rt_plan((double)best * 1e-12, n, threads, &grain, &max_chunk);
         if (rt_split_elementwise(rec, args, n, steps, data, grain, max_chunk) != 0)
             goto measured;
     }
@@ -428,6 +438,10 @@ static void rt_store_int(int *target, int value)
 static void rt_store_i64(int64_t *target, int64_t value)
 {
     __atomic_store_n(target, value, __ATOMIC_RELEASE);
+}
+static void rt_store_double(double *target, double value)
+{
+    __atomic_store(target, &value, __ATOMIC_RELEASE);
 }
 static void rt_set_original(rt_patched *record, void *loop)
 {

@@ -34,7 +34,7 @@ cdef extern from "_patched_loops.h" nogil:
         int threads
         int64_t min_elements
         int64_t cutoff_ps
-        int64_t chunk_ps
+        double chunk_s
         int64_t min_leaves
         int64_t max_leaves
         int64_t leaf_elements
@@ -49,12 +49,13 @@ cdef extern from "_patched_loops.h" nogil:
     rt_patch_settings rt_settings
     const rt_nogil_api *rt_api
     const rt_legacy_loop rt_trampolines[]
-    void rt_plan(int64_t row_ps, int64_t rows, int threads, int64_t *grain, int64_t *max_chunk)
+    void rt_plan(double row_s, int64_t rows, int threads, int64_t *grain, int64_t *max_chunk)
 
     void *rt_entry_load(void **entry)
     void rt_entry_store(void **entry, void *value)
     void rt_store_int(int *target, int value)
     void rt_store_i64(int64_t *target, int64_t value)
+    void rt_store_double(double *target, double value)
     void rt_set_original(rt_patched *record, void *loop)
 
 rt_api = <const rt_nogil_api *>PyCapsule_GetPointer(_core.nogil_api, b"runtime._core.nogil_api.v1")
@@ -127,13 +128,14 @@ def installed(cnp.ufunc ufunc, int index, int slot):
 def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, double chunk_s,
               int64_t min_leaves, int64_t max_leaves, int64_t leaf_elements,
               int64_t forced_grain):
-    """The settings every trampoline reads (see rt_patch_settings)."""
+    """The settings every trampoline reads (see rt_patch_settings); chunk_s
+    is runtime._schedule.plan's chunk_time for native chunks."""
     if min_leaves < 1 or max_leaves < 1 or leaf_elements < 1 or forced_grain < 0:
         raise ValueError("leaves per thread and leaf elements must be positive, "
                          "the forced grain 0 (none) or positive")
     rt_store_i64(&rt_settings.min_elements, max(min_elements, 2))
     rt_store_i64(&rt_settings.cutoff_ps, <int64_t>(cutoff_s * 1e12))
-    rt_store_i64(&rt_settings.chunk_ps, <int64_t>(chunk_s * 1e12))
+    rt_store_double(&rt_settings.chunk_s, chunk_s)
     rt_store_i64(&rt_settings.min_leaves, min_leaves)
     rt_store_i64(&rt_settings.max_leaves, max_leaves)
     rt_store_i64(&rt_settings.leaf_elements, leaf_elements)
@@ -175,5 +177,5 @@ def plan(double row_s, int64_t rows, int threads):
     cdef int64_t grain = 0, max_chunk = 0
     if threads < 1 or rows < 1:
         raise ValueError(f"plan needs threads >= 1 and rows >= 1, got {threads} and {rows}")
-    rt_plan(<int64_t>(row_s * 1e12), rows, threads, &grain, &max_chunk)
+    rt_plan(row_s, rows, threads, &grain, &max_chunk)
     return grain, max_chunk
