@@ -305,3 +305,9 @@ def test_numpys_own_ufunc_tests_pass_in_a_patched_process():
                         tests, env={"RUNTIME_PATCH_NUMPY": "1", "RUNTIME_FORCE_SPLIT": "1"})
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_the_switch_is_runtime_numpys_own_name_not_numpys():
+    for name in ("patch", "restore", "is_patched", "patched"):
+        assert callable(getattr(runtime.numpy, name)) and not hasattr(numpy, name)
+        assert name not in runtime.numpy.__all__  # `from runtime.numpy import *` is NumPy's

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 OPS = ("exp", "sin", "add", "sum")
 BINARY_OPS = {"add"}
-GROUPS = ("overheads", "matmul")  # the cases besides the ops at sizes
+GROUPS = ("overheads", "matmul", "transparent")  # the cases besides the ops at sizes
 SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 COMPETITORS = ("numexpr", "numba")
 TIMELINE_ELEMENTS = 4 * 10**6  # the traced map: a few hundred tasks, readable in one plot
