@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy
 import pytest
@@ -311,3 +312,36 @@ def test_the_switch_is_runtime_numpys_own_name_not_numpys():
     for name in ("patch", "restore", "is_patched", "patched"):
         assert callable(getattr(runtime.numpy, name)) and not hasattr(numpy, name)
         assert name not in runtime.numpy.__all__  # `from runtime.numpy import *` is NumPy's
+
+
+def test_shutdown_races_patched_calls_on_another_thread(threads):
+    # A patched loop starts jobs without the GIL; shutdown() must never
+    # destroy the pool under one (it returns False instead), and a loop that
+    # finds no pool runs NumPy's loop whole.
+    x = numpy.linspace(0.0, 1.0, 200_000)
+    expected = numpy.exp(x)
+    stop = threading.Event()
+    wrong: list[int] = []
+    calls = [0]
+    split_before = splits(numpy.exp, "d->d")
+
+    def compute() -> None:
+        while not stop.is_set():
+            if numpy.exp(x).tobytes() != expected.tobytes():
+                wrong.append(1)
+            calls[0] += 1
+
+    with runtime.numpy.patched(), forced_split(1000):
+        worker = threading.Thread(target=compute)
+        worker.start()
+        outcomes = set()
+        deadline = time.monotonic() + 120  # a bound on the loop, not a timing
+        while (calls[0] < 200 or True not in outcomes) and time.monotonic() < deadline:
+            outcomes.add(runtime.shutdown())
+            _core.start_for_nogil_callers()
+            time.sleep(0.0002)  # the worker's calls find the pool running too
+        stop.set()
+        worker.join(timeout=120)
+    assert not worker.is_alive() and wrong == [] and calls[0] >= 200
+    assert True in outcomes  # the pool did go away and come back meanwhile
+    assert splits(numpy.exp, "d->d") > split_before
