@@ -60,16 +60,17 @@ def sklearn_workflow(repeats: int) -> None:
 
     shapes = {"StandardScaler + KMeans": f"{SKLEARN_ROWS:.0e} x {SKLEARN_FEATURES}",
               "pairwise_distances": f"{len(queries)} x 20000 x {SKLEARN_FEATURES}"}
+    before = transparent.patches_in_force()
     for name, fn in (("StandardScaler + KMeans", kmeans), ("pairwise_distances", distances)):
         times: dict[bool, float] = {False: float("inf"), True: float("inf")}
         results: dict[bool, Any] = {}
         for _ in range(repeats):
             for patched in (False, True):
-                transparent._set_patched(patched)
+                transparent.set_patched(patched)
                 t0 = time.perf_counter()
                 results[patched] = fn()
                 times[patched] = min(times[patched], time.perf_counter() - t0)
-        transparent._set_patched(False)
+        transparent.set_patches(before)
         if name.startswith("Standard"):
             plain, fast = results[False], results[True]
             agree = (f"labels equal {np.mean(plain.labels_ == fast.labels_):.4%}, centres "

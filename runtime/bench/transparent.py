@@ -79,39 +79,53 @@ def data(case: Case) -> tuple[np.ndarray, ...]:
     return tuple(rng.random(case.size) for _ in range(case.arrays))
 
 
-def _set_patched(patched: bool) -> None:
+def patches_in_force() -> int:
+    """How many runtime.numpy.patch() calls are in force."""
     from ..numpy import _patch
 
-    while _patch.is_patched() and not patched:
+    return _patch._count
+
+
+def set_patches(count: int) -> None:
+    """Patch or restore until `count` patches are in force."""
+    from ..numpy import _patch
+
+    while patches_in_force() > count:
         _patch.restore()
-    if patched and not _patch.is_patched():
+    while patches_in_force() < count:
         _patch.patch()
+
+
+def set_patched(patched: bool) -> None:
+    set_patches(1 if patched else 0)
 
 
 def measure(case: Case, repeats: int, meter: Meter | None = None,
             pause: float = 0.0) -> dict[str, Measurement]:
     """{"NumPy": NumPy's loops, "runtime": patched} for the case, interleaved
-    round by round, NumPy's loops back in place afterwards."""
+    round by round; the patches in force before are in force after."""
     sides = {"NumPy": _loop(case.run, case.calls), "runtime": _loop(case.run, case.calls)}
+    before = patches_in_force()
     try:
         return measure_interleaved(sides, data(case), repeats, pause, meter,
-                                   prepare={"NumPy": lambda: _set_patched(False),
-                                            "runtime": lambda: _set_patched(True)})
+                                   prepare={"NumPy": lambda: set_patched(False),
+                                            "runtime": lambda: set_patched(True)})
     finally:
-        _set_patched(False)
+        set_patches(before)
 
 
 def same_results(case: Case) -> bool:
     """Whether the patched call gives NumPy's result: the same bits for
     elementwise calls, within 1e-12 relative for a sum (it adds in leaves)."""
     d = data(case)
-    _set_patched(False)
-    expected = case.run(d)
-    _set_patched(True)
+    before = patches_in_force()
     try:
+        set_patched(False)
+        expected = case.run(d)
+        set_patched(True)
         got = case.run(d)
     finally:
-        _set_patched(False)
+        set_patches(before)
     if case.run is _sum:
         return bool(np.isclose(got, expected, rtol=1e-12, atol=0.0))
     return bool(np.asarray(got).tobytes() == np.asarray(expected).tobytes())
