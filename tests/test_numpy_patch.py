@@ -345,3 +345,17 @@ def test_shutdown_races_patched_calls_on_another_thread(threads):
     assert not worker.is_alive() and wrong == [] and calls[0] >= 200
     assert True in outcomes  # the pool did go away and come back meanwhile
     assert splits(numpy.exp, "d->d") > split_before
+
+
+def test_interpreter_exit_puts_numpys_loops_back():
+    code = textwrap.dedent("""\
+        import atexit, runtime.numpy
+        from runtime.numpy import _patch
+        runtime.numpy.patch(); runtime.numpy.patch()
+        before = _patch.patched_loop_count()
+        atexit._run_exitfuncs()  # what the interpreter runs at exit
+        print(before > 0, runtime.numpy.is_patched(), _patch.patched_loop_count())
+        """)
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False", "0"]
