@@ -16,6 +16,7 @@ import numpy as np
 from . import _config, _inline, _qos, _schedule
 from ._arrays import (Outputs, SplitArguments, chunk_caller, copy_inputs_overlapping,
                       make_first_and_body, split_arguments)
+from ._native_reduce import native_partials
 from ._progress import ItemProgress
 
 T = TypeVar("T")
@@ -134,6 +135,10 @@ def reduce_split(func: Callable[..., Any], split: SplitArguments,
     leaves = -(-rows // leaf)
     if leaves <= 1:
         return func(*split.args, **split.kwargs)
+    # np.sum: its leaves on NumPy's loop with no GIL (runtime/_native_reduce.py).
+    native = native_partials(func, split.args, split.kwargs, combine, leaf, split.row_elements)
+    if native is not None:
+        return combine_in_order(native, combine)
     partials: list[Any] = [None] * leaves
     call = chunk_caller(func, split)
 

@@ -55,12 +55,23 @@ COST_CACHE_SIZE = 512
 # A size where a parallel run lost to the serial prediction runs inline for
 # this many calls before parallel is tried there again.
 RETRY_PARALLEL_AFTER = 32
-LOST_MARGIN = 1.25
+# ... a loss being a parallel run this much slower than the size's best
+# serial run: the floor promised is 0.95x serial, and one parallel run has
+# to be clearly slower for noise not to flag it.
+LOST_MARGIN = 1.1
+# A size bucket's one serial reference run (wants_serial_reference) is made
+# only for calls predicted to take at most this long.  The run is the call
+# itself, inline: never slower than serial, it only forgoes the parallel
+# gain once (at most ~this much time).
+SERIAL_REFERENCE_MAX_S = 50e-3
 # Until the pool's overheads are measured (a millisecond or two, with the
 # workers' start), a call whose serial time is predicted below this runs
 # inline: measuring then would cost more than the call could gain, and the
 # promise is never to be slower than the serial call.
 CALIBRATE_WHEN_S = 1e-3
+# ... judged from a first piece that took at least this long (see
+# _before_calibration).
+PROBE_TRUSTED_S = 1e-4
 
 # What the last run() on this thread did: decided to run inline or not.
 # The entry points read it right after, to note calls that may skip the
@@ -180,7 +191,7 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "serial", "lost")
+    __slots__ = ("points", "serial", "lost", "referenced")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
@@ -192,6 +203,8 @@ class CostModel:
         # before parallel is tried again (the machine may have been busy,
         # or the body holds the GIL more than the model knows).
         self.lost: dict[int, int] = {}
+        # Size buckets where a serial reference run was made (or skipped).
+        self.referenced: set[int] = set()
 
     def parallel_lost(self, rows: int) -> bool:
         """Whether to run this size inline because parallel lost here lately
@@ -202,6 +215,19 @@ class CostModel:
             return False
         self.lost[bucket] = left - 1
         return True
+
+    def wants_serial_reference(self, rows: int) -> bool:
+        """Once per size bucket with no serial run of its own, and at most
+        SERIAL_REFERENCE_MAX_S predicted: run this call inline, so that the
+        parallel runs here have a serial time to be judged by
+        (note_parallel).  Without it a size that only ever ran parallel
+        was never found to lose (reduce of 1e6 doubles: 0.86x, always
+        parallel)."""
+        bucket = rows.bit_length()
+        if bucket in self.serial or bucket in self.referenced:
+            return False
+        self.referenced.add(bucket)
+        return self.predict(rows) <= SERIAL_REFERENCE_MAX_S
 
     def note_parallel(self, rows: int, seconds: float) -> None:
         """A parallel run's wall time, judged against serial runs of the same
@@ -435,10 +461,14 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
                         row_elements: int, model: CostModel | None
                         ) -> tuple[int, CostModel | None]:
     """Before the pool is measured: a call predicted (or, for a function
-    never seen at about this size, estimated from its first 1/64 of the
-    rows) to take less than CALIBRATE_WHEN_S runs inline here.  Returns
-    the rows done (all of them, or the first piece of a call big enough to
-    measure the pool for) and the model."""
+    never seen at about this size, estimated from growing first pieces of
+    its rows, 1/64 and then 8x more each) to take less than
+    CALIBRATE_WHEN_S runs inline here.  An estimate counts once its piece
+    took PROBE_TRUSTED_S: a first piece of a few rows mostly times the
+    function's first-call costs (a 100-row parallel_for body's first row
+    took ~20 us, which made 2 ms of 100 rows).  Returns the rows done (all
+    of them, or the first pieces of a call big enough to measure the pool
+    for) and the model."""
     elements = rows * row_elements
     if model is not None and model.near(elements):
         if model.predict(elements) >= CALIBRATE_WHEN_S:
@@ -448,22 +478,32 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
         costs.record(key, elements, time.perf_counter() - t0)
         _decision.inline = True
         return rows, model
-    size = min(rows, _first_probe_rows(rows, align))
-    t0 = time.perf_counter()
-    first(0, size)
-    elapsed = time.perf_counter() - t0
-    costs.record(key, size * row_elements, elapsed)
-    local = costs.get(key)
-    if local is None:
-        local = CostModel()
-        local.add(size * row_elements, elapsed)
-    if size < rows and elapsed * rows / size < CALIBRATE_WHEN_S:
+    size = _first_probe_rows(rows, align)
+    done = 0
+    call = first
+    local = CostModel()
+    while True:
+        size = min(size, rows - done)
         t0 = time.perf_counter()
-        body(size, rows)
-        costs.record(key, (rows - size) * row_elements, time.perf_counter() - t0)
-        _decision.inline = True
-        return rows, local
-    return size, local
+        call(done, done + size)
+        elapsed = time.perf_counter() - t0
+        costs.record(key, size * row_elements, elapsed)
+        local.add(size * row_elements, elapsed)
+        done += size
+        call = body
+        if done >= rows:
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        rest_s = elapsed * (rows - done) / size
+        if rest_s < CALIBRATE_WHEN_S:
+            t0 = time.perf_counter()
+            body(done, rows)
+            costs.record(key, (rows - done) * row_elements, time.perf_counter() - t0)
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        if elapsed >= PROBE_TRUSTED_S:
+            return done, costs.get(key) or local
+        size *= 8
 
 
 def run(body: Body, rows: int, **options: object) -> None:
@@ -501,11 +541,20 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         return
     if grain is None and _forced_grain is not None:
         grain = max(_forced_grain, min_grain, align)
-    threads = _config.num_threads()
     has_first = first is not None
     first = first or body
+    model = costs.get(key)
+    done = 0
+    if grain is None and not calibrated():
+        # Before configuring: a first call that runs inline should not pay
+        # for the pool's start (topology, threads: ~1 ms, against a call of
+        # microseconds).
+        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
+        if done >= rows:
+            return
+    threads = _config.num_threads()
     if threads == 1:
-        first(0, rows)
+        (first if done == 0 else body)(done, rows)
         _decision.inline = True
         return
 
@@ -521,12 +570,6 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             _run_split(body, done, rows, split, align, native, limit_blas)
         return
 
-    model = costs.get(key)
-    done = 0
-    if grain is None and not calibrated():
-        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
-        if done >= rows:
-            return
     overheads()  # measured on first use (and per thread count)
     chunk_s, dispatch_s = _dispatch(native is not None, call_s)
     if done == 0 and (model is None or not model.near(rows * row_elements)):
@@ -542,6 +585,8 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
     if split is not None and model.parallel_lost(remaining * row_elements):
         split = None  # parallel lost at this size lately: never slower than serial
+    if split is not None and model.wants_serial_reference(remaining * row_elements):
+        split = None  # once per size: a serial time for parallel runs to be judged by
     if split is None:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)

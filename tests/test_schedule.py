@@ -187,9 +187,24 @@ def test_a_size_where_parallel_clearly_lost_runs_inline_for_a_while():
     assert not model.parallel_lost(1 << 20)
     model.add(1 << 20, 0.9)  # a serial run of this size
     model.add(1 << 20, 0.1, serial=False)  # (a parallel one's wall x threads is no judge)
-    model.note_parallel(1 << 20, seconds=1.0)  # within the margin
+    model.note_parallel(1 << 20, seconds=0.9 * (_schedule.LOST_MARGIN - 0.01))  # within it
     assert not model.parallel_lost(1 << 20)
     model.note_parallel(1 << 20, seconds=2.0)  # a clear loss
     inline = [model.parallel_lost(1 << 20) for _ in range(_schedule.RETRY_PARALLEL_AFTER + 1)]
     assert inline == [True] * _schedule.RETRY_PARALLEL_AFTER + [False]  # then tried again
     assert not model.parallel_lost(1 << 10)  # other sizes unaffected
+
+
+def test_a_size_that_only_ran_parallel_gets_one_serial_reference_run():
+    model = _schedule.CostModel()
+    model.add(1 << 10, 1e-6)  # a probe: serial, at another size
+    model.add(1 << 20, 1e-3, serial=False)  # a parallel run at this size
+    assert model.wants_serial_reference(1 << 20)  # once...
+    assert not model.wants_serial_reference(1 << 20)  # ...per bucket
+    assert not model.wants_serial_reference(1 << 10)  # it has a serial run of its own
+    assert model.wants_serial_reference(3 << 19) is False  # same bucket as 2**20
+    # Predicted longer than SERIAL_REFERENCE_MAX_S: no reference (forgoing
+    # the gain of a long call even once costs too much).
+    slow = _schedule.CostModel()
+    slow.add(1 << 20, 10 * _schedule.SERIAL_REFERENCE_MAX_S, serial=False)
+    assert not slow.wants_serial_reference(1 << 20)

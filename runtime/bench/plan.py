@@ -9,6 +9,9 @@ from dataclasses import dataclass
 OPS = ("exp", "sin", "add", "sum")
 BINARY_OPS = {"add"}
 GROUPS = ("overheads", "matmul", "transparent")  # the cases besides the ops at sizes
+# Cases run only when --cases names them: "floor" sweeps every public entry
+# point against its serial call at the plan's sizes (runtime/bench/floor.py).
+OPTIONAL = ("floor",)
 SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 COMPETITORS = ("numexpr", "numba")
 TIMELINE_ELEMENTS = 4 * 10**6  # the traced map: a few hundred tasks, readable in one plot

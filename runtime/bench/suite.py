@@ -74,6 +74,8 @@ SECTION_BASELINES = {
     "overheads": "baseline: ThreadPoolExecutor for fork-join, one thread for the native kernel",
     "ops": "baseline: NumPy on one core, float64",
     "matmul": "baseline: NumPy (OpenBLAS, its own threads)",
+    "floor": "baseline: the same work serially, the function inline or NumPy's call; "
+             "floor 0.95x, 0.8x at <= 1e3 elements",
     "slow core": "busy process pinned to cpu1; "
                  f"RUNTIME_TOPOLOGY={SLOW_CORE_TOPOLOGY}",
     "transparent": "baseline: the same code with NumPy's own loops, float64; runtime: "
@@ -113,6 +115,10 @@ def steps(plan: Plan) -> list[tuple[str, Step]]:
         for case in transparent.CASES:
             out.append((f"transparent: {case.name} {size_label(case.size)}",
                         lambda ctx, case=case: _transparent(ctx, case)))
+    if "floor" in plan.cases:
+        from . import floor
+        for entry in floor.ENTRIES:
+            out.append((f"floor: {entry}", lambda ctx, entry=entry: _floor(ctx, entry)))
     if plan.timeline:
         out.append(("trace timeline", _timeline))
     if plan.emulate_slow_core:
@@ -255,6 +261,21 @@ def _loop(fn: Callable[[Any], Any], calls: int) -> Callable[[Any], None]:
         for _ in range(calls):
             fn(data)
     return run
+
+
+def _floor(ctx: Context, entry: str) -> None:
+    """One entry point against its serial call at the plan's sizes, hot
+    and interleaved with plain NumPy calls (runtime/bench/floor.py)."""
+    from . import floor
+    repeats = repeats_for(ctx.plan, 5)
+    for cell in floor.sweep([entry], list(ctx.plan.sizes), ["hot", "interleaved"], repeats):
+        target = f">= {floor.floor_for(cell.size)}x"
+        case = f"{entry}, {cell.mode}"
+        ctx.results.rows += [
+            Row("floor", case, cell.size, "serial", cell.serial_s, 1.0, None, None,
+                NOT_MEASURED, cell.size, "elem"),
+            Row("floor", case, cell.size, "runtime", cell.runtime_s, cell.ratio, None, None,
+                NOT_MEASURED, cell.size, "elem", target, met=not cell.below)]
 
 
 def _fork_join(ctx: Context) -> None:
