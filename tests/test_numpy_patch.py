@@ -359,3 +359,28 @@ def test_interpreter_exit_puts_numpys_loops_back():
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False", "0"]
+
+
+def test_a_split_that_lost_runs_whole_for_a_while_then_splits_again(threads):
+    x = numpy.linspace(0.0, 1.0, 1_000_000)
+    slot = _patch.loop_slot(numpy.exp, "d->d")
+
+    def calls() -> tuple[int, int]:
+        return _patched_loops.counters(slot)
+
+    with runtime.numpy.patched():
+        numpy.exp(x)  # measured whole: the loop's cost is known
+        # Every split wanted (cutoff 1 ns) and every split judged lost
+        # (slower than 1e-9 x the serial prediction): 3 whole calls after each.
+        _patched_loops.configure(True, threads, 16384, 1e-9, 1e-6,
+                                 _schedule.MIN_LEAVES_PER_THREAD, _schedule.LEAVES_PER_THREAD,
+                                 1 << 18, 0, lost_margin=1e-9, retry_after=3)
+        whole, split = calls()
+        numpy.exp(x)
+        assert calls() == (whole, split + 1)
+        for _ in range(3):
+            numpy.exp(x)
+        assert calls() == (whole + 3, split + 1)
+        numpy.exp(x)
+        assert calls() == (whole + 3, split + 2)
+        _patch._reconfigure()

@@ -134,7 +134,8 @@ def _configure() -> None:
         min_elements=2 if forced else MIN_ELEMENTS,
         cutoff_s=min(cutoff, 1e6), chunk_s=chunk,
         min_leaves=_schedule.MIN_LEAVES_PER_THREAD, max_leaves=_schedule.LEAVES_PER_THREAD,
-        leaf_elements=_reductions.LEAF_ELEMENTS, forced_grain=forced)
+        leaf_elements=_reductions.LEAF_ELEMENTS, forced_grain=forced,
+        lost_margin=_schedule.LOST_MARGIN, retry_after=_schedule.RETRY_PARALLEL_AFTER)
 
 
 def _reconfigure() -> None:

@@ -59,6 +59,9 @@ typedef struct {
     rt_intp itemsize[RT_PATCH_MAX_OPERANDS];
     /* Fastest serial cost seen, picoseconds per element (0: none yet). */
     int64_t best_ps;
+    /* Calls left to run whole after a split lost to the serial prediction
+     * (runtime._schedule's CostModel.parallel_lost, per loop here). */
+    int64_t lost_left;
     /* Counters, for tests and runtime info (relaxed atomics). */
     uint64_t whole_calls;
     uint64_t split_calls;
@@ -75,6 +78,8 @@ typedef struct {
     int64_t max_leaves;       /* _schedule.LEAVES_PER_THREAD */
     int64_t leaf_elements;    /* a reduction's fixed leaf */
     int64_t forced_grain;     /* RUNTIME_FORCE_SPLIT: split everything at this grain */
+    double lost_margin;       /* _schedule.LOST_MARGIN: a split this much slower lost */
+    int64_t retry_after;      /* _schedule.RETRY_PARALLEL_AFTER: whole calls after a loss */
 } rt_patch_settings;
 
 static rt_patched rt_records[RT_PATCH_SLOTS];
@@ -360,7 +365,7 @@ static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
     int64_t forced = RT_LOAD(rt_settings.forced_grain);
     int64_t min_elements = RT_LOAD(rt_settings.min_elements);
     int reduce, threads;
-    int64_t started, best, grain, max_chunk;
+    int64_t started, elapsed, best, grain, max_chunk;
 
     if (n < min_elements || !RT_LOAD(rt_settings.enabled) || n < 2)
         goto whole;
@@ -396,6 +401,12 @@ static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
     best = RT_LOAD(rec->best_ps);
     if (best == 0 || best * n < RT_LOAD(rt_settings.cutoff_ps))
         goto measured; /* first sight of this loop, or too cheap to split */
+    if (RT_LOAD(rec->lost_left) > 0) {
+        /* A split lost lately (a busy machine): whole for a while, then try
+         * again, as runtime._schedule does. */
+        __atomic_fetch_sub(&rec->lost_left, 1, __ATOMIC_RELAXED);
+        goto measured;
+    }
     started = rt_now_ns();
     if (reduce) {
         int64_t leaf = RT_LOAD(rt_settings.leaf_elements);
@@ -408,8 +419,12 @@ static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
     }
     /* Wall time x threads bounds the serial cost from above, as in
      * runtime._schedule: it corrects a first measurement slowed by page
-     * faults of a fresh output. */
-    rt_note_cost(rec, (rt_now_ns() - started) * threads, n);
+     * faults of a fresh output.  A split slower than the serial call was
+     * predicted to be lost. */
+    elapsed = rt_now_ns() - started;
+    rt_note_cost(rec, elapsed * threads, n);
+    if ((double)elapsed * 1000.0 > rt_load_double(&rt_settings.lost_margin) * (double)best * (double)n)
+        RT_STORE(rec->lost_left, RT_LOAD(rt_settings.retry_after));
     RT_ADD(rec->split_calls, 1);
     return;
 

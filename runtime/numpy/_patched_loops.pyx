@@ -27,6 +27,7 @@ cdef extern from "_patched_loops.h" nogil:
         int result_kind
         cnp.npy_intp itemsize[8]
         int64_t best_ps
+        int64_t lost_left
         uint64_t whole_calls
         uint64_t split_calls
     ctypedef struct rt_patch_settings:
@@ -39,6 +40,8 @@ cdef extern from "_patched_loops.h" nogil:
         int64_t max_leaves
         int64_t leaf_elements
         int64_t forced_grain
+        double lost_margin
+        int64_t retry_after
     enum:
         RT_PATCH_SLOTS
         RT_PATCH_MAX_OPERANDS
@@ -127,7 +130,7 @@ def installed(cnp.ufunc ufunc, int index, int slot):
 
 def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, double chunk_s,
               int64_t min_leaves, int64_t max_leaves, int64_t leaf_elements,
-              int64_t forced_grain):
+              int64_t forced_grain, double lost_margin=1.1, int64_t retry_after=32):
     """The settings every trampoline reads (see rt_patch_settings); chunk_s
     is runtime._schedule.plan's chunk_time for native chunks."""
     if min_leaves < 1 or max_leaves < 1 or leaf_elements < 1 or forced_grain < 0:
@@ -140,6 +143,8 @@ def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, 
     rt_store_i64(&rt_settings.max_leaves, max_leaves)
     rt_store_i64(&rt_settings.leaf_elements, leaf_elements)
     rt_store_i64(&rt_settings.forced_grain, forced_grain)
+    rt_store_double(&rt_settings.lost_margin, lost_margin)
+    rt_store_i64(&rt_settings.retry_after, retry_after)
     rt_store_int(&rt_settings.threads, threads)
     rt_store_int(&rt_settings.enabled, enabled)
 
@@ -169,6 +174,7 @@ def forget_costs():
     cdef int i
     for i in range(RT_PATCH_SLOTS):
         rt_store_i64(&rt_records[i].best_ps, 0)
+        rt_store_i64(&rt_records[i].lost_left, 0)
 
 
 def plan(double row_s, int64_t rows, int threads):
