@@ -423,7 +423,8 @@ static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
      * predicted to be lost. */
     elapsed = rt_now_ns() - started;
     rt_note_cost(rec, elapsed * threads, n);
-    if ((double)elapsed * 1000.0 > rt_load_double(&rt_settings.lost_margin) * (double)best * (double)n)
+    if ((double)elapsed * 1000.0
+        > rt_load_double(&rt_settings.lost_margin) * (double)best * (double)n)
         RT_STORE(rec->lost_left, RT_LOAD(rt_settings.retry_after));
     RT_ADD(rec->split_calls, 1);
     return;
