@@ -55,15 +55,24 @@ COST_CACHE_SIZE = 512
 # A size where a parallel run lost to the serial prediction runs inline for
 # this many calls before parallel is tried there again.
 RETRY_PARALLEL_AFTER = 32
+# ... doubled each time parallel loses again there, up to this many calls:
+# a size where parallel always loses (a*b+c of 1e5 doubles in Python
+# chunks: 4x serial) then costs ~0.1% rather than 2 lost runs in 34 (~20%).
+MAX_INLINE_STRETCH = 4096
 # ... a loss being a parallel run this much slower than the size's best
 # serial run: the floor promised is 0.95x serial, and one parallel run has
 # to be clearly slower for noise not to flag it.
 LOST_MARGIN = 1.1
+LOST_STRIKES = 2
 # A size bucket's one serial reference run (wants_serial_reference) is made
 # only for calls predicted to take at most this long.  The run is the call
 # itself, inline: never slower than serial, it only forgoes the parallel
-# gain once (at most ~this much time).
-SERIAL_REFERENCE_MAX_S = 50e-3
+# gain once.  map_items of 1e5 small NumPy items (0.3 s) ran 0.4x serial,
+# every call, without one.
+SERIAL_REFERENCE_MAX_S = 1.0
+# ... and again every this many parallel runs at a size: the best serial
+# time stays current (at most 1/32 of the calls forgo the parallel gain).
+SERIAL_REFERENCE_EVERY = 32
 # Until the pool's overheads are measured (a millisecond or two, with the
 # workers' start), a call whose serial time is predicted below this runs
 # inline: measuring then would cost more than the call could gain, and the
@@ -191,20 +200,34 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "serial", "lost", "referenced")
+    __slots__ = ("points", "serial", "serial_runs", "lost", "referenced_at", "strikes",
+                 "parallel_runs", "stretch", "retrying")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
         # Fastest seconds per row of serial runs (inline calls and probes),
         # per size bucket: what a parallel run at that size must beat.
         self.serial: dict[int, float] = {}
+        self.serial_runs: dict[int, int] = {}  # how many, per bucket
         # Size buckets where a parallel run took longer than the serial
         # call was predicted to: how many more calls there run inline
         # before parallel is tried again (the machine may have been busy,
         # or the body holds the GIL more than the model knows).
         self.lost: dict[int, int] = {}
-        # Size buckets where a serial reference run was made (or skipped).
-        self.referenced: set[int] = set()
+        # Parallel runs per size bucket, and their count when the last
+        # serial reference run was made (or skipped) there.
+        self.parallel_runs: dict[int, int] = {}
+        self.referenced_at: dict[int, int] = {}
+        # Parallel runs in a row that lost, per size bucket: it takes
+        # LOST_STRIKES (one run delayed by a busy machine is not a verdict).
+        self.strikes: dict[int, int] = {}
+        # The next inline stretch per size bucket: RETRY_PARALLEL_AFTER,
+        # doubled each time the first parallel run after a stretch loses
+        # again (up to MAX_INLINE_STRETCH), back to the start on a win; and
+        # the buckets whose next parallel run is such a retry (one loss is
+        # then a verdict: the size has lost before).
+        self.stretch: dict[int, int] = {}
+        self.retrying: set[int] = set()
 
     def parallel_lost(self, rows: int) -> bool:
         """Whether to run this size inline because parallel lost here lately
@@ -214,20 +237,40 @@ class CostModel:
         if left <= 0:
             return False
         self.lost[bucket] = left - 1
+        if left == 1:
+            self.retrying.add(bucket)
         return True
 
     def wants_serial_reference(self, rows: int) -> bool:
-        """Once per size bucket with no serial run of its own, and at most
-        SERIAL_REFERENCE_MAX_S predicted: run this call inline, so that the
-        parallel runs here have a serial time to be judged by
-        (note_parallel).  Without it a size that only ever ran parallel
-        was never found to lose (reduce of 1e6 doubles: 0.86x, always
-        parallel)."""
+        """Whether to run this call inline as a serial reference for the
+        parallel runs at its size (note_parallel judges them by it): at a
+        size with fewer than two serial runs of its own, once, and then
+        every SERIAL_REFERENCE_EVERY parallel runs, for calls predicted at
+        most SERIAL_REFERENCE_MAX_S.  Without references a size that only
+        ever ran parallel was never found to lose (reduce of 1e6 doubles:
+        0.86x, always parallel).  One early serial run is no reference: a
+        function's first calls pay cold caches and their outputs' page
+        faults (runtime.numpy.exp of 1e5 doubles: 226-386 us in its first
+        two calls, 65 us warm, and parallel at 76 us looked like a win);
+        the later ones keep the best serial time current."""
         bucket = rows.bit_length()
-        if bucket in self.serial or bucket in self.referenced:
+        runs = self.parallel_runs.get(bucket, 0)
+        if self.referenced_at.get(bucket) == runs:
+            return False  # one per stretch of parallel runs
+        first = bucket not in self.referenced_at and self.serial_runs.get(bucket, 0) < 2
+        if not first and (runs == 0 or runs % SERIAL_REFERENCE_EVERY):
             return False
-        self.referenced.add(bucket)
+        self.referenced_at[bucket] = runs
         return self.predict(rows) <= SERIAL_REFERENCE_MAX_S
+
+    def judged(self, rows: int) -> bool:
+        """A serial reference at this size exists, and parallel has not
+        lost here lately: parallel runs at this size may skip the plan
+        (their time still goes to note_parallel)."""
+        bucket = rows.bit_length()
+        return (bucket in self.referenced_at or self.serial_runs.get(bucket, 0) >= 2) \
+            and self.lost.get(bucket, 0) <= 0 \
+            and (self.parallel_runs.get(bucket, 0) + 1) % SERIAL_REFERENCE_EVERY != 0
 
     def note_parallel(self, rows: int, seconds: float) -> None:
         """A parallel run's wall time, judged against serial runs of the same
@@ -235,9 +278,22 @@ class CostModel:
         and free of page faults, would make big parallel calls look lost),
         and a clear loss only."""
         bucket = rows.bit_length()
+        self.parallel_runs[bucket] = self.parallel_runs.get(bucket, 0) + 1
         rate = self.serial.get(bucket)
-        if rate is not None and seconds > LOST_MARGIN * rate * rows:
-            self.lost[bucket] = RETRY_PARALLEL_AFTER
+        if rate is None:
+            return
+        retry = bucket in self.retrying
+        self.retrying.discard(bucket)
+        if seconds <= LOST_MARGIN * rate * rows:
+            self.strikes.pop(bucket, None)
+            self.stretch.pop(bucket, None)
+            return
+        self.strikes[bucket] = self.strikes.get(bucket, 0) + 1
+        if self.strikes[bucket] >= LOST_STRIKES or retry:
+            self.strikes.pop(bucket)
+            stretch = self.stretch.get(bucket, RETRY_PARALLEL_AFTER)
+            self.lost[bucket] = stretch
+            self.stretch[bucket] = min(2 * stretch, MAX_INLINE_STRETCH)
 
     def add(self, rows: int, seconds: float, serial: bool = True) -> None:
         bucket = rows.bit_length()
@@ -245,6 +301,7 @@ class CostModel:
         if old is None or seconds / rows < old[1] / old[0]:
             self.points[bucket] = (rows, seconds)
         if serial:
+            self.serial_runs[bucket] = self.serial_runs.get(bucket, 0) + 1
             rate = seconds / rows
             if rate < self.serial.get(bucket, math.inf):
                 self.serial[bucket] = rate
@@ -431,6 +488,18 @@ def _first_probe_rows(rows: int, align: int) -> int:
     return -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
 
 
+def _timed_piece(call: Body, start: int, size: int, key: Hashable | None, row_elements: int,
+                 local: CostModel) -> float:
+    """call on rows [start, start + size), inline and timed; the time is
+    recorded (a serial run) for the key and in `local`.  Returns it."""
+    t0 = time.perf_counter()
+    call(start, start + size)
+    elapsed = time.perf_counter() - t0
+    costs.record(key, size * row_elements, elapsed)
+    local.add(size * row_elements, elapsed)
+    return elapsed
+
+
 def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
            row_elements: int, trusted_s: float) -> tuple[int, CostModel]:
     """Run growing first chunks (1/64 of the rows, then 8x more each time)
@@ -444,11 +513,7 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
     local = CostModel()
     while done < rows:
         size = min(size, rows - done)
-        t0 = time.perf_counter()
-        call(done, done + size)
-        elapsed = time.perf_counter() - t0
-        costs.record(key, size * row_elements, elapsed)
-        local.add(size * row_elements, elapsed)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
         done += size
         call = body
         if elapsed >= trusted_s:
@@ -484,11 +549,7 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
     local = CostModel()
     while True:
         size = min(size, rows - done)
-        t0 = time.perf_counter()
-        call(done, done + size)
-        elapsed = time.perf_counter() - t0
-        costs.record(key, size * row_elements, elapsed)
-        local.add(size * row_elements, elapsed)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
         done += size
         call = body
         if done >= rows:
@@ -583,15 +644,16 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
                  align, cache_rows)
     if split is not None and split.grain < min_grain:
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
-    if split is not None and model.parallel_lost(remaining * row_elements):
-        split = None  # parallel lost at this size lately: never slower than serial
-    if split is not None and model.wants_serial_reference(remaining * row_elements):
-        split = None  # once per size: a serial time for parallel runs to be judged by
-    if split is None:
+    # Inline for now, but a size the plan splits: the caller must not note
+    # it as one that runs inline (runtime/_inline.pyx would keep it inline).
+    for_now = split is not None and (
+        model.parallel_lost(remaining * row_elements)  # lately: never slower than serial
+        or model.wants_serial_reference(remaining * row_elements))  # once per size
+    if split is None or for_now:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
-        _decision.inline = done == 0
+        _decision.inline = done == 0 and not for_now
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about
@@ -608,6 +670,19 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         # call's probes, slowed by first-touch page faults, were measured.
         costs.record(key, (rows - done) * row_elements, wall * threads, serial=False)
         model.note_parallel(remaining * row_elements, wall)
+
+
+def inline_for_now(key: Hashable | None, elements: int) -> bool:
+    """Whether a call the plan would split runs inline this time: parallel
+    lost at this size lately, or the size needs its serial reference run
+    (CostModel).  Consumes the count of a lost stretch, as run() does; a
+    caller that then runs the call its own way records its time with
+    costs.record(key, elements, seconds)."""
+    model = costs.get(key)
+    if model is None or _forced_grain is not None:
+        return False
+    return model.parallel_lost(elements) or (
+        model.knows(elements) and model.wants_serial_reference(elements))
 
 
 def inline_elements(key: Hashable | None, native: bool = False, call_s: float = 0.0) -> int:

@@ -28,7 +28,8 @@ from . import cases, numpy_cases, transparent
 from .measure import (NOT_MEASURED, Measurement, Meter, measure_interleaved,
                              speedup_spread)
 from .plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
-                          SLOW_CORE_TOPOLOGY, TIMELINE_ELEMENTS, Plan, size_label)
+                          SLOW_CORE_TOPOLOGY, TIMELINE_ELEMENTS, TIMELINE_GRAIN, Plan,
+                          size_label)
 
 
 @dataclass
@@ -269,13 +270,15 @@ def _floor(ctx: Context, entry: str) -> None:
     from . import floor
     repeats = repeats_for(ctx.plan, 5)
     for cell in floor.sweep([entry], list(ctx.plan.sizes), ["hot", "interleaved"], repeats):
-        target = f">= {floor.floor_for(cell.size)}x"
+        reference = entry in floor.REFERENCES
+        target = "(reference)" if reference else f">= {floor.floor_for(cell.size)}x"
         case = f"{entry}, {cell.mode}"
         ctx.results.rows += [
             Row("floor", case, cell.size, "serial", cell.serial_s, 1.0, None, None,
                 NOT_MEASURED, cell.size, "elem"),
             Row("floor", case, cell.size, "runtime", cell.runtime_s, cell.ratio, None, None,
-                NOT_MEASURED, cell.size, "elem", target, met=not cell.below)]
+                NOT_MEASURED, cell.size, "elem", target,
+                met=None if reference else not cell.below)]
 
 
 def _fork_join(ctx: Context) -> None:
@@ -314,7 +317,8 @@ def _timeline(ctx: Context) -> None:
     if trace is None:
         ctx.results.notes.append("timeline skipped: this build has no runtime.trace yet")
         return
-    title = f"runtime.map(np.sin, x), {size_label(TIMELINE_ELEMENTS)} float64"
+    title = (f"runtime.map(np.sin, x, grain={TIMELINE_GRAIN}), {size_label(TIMELINE_ELEMENTS)} "
+             "float64")
     ctx.results.timelines["timeline"] = (title, trace_map(trace, ctx.out_dir / "trace.json"))
     ctx.results.files.append("trace.json")
     ctx.results.notes.append(f"trace of {title}: trace.json (Chrome Trace Event JSON: open "
@@ -323,12 +327,15 @@ def _timeline(ctx: Context) -> None:
 
 def trace_map(trace: Callable[[str], Any], path: Path,
               qos: runtime.QosLevel | None = None) -> list[Any]:
-    """Events of one runtime.map(np.sin, x, qos=qos) over TIMELINE_ELEMENTS,
-    traced into path (the warm-up call is not traced)."""
+    """Events of one runtime.map(np.sin, x, qos=qos) over TIMELINE_ELEMENTS
+    in chunks of TIMELINE_GRAIN rows, traced into path (the warm-up call is
+    not traced).  The grain is fixed so that the traced call always splits:
+    left to the cost model, a call may run inline (the size's one serial
+    reference run, or a size where parallel lost lately)."""
     x = np.random.default_rng(0).random(TIMELINE_ELEMENTS)
-    runtime.map(np.sin, x, qos=qos)
+    runtime.map(np.sin, x, qos=qos, grain=TIMELINE_GRAIN)
     with trace(str(path)) as tr:
-        runtime.map(np.sin, x, qos=qos)
+        runtime.map(np.sin, x, qos=qos, grain=TIMELINE_GRAIN)
     return list(tr.events)
 
 

@@ -16,6 +16,7 @@ than element for element (NumPy copies such inputs first), unknown keywords.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from typing import Any, Callable, Iterator, Sequence
 
@@ -226,12 +227,16 @@ def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]
     if entry is None or entry[0] >= HOT_USES or _schedule._forced_grain is not None:
         return NotImplemented
     entry[0] += 1
-    _, loop, shape, size, split, order = entry
+    _, loop, shape, size, split, order, model = entry
     outs = [np.empty(shape, dtype=dtype, order=order) for dtype in loop.dtypes[ufunc.nin:]]
     loop_call = _loop_call(loop, args, outs, order, stacklevel=4)
+    t0 = time.perf_counter()
     _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size,
                               max(split.grain, SIMD_BLOCK), max(split.max_chunk, SIMD_BLOCK),
                               SIMD_BLOCK)
+    model.note_parallel(size, time.perf_counter() - t0)
+    if not model.judged(size):
+        _hot.pop(signature, None)  # lost here: the measured path runs it inline a while
     return _native_result(ufunc, loop_call, outs, False, args, {}, stacklevel=4)
 
 
@@ -286,6 +291,14 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             _schedule.inline_elements(key, native=bool(native), call_s=call_s), size + 1))
         return ufunc(*args, **kwargs)
 
+    if native is not None and _schedule.inline_for_now(key, size):
+        # NumPy's own call, timed: the measured path would add ~50 us to a
+        # 1e5-element exp (65 us) to run the same loop inline.
+        t0 = time.perf_counter()
+        result = ufunc(*args, **kwargs)
+        _schedule.costs.record(key, size, time.perf_counter() - t0)
+        return result
+
     if native is not None:
         outs_given = any(o is not None for o in outs)
         loop, order = native
@@ -299,10 +312,14 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         _learn_once(wrapper, first, key, native=True)
         if signature is not None:
             split = _schedule.planned_split(key, size, native=True, call_s=call_s)
-            if isinstance(split, _schedule.Split):
+            model = _schedule.costs.get(key)
+            # Hot calls are judged against this size's serial time, so only
+            # once there is one (the measured path makes it) and parallel
+            # has not lost here lately.
+            if isinstance(split, _schedule.Split) and model is not None and model.judged(size):
                 if len(_hot) >= HOT_CACHE:
                     _hot.clear()
-                _hot[signature] = [0, loop, shape, size, split, order]
+                _hot[signature] = [0, loop, shape, size, split, order, model]
         return _native_result(ufunc, loop_call, outs, outs_given, args, kwargs, stacklevel=3)
 
     if resolved is None:

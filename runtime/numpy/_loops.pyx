@@ -73,12 +73,23 @@ cdef struct LoopJob:
     int failed  # a loop returned an error (atomic)
 
 
+cdef inline void collect_fp_errors(int *fpe) noexcept nogil:
+    """OR the floating-point flags this thread raised into `fpe` (NumPy's
+    NPY_FPE_* bits)."""
+    cdef int raised = fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID)
+    if raised:
+        __atomic_fetch_or(fpe, (FPE_DIVIDEBYZERO if raised & FE_DIVBYZERO else 0)
+                          | (FPE_OVERFLOW if raised & FE_OVERFLOW else 0)
+                          | (FPE_UNDERFLOW if raised & FE_UNDERFLOW else 0)
+                          | (FPE_INVALID if raised & FE_INVALID else 0), __ATOMIC_RELAXED)
+
+
 cdef void run_range(int64_t begin, int64_t end, void *ctx) noexcept nogil:
     """Elements [begin, end) of the job: one call of NumPy's loop."""
     cdef LoopJob *job = <LoopJob *>ctx
     cdef char *data[MAX_OPERANDS]
     cdef cnp.npy_intp count = end - begin
-    cdef int i, raised, bits
+    cdef int i
     if __atomic_load_n(&job.failed, __ATOMIC_RELAXED):
         return
     for i in range(job.nargs):
@@ -88,13 +99,7 @@ cdef void run_range(int64_t begin, int64_t end, void *ctx) noexcept nogil:
     if job.strided_loop(job.context, data, &count, job.strides, job.auxdata) < 0:
         __atomic_store_n(&job.failed, 1, __ATOMIC_RELAXED)
     if job.check_fpe:
-        raised = fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID)
-        if raised:
-            bits = ((FPE_DIVIDEBYZERO if raised & FE_DIVBYZERO else 0)
-                    | (FPE_OVERFLOW if raised & FE_OVERFLOW else 0)
-                    | (FPE_UNDERFLOW if raised & FE_UNDERFLOW else 0)
-                    | (FPE_INVALID if raised & FE_INVALID else 0))
-            __atomic_fetch_or(&job.fpe, bits, __ATOMIC_RELAXED)
+        collect_fp_errors(&job.fpe)
 
 
 cdef class StridedLoop:
@@ -200,7 +205,6 @@ cdef void reduce_range(int64_t begin, int64_t end, void *ctx) noexcept nogil:
     cdef char *data[3]
     cdef cnp.npy_intp strides[3]
     cdef cnp.npy_intp count, start, k
-    cdef int raised, bits
     cdef int64_t l
     if __atomic_load_n(&job.failed, __ATOMIC_RELAXED):
         return
@@ -221,13 +225,7 @@ cdef void reduce_range(int64_t begin, int64_t end, void *ctx) noexcept nogil:
             __atomic_store_n(&job.failed, 1, __ATOMIC_RELAXED)
             return
     if job.check_fpe:
-        raised = fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID)
-        if raised:
-            bits = ((FPE_DIVIDEBYZERO if raised & FE_DIVBYZERO else 0)
-                    | (FPE_OVERFLOW if raised & FE_OVERFLOW else 0)
-                    | (FPE_UNDERFLOW if raised & FE_UNDERFLOW else 0)
-                    | (FPE_INVALID if raised & FE_INVALID else 0))
-            __atomic_fetch_or(&job.fpe, bits, __ATOMIC_RELAXED)
+        collect_fp_errors(&job.fpe)
 
 
 cdef class LeafReduction:
