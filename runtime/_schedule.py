@@ -81,6 +81,12 @@ CALIBRATE_WHEN_S = 1e-3
 # ... judged from a first piece that took at least this long (see
 # _before_calibration).
 PROBE_TRUSTED_S = 1e-4
+# ... unless the calls run inline that way add up to this much: then the
+# pool's measurement (~0.5-1.5 ms) is small against the work, and calls that
+# might gain from it (a program of many 1e5-element calls, ~70 us each,
+# would otherwise never measure the pool and never split) get their chance.
+CALIBRATE_AFTER_S = 5e-3
+_inline_before_calibration_s = 0.0
 
 # What the last run() on this thread did: decided to run inline or not.
 # The entry points read it right after, to note calls that may skip the
@@ -534,13 +540,17 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
     took ~20 us, which made 2 ms of 100 rows).  Returns the rows done (all
     of them, or the first pieces of a call big enough to measure the pool
     for) and the model."""
+    global _inline_before_calibration_s
     elements = rows * row_elements
     if model is not None and model.near(elements):
-        if model.predict(elements) >= CALIBRATE_WHEN_S:
+        if model.predict(elements) >= CALIBRATE_WHEN_S \
+                or _inline_before_calibration_s >= CALIBRATE_AFTER_S:
             return 0, model
         t0 = time.perf_counter()
         first(0, rows)
-        costs.record(key, elements, time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        costs.record(key, elements, elapsed)
+        _inline_before_calibration_s += elapsed
         _decision.inline = True
         return rows, model
     size = _first_probe_rows(rows, align)
@@ -685,6 +695,21 @@ def inline_for_now(key: Hashable | None, elements: int) -> bool:
         model.knows(elements) and model.wants_serial_reference(elements))
 
 
+def take_lost_stretch(key: Hashable | None, elements: int) -> int:
+    """The calls left in the lost stretch at this size, handed to a caller
+    that will run them inline its own cheaper way (the count is zeroed and
+    the next call here is the retry)."""
+    model = costs.get(key)
+    if model is None:
+        return 0
+    bucket = elements.bit_length()
+    left = model.lost.get(bucket, 0)
+    if left > 0:
+        model.lost[bucket] = 0
+        model.retrying.add(bucket)
+    return left
+
+
 def inline_elements(key: Hashable | None, native: bool = False, call_s: float = 0.0) -> int:
     """Calls with this key and fewer elements than this run inline, as far
     as the measured costs tell (0 when nothing is known yet).  Estimated
@@ -712,8 +737,8 @@ def planned_split(key: Hashable | None, rows: int, *, native: bool = False,
     probing: a Split, None for inline, or False when costs near this size
     are not known yet (run() would measure first)."""
     model = costs.get(key)
-    if model is None or not model.near(rows) or _forced_grain is not None:
-        return False
+    if model is None or not model.near(rows) or _forced_grain is not None or not calibrated():
+        return False  # (not calibrated: run() would measure the pool first, not this)
     threads = _config.num_threads()
     overheads()
     return plan(model.rate(rows), rows, threads, *_dispatch(native, call_s))

@@ -200,9 +200,21 @@ def _dtype_char(a: Any) -> Any:
     return a.dtype.char if isinstance(a, (np.ndarray, np.generic)) else type(a)
 
 
-def _learn_once(wrapper: Any, first: np.ndarray, key: Any, native: bool) -> None:
-    """After a parallel run: give ParallelUfunc its inline size for this
-    dtype if it has none yet (calls found to run inline refresh it)."""
+# Before the pool is measured, a call this small that ran inline teaches
+# ParallelUfunc to send calls up to its size straight to NumPy: no machine
+# splits 2**14 elements of a ufunc with gain (exp: ~10 us), and otherwise
+# every small call would take the measured path (~40-80 us) until some big
+# call measures the pool.
+PRECALIBRATION_INLINE = 1 << 14
+
+
+def _learn_once(wrapper: Any, first: np.ndarray, key: Any, native: bool, size: int) -> None:
+    """After a call: give ParallelUfunc its inline size for this dtype if
+    it has none yet (calls found to run inline refresh it)."""
+    if not _schedule.calibrated():
+        if size < PRECALIBRATION_INLINE and wrapper._inline_threshold(first.dtype.num) <= size:
+            wrapper._learn(first.dtype.num, size + 1)
+        return
     if wrapper._inline_threshold(first.dtype.num) <= 1:
         wrapper._learn(first.dtype.num, _schedule.inline_elements(
             key, native=native, call_s=NATIVE_CALL_S if native else PYTHON_CALL_S))
@@ -293,10 +305,15 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
     if native is not None and _schedule.inline_for_now(key, size):
         # NumPy's own call, timed: the measured path would add ~50 us to a
-        # 1e5-element exp (65 us) to run the same loop inline.
+        # 1e5-element exp (65 us) to run the same loop inline.  The rest of
+        # a lost stretch goes to NumPy from ParallelUfunc itself, which
+        # would otherwise bring each call here (~30 us) to run inline.
         t0 = time.perf_counter()
         result = ufunc(*args, **kwargs)
         _schedule.costs.record(key, size, time.perf_counter() - t0)
+        if not kwargs:
+            wrapper._send_to_numpy_for(first.dtype.num, size + 1,
+                                       _schedule.take_lost_stretch(key, size))
         return result
 
     if native is not None:
@@ -309,7 +326,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
                       key=key, native=(kernel, ctx), limit_blas=False, call_s=call_s,
                       align=SIMD_BLOCK)  # split points at NumPy's SIMD block starts
-        _learn_once(wrapper, first, key, native=True)
+        _learn_once(wrapper, first, key, native=True, size=size)
         if signature is not None:
             split = _schedule.planned_split(key, size, native=True, call_s=call_s)
             model = _schedule.costs.get(key)
@@ -337,7 +354,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return ufunc(*args, **kwargs)
     with recorded_fp_errors(ufunc.__name__, stacklevel=2):
         outs = iterate_as_numpy(ufunc, typed, outs, where, options, resolved, key, call_s)
-    _learn_once(wrapper, first, key, native=False)
+    _learn_once(wrapper, first, key, native=False, size=size)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 

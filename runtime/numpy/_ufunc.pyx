@@ -208,6 +208,9 @@ cdef object ufunc_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
         size = call_size(args, nargs, kwnames, &type_slot)
         if size < 0 or size < self._inline_below[type_slot]:
             return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
+        if self._stretch_left[type_slot] > 0 and size < self._stretch_below[type_slot]:
+            self._stretch_left[type_slot] -= 1
+            return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
     elif not all_plain(args, nargs + (PyTuple_GET_SIZE(<object>kwnames)
                                       if kwnames != NULL else 0)):
         return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
@@ -243,6 +246,10 @@ cdef class ParallelUfunc:
     cdef bint _generalized
     cdef object _parallel_call  # (wrapper, args, kwargs) -> result, for big calls
     cdef Py_ssize_t _inline_below[TYPE_SLOTS]
+    # A stretch of calls sent to NumPy for now (parallel lost at their size
+    # lately): the next _stretch_left calls below _stretch_below elements.
+    cdef Py_ssize_t _stretch_left[TYPE_SLOTS]
+    cdef Py_ssize_t _stretch_below[TYPE_SLOTS]
     cdef dict __dict__
 
     def __cinit__(self, ufunc, parallel_call):
@@ -287,11 +294,21 @@ cdef class ParallelUfunc:
         if 0 <= type_num < OTHER_SLOT and type_num not in NOT_NUMERIC:
             self._inline_below[type_num] = max(inline_below, 1)
 
+    def _send_to_numpy_for(self, int type_num, Py_ssize_t below, Py_ssize_t calls):
+        """The next `calls` calls of this dtype below `below` elements go
+        straight to NumPy (a stretch where splitting lost lately), without
+        the measured path's cost on each."""
+        if 0 <= type_num < OTHER_SLOT and type_num not in NOT_NUMERIC:
+            self._stretch_left[type_num] = max(calls, 0)
+            self._stretch_below[type_num] = below
+
     def _forget(self):
         """Drop what _learn recorded (the thread count changed)."""
         cdef int i
         for i in range(TYPE_SLOTS):
             self._inline_below[i] = NEVER if (i in NOT_NUMERIC or i == OTHER_SLOT) else 1
+            self._stretch_left[i] = 0
+            self._stretch_below[i] = 0
 
     def _inline_threshold(self, int type_num):
         """The learned size below which calls of this dtype go to NumPy."""
