@@ -361,26 +361,28 @@ def test_interpreter_exit_puts_numpys_loops_back():
     assert result.stdout.split() == ["True", "False", "0"]
 
 
-def test_a_split_that_lost_runs_whole_for_a_while_then_splits_again(threads):
+def test_splits_that_lose_run_whole_for_a_while_then_split_again(threads):
+    # runtime._schedule's judgement, in C: two losses in a row, or one right
+    # after a penalty, run that size whole for a stretch that doubles.
     x = numpy.linspace(0.0, 1.0, 1_000_000)
     slot = _patch.loop_slot(numpy.exp, "d->d")
+    history = []
 
-    def calls() -> tuple[int, int]:
-        return _patched_loops.counters(slot)
+    def call() -> None:
+        whole, split = _patched_loops.counters(slot)
+        numpy.exp(x)
+        after = _patched_loops.counters(slot)
+        history.append("split" if after[1] > split else "whole" if after[0] > whole else "?")
 
     with runtime.numpy.patched():
-        numpy.exp(x)  # measured whole: the loop's cost is known
-        # Every split wanted (cutoff 1 ns) and every split judged lost
-        # (slower than 1e-9 x the serial prediction): 3 whole calls after each.
+        numpy.exp(x)  # measured whole: the serial reference of this size
+        # Every split wanted (cutoff 1 ns) and judged lost (slower than
+        # 1e-9 x serial); no further serial references.
         _patched_loops.configure(True, threads, 16384, 1e-9, 1e-6,
                                  _schedule.MIN_LEAVES_PER_THREAD, _schedule.LEAVES_PER_THREAD,
-                                 1 << 18, 0, lost_margin=1e-9, retry_after=3)
-        whole, split = calls()
-        numpy.exp(x)
-        assert calls() == (whole, split + 1)
-        for _ in range(3):
-            numpy.exp(x)
-        assert calls() == (whole + 3, split + 1)
-        numpy.exp(x)
-        assert calls() == (whole + 3, split + 2)
+                                 1 << 18, 0, lost_margin=1e-9, lost_strikes=2, retry_after=3,
+                                 max_stretch=5, reference_every=10**6, reference_max_s=0.0)
+        for _ in range(12):
+            call()
         _patch._reconfigure()
+    assert history == ["split", "split"] + ["whole"] * 3 + ["split"] + ["whole"] * 5 + ["split"]

@@ -51,17 +51,42 @@ typedef struct {
 /* What a reduction's result is, for the value-class check. */
 enum { RT_RESULT_EXACT = 0, RT_RESULT_REAL = 1, RT_RESULT_COMPLEX = 2 };
 
+/* Calls of 2^(k + RT_FIRST_BUCKET - 1) to 2^(k + RT_FIRST_BUCKET) - 1
+ * elements share bucket k (the bit length of the size, as in
+ * runtime._schedule); the first holds everything below, the last
+ * everything above. */
+#define RT_SIZE_BUCKETS 32
+#define RT_FIRST_BUCKET 15
+
+/* runtime._schedule's CostModel at one size: the fastest serial run (what
+ * a parallel run is judged by), the runs of each kind, when the last serial
+ * reference was made (parallel runs + 1; 0: never), and the losing streak
+ * and its penalty. */
+typedef struct {
+    int64_t serial_ps;
+    int64_t serial_runs;
+    int64_t parallel_runs;
+    int64_t referenced_at;
+    int64_t strikes;
+    int64_t lost_left; /* calls left to run whole after parallel lost */
+    int64_t stretch;   /* the next such penalty (0: retry_after) */
+    int64_t retrying;  /* the next parallel run follows a penalty */
+} rt_size_bucket;
+
 typedef struct {
     rt_legacy_loop original; /* NumPy's loop (atomic: read by stale callers) */
     int nin, nout;
     int reducible;   /* associative ufunc, inputs and output of one type */
     int result_kind; /* RT_RESULT_*: a real/complex reduction is checked finite */
     rt_intp itemsize[RT_PATCH_MAX_OPERANDS];
-    /* Fastest serial cost seen, picoseconds per element (0: none yet). */
+    /* Fastest cost per element seen, picoseconds (0: none yet): serial
+     * runs, and parallel runs' wall time x threads (an upper bound).  It
+     * decides whether a call is worth splitting, and how finely. */
     int64_t best_ps;
-    /* Calls left to run whole after a split lost to the serial prediction
-     * (runtime._schedule's CostModel.parallel_lost, per loop here). */
-    int64_t lost_left;
+    /* Whether a split paid off is judged per size, as runtime._schedule's
+     * CostModel does: small calls run from cache and would make big
+     * parallel calls look lost. */
+    rt_size_bucket buckets[RT_SIZE_BUCKETS];
     /* Counters, for tests and runtime info (relaxed atomics). */
     uint64_t whole_calls;
     uint64_t split_calls;
@@ -78,8 +103,13 @@ typedef struct {
     int64_t max_leaves;       /* _schedule.LEAVES_PER_THREAD */
     int64_t leaf_elements;    /* a reduction's fixed leaf */
     int64_t forced_grain;     /* RUNTIME_FORCE_SPLIT: split everything at this grain */
-    double lost_margin;       /* _schedule.LOST_MARGIN: a split this much slower lost */
-    int64_t retry_after;      /* _schedule.RETRY_PARALLEL_AFTER: whole calls after a loss */
+    /* runtime._schedule's constants of the same names. */
+    double lost_margin;       /* LOST_MARGIN: a split this much slower than serial lost */
+    int64_t lost_strikes;     /* LOST_STRIKES: losses in a row that count */
+    int64_t retry_after;      /* RETRY_PARALLEL_AFTER: whole calls after a loss... */
+    int64_t max_stretch;      /* MAX_INLINE_STRETCH: ... doubling up to this many */
+    int64_t reference_every;  /* SERIAL_REFERENCE_EVERY: a serial run every N parallel */
+    int64_t reference_max_ps; /* SERIAL_REFERENCE_MAX_S, picoseconds */
 } rt_patch_settings;
 
 static rt_patched rt_records[RT_PATCH_SLOTS];
@@ -97,16 +127,35 @@ static int64_t rt_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Keep the fastest cost per element seen (noise only adds time). */
-static void rt_note_cost(rt_patched *rec, int64_t elapsed_ns, int64_t elements)
+static void rt_keep_min(int64_t *best_ps, int64_t ps)
+{
+    int64_t best = RT_LOAD(*best_ps);
+    while ((best == 0 || ps < best)
+           && !__atomic_compare_exchange_n(best_ps, &best, ps, 0, __ATOMIC_RELAXED,
+                                           __ATOMIC_RELAXED)) {
+    }
+}
+
+static rt_size_bucket *rt_bucket(rt_patched *rec, int64_t n)
+{
+    int bits = 64 - __builtin_clzll((unsigned long long)(n | 1));
+    int k = bits - RT_FIRST_BUCKET;
+    k = k < 0 ? 0 : k >= RT_SIZE_BUCKETS ? RT_SIZE_BUCKETS - 1 : k;
+    return &rec->buckets[k];
+}
+
+/* Keep the fastest cost per element seen (noise only adds time); a serial
+ * run is also the reference parallel runs of its size are judged by. */
+static void rt_note_cost(rt_patched *rec, int64_t elapsed_ns, int64_t elements, int serial)
 {
     int64_t ps = elapsed_ns * 1000 / (elements > 0 ? elements : 1);
-    int64_t best = RT_LOAD(rec->best_ps);
     if (ps < 1)
         ps = 1;
-    while ((best == 0 || ps < best)
-           && !__atomic_compare_exchange_n(&rec->best_ps, &best, ps, 0, __ATOMIC_RELAXED,
-                                           __ATOMIC_RELAXED)) {
+    rt_keep_min(&rec->best_ps, ps);
+    if (serial) {
+        rt_size_bucket *bucket = rt_bucket(rec, elements);
+        rt_keep_min(&bucket->serial_ps, ps);
+        RT_ADD(bucket->serial_runs, 1);
     }
 }
 
@@ -355,6 +404,64 @@ static int rt_split_reduce(rt_patched *rec, char **args, rt_intp n, const rt_int
     return 0;
 }
 
+/* ---- runtime._schedule's CostModel judgement, per loop and size ---- */
+
+/* Whether a call that could split runs whole instead: parallel lost here
+ * lately (a busy machine; the penalty counts down), or a serial reference
+ * is due (twice at first, then every reference_every parallel runs, for
+ * calls predicted at most reference_max_ps), as runtime._schedule's
+ * parallel_lost and wants_serial_reference decide. */
+static int rt_wants_whole(rt_size_bucket *b, int64_t predicted_ps)
+{
+    int64_t runs, every;
+    if (RT_LOAD(b->lost_left) > 0) {
+        if (__atomic_sub_fetch(&b->lost_left, 1, __ATOMIC_RELAXED) == 0)
+            RT_STORE(b->retrying, 1);
+        return 1;
+    }
+    runs = RT_LOAD(b->parallel_runs);
+    every = RT_LOAD(rt_settings.reference_every);
+    if (RT_LOAD(b->referenced_at) == runs + 1)
+        return 0; /* one reference per stretch of parallel runs */
+    if (!(RT_LOAD(b->referenced_at) == 0 && RT_LOAD(b->serial_runs) < 2)
+        && (runs == 0 || runs % (every > 0 ? every : 1) != 0))
+        return 0;
+    RT_STORE(b->referenced_at, runs + 1);
+    return predicted_ps <= RT_LOAD(rt_settings.reference_max_ps);
+}
+
+/* A parallel run's wall time, judged against the fastest serial run of its
+ * size: a clear loss (lost_margin) lost_strikes times in a row, or once
+ * right after a penalty, runs calls of that size whole for a stretch that
+ * doubles each time. */
+static void rt_note_parallel(rt_size_bucket *b, int64_t elapsed_ns, int64_t n)
+{
+    int64_t serial = RT_LOAD(b->serial_ps), stretch;
+    int retry = (int)RT_LOAD(b->retrying);
+    RT_ADD(b->parallel_runs, 1);
+    if (serial == 0)
+        return;
+    RT_STORE(b->retrying, 0);
+    if ((double)elapsed_ns * 1000.0
+        <= rt_load_double(&rt_settings.lost_margin) * (double)serial * (double)n) {
+        RT_STORE(b->strikes, 0);
+        RT_STORE(b->stretch, 0);
+        return;
+    }
+    if (__atomic_add_fetch(&b->strikes, 1, __ATOMIC_RELAXED)
+            < RT_LOAD(rt_settings.lost_strikes) && !retry)
+        return;
+    RT_STORE(b->strikes, 0);
+    stretch = RT_LOAD(b->stretch);
+    if (stretch == 0)
+        stretch = RT_LOAD(rt_settings.retry_after);
+    RT_STORE(b->lost_left, stretch);
+    stretch *= 2;
+    if (stretch > RT_LOAD(rt_settings.max_stretch))
+        stretch = RT_LOAD(rt_settings.max_stretch);
+    RT_STORE(b->stretch, stretch);
+}
+
 /* ---- the loop every trampoline calls ---- */
 
 static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
@@ -401,12 +508,8 @@ static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
     best = RT_LOAD(rec->best_ps);
     if (best == 0 || best * n < RT_LOAD(rt_settings.cutoff_ps))
         goto measured; /* first sight of this loop, or too cheap to split */
-    if (RT_LOAD(rec->lost_left) > 0) {
-        /* A split lost lately (a busy machine): whole for a while, then try
-         * again, as runtime._schedule does. */
-        __atomic_fetch_sub(&rec->lost_left, 1, __ATOMIC_RELAXED);
+    if (rt_wants_whole(rt_bucket(rec, n), best * n))
         goto measured;
-    }
     started = rt_now_ns();
     if (reduce) {
         int64_t leaf = RT_LOAD(rt_settings.leaf_elements);
@@ -419,20 +522,17 @@ static void rt_patched_loop(rt_patched *rec, char **args, const rt_intp *dims,
     }
     /* Wall time x threads bounds the serial cost from above, as in
      * runtime._schedule: it corrects a first measurement slowed by page
-     * faults of a fresh output.  A split slower than the serial call was
-     * predicted to be lost. */
+     * faults of a fresh output. */
     elapsed = rt_now_ns() - started;
-    rt_note_cost(rec, elapsed * threads, n);
-    if ((double)elapsed * 1000.0
-        > rt_load_double(&rt_settings.lost_margin) * (double)best * (double)n)
-        RT_STORE(rec->lost_left, RT_LOAD(rt_settings.retry_after));
+    rt_note_cost(rec, elapsed * threads, n, 0);
+    rt_note_parallel(rt_bucket(rec, n), elapsed, n);
     RT_ADD(rec->split_calls, 1);
     return;
 
 measured:
     started = rt_now_ns();
     original(args, dims, steps, data);
-    rt_note_cost(rec, rt_now_ns() - started, n);
+    rt_note_cost(rec, rt_now_ns() - started, n, 1);
     RT_ADD(rec->whole_calls, 1);
     return;
 
@@ -459,6 +559,21 @@ static void rt_store_double(double *target, double value)
 {
     __atomic_store(target, &value, __ATOMIC_RELEASE);
 }
+/* Costs and judgements gone (relaxed stores: a call running meanwhile may
+ * leave one figure behind, which only steers one decision). */
+static void rt_forget(rt_patched *record)
+{
+    rt_store_i64(&record->best_ps, 0);
+    for (int k = 0; k < RT_SIZE_BUCKETS; k++) {
+        rt_size_bucket *b = &record->buckets[k];
+        int64_t *fields[] = {&b->serial_ps, &b->serial_runs, &b->parallel_runs,
+                             &b->referenced_at, &b->strikes, &b->lost_left, &b->stretch,
+                             &b->retrying};
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+            rt_store_i64(fields[f], 0);
+    }
+}
+
 static void rt_set_original(rt_patched *record, void *loop)
 {
     __atomic_store_n(&record->original, (rt_legacy_loop)loop, __ATOMIC_RELEASE);

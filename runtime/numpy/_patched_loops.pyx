@@ -20,6 +20,8 @@ cdef extern from "_patched_loops.h" nogil:
                                     const cnp.npy_intp *steps, void *data)
     ctypedef struct rt_nogil_api:
         pass
+    ctypedef struct rt_size_bucket:
+        pass
     ctypedef struct rt_patched:
         rt_legacy_loop original
         int nin, nout
@@ -27,7 +29,7 @@ cdef extern from "_patched_loops.h" nogil:
         int result_kind
         cnp.npy_intp itemsize[8]
         int64_t best_ps
-        int64_t lost_left
+        rt_size_bucket buckets[1]
         uint64_t whole_calls
         uint64_t split_calls
     ctypedef struct rt_patch_settings:
@@ -41,7 +43,11 @@ cdef extern from "_patched_loops.h" nogil:
         int64_t leaf_elements
         int64_t forced_grain
         double lost_margin
+        int64_t lost_strikes
         int64_t retry_after
+        int64_t max_stretch
+        int64_t reference_every
+        int64_t reference_max_ps
     enum:
         RT_PATCH_SLOTS
         RT_PATCH_MAX_OPERANDS
@@ -60,6 +66,7 @@ cdef extern from "_patched_loops.h" nogil:
     void rt_store_i64(int64_t *target, int64_t value)
     void rt_store_double(double *target, double value)
     void rt_set_original(rt_patched *record, void *loop)
+    void rt_forget(rt_patched *record)
 
 rt_api = <const rt_nogil_api *>PyCapsule_GetPointer(_core.nogil_api, b"runtime._core.nogil_api.v1")
 
@@ -130,9 +137,12 @@ def installed(cnp.ufunc ufunc, int index, int slot):
 
 def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, double chunk_s,
               int64_t min_leaves, int64_t max_leaves, int64_t leaf_elements,
-              int64_t forced_grain, double lost_margin=1.1, int64_t retry_after=32):
+              int64_t forced_grain, double lost_margin=1.1, int64_t lost_strikes=2,
+              int64_t retry_after=32, int64_t max_stretch=4096, int64_t reference_every=32,
+              double reference_max_s=1.0):
     """The settings every trampoline reads (see rt_patch_settings); chunk_s
-    is runtime._schedule.plan's chunk_time for native chunks."""
+    is runtime._schedule.plan's chunk_time for native chunks, the keywords
+    runtime._schedule's constants of the same names."""
     if min_leaves < 1 or max_leaves < 1 or leaf_elements < 1 or forced_grain < 0:
         raise ValueError("leaves per thread and leaf elements must be positive, "
                          "the forced grain 0 (none) or positive")
@@ -144,7 +154,11 @@ def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, 
     rt_store_i64(&rt_settings.leaf_elements, leaf_elements)
     rt_store_i64(&rt_settings.forced_grain, forced_grain)
     rt_store_double(&rt_settings.lost_margin, lost_margin)
+    rt_store_i64(&rt_settings.lost_strikes, lost_strikes)
     rt_store_i64(&rt_settings.retry_after, retry_after)
+    rt_store_i64(&rt_settings.max_stretch, max_stretch)
+    rt_store_i64(&rt_settings.reference_every, reference_every)
+    rt_store_i64(&rt_settings.reference_max_ps, <int64_t>min(reference_max_s * 1e12, 9e18))
     rt_store_int(&rt_settings.threads, threads)
     rt_store_int(&rt_settings.enabled, enabled)
 
@@ -163,18 +177,19 @@ def counters(int slot):
 
 
 def cost_per_element(int slot):
-    """The fastest serial cost per element seen by trampoline `slot`, in
-    seconds (0.0: none measured yet)."""
+    """The fastest cost per element seen by trampoline `slot` (serial runs,
+    and parallel runs' wall time x threads), in seconds (0.0: none yet)."""
     _check_slot(slot)
     return rt_records[slot].best_ps * 1e-12
 
 
 def forget_costs():
-    """Drop every measured cost (the thread count changed, or a test)."""
+    """Drop every measured cost and judgement (the thread count changed, or
+    a test).  Records never used stay untouched (their pages unmapped)."""
     cdef int i
     for i in range(RT_PATCH_SLOTS):
-        rt_store_i64(&rt_records[i].best_ps, 0)
-        rt_store_i64(&rt_records[i].lost_left, 0)
+        if rt_records[i].best_ps != 0:
+            rt_forget(&rt_records[i])
 
 
 def plan(double row_s, int64_t rows, int threads):
