@@ -106,3 +106,15 @@ def _shutdown_at_exit() -> None:
 # the wait below from ending.
 _threading._register_atexit(_submit_module.refuse_new_work)
 _atexit.register(_shutdown_at_exit)
+
+
+def _patch_numpy_if_asked() -> None:
+    # RUNTIME_PATCH_NUMPY=1: NumPy's own loops on the pool for the whole
+    # program (runtime.numpy.patch()); never on a bare import.
+    if _config.env_flag("RUNTIME_PATCH_NUMPY", False):
+        from .numpy import _patch
+
+        _patch.patch()
+
+
+_patch_numpy_if_asked()

@@ -269,7 +269,8 @@ def check_environment() -> None:
     from .energy import _model
 
     problems = []
-    for check in (_from_environment, _spin_us, lambda: env_flag("RUNTIME_TAIL_BOOST", True)):
+    for check in (_from_environment, _spin_us, lambda: env_flag("RUNTIME_TAIL_BOOST", True),
+                  lambda: env_flag("RUNTIME_PATCH_NUMPY", False)):
         try:
             check()
         except ValueError as error:
