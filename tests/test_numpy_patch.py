@@ -362,8 +362,9 @@ def test_interpreter_exit_puts_numpys_loops_back():
 
 
 def test_splits_that_lose_run_whole_for_a_while_then_split_again(threads):
-    # runtime._schedule's judgement, in C: two losses in a row, or one right
-    # after a penalty, run that size whole for a stretch that doubles.
+    # runtime._schedule's judgement, in C: the median of the last three
+    # splits lost, or the one right after a penalty, run that size whole for
+    # a stretch that doubles.
     x = numpy.linspace(0.0, 1.0, 1_000_000)
     slot = _patch.loop_slot(numpy.exp, "d->d")
     history = []
@@ -380,9 +381,9 @@ def test_splits_that_lose_run_whole_for_a_while_then_split_again(threads):
         # 1e-9 x serial); no further serial references.
         _patched_loops.configure(True, threads, 16384, 1e-9, 1e-6,
                                  _schedule.MIN_LEAVES_PER_THREAD, _schedule.LEAVES_PER_THREAD,
-                                 1 << 18, 0, lost_margin=1e-9, lost_strikes=2, retry_after=3,
+                                 1 << 18, 0, lost_margin=1e-9, judged_runs=3, retry_after=3,
                                  max_stretch=5, reference_every=10**6, reference_max_s=0.0)
         for _ in range(12):
             call()
         _patch._reconfigure()
-    assert history == ["split", "split"] + ["whole"] * 3 + ["split"] + ["whole"] * 5 + ["split"]
+    assert history == ["split"] * 3 + ["whole"] * 3 + ["split"] + ["whole"] * 5

@@ -135,7 +135,7 @@ def _configure() -> None:
         cutoff_s=min(cutoff, 1e6), chunk_s=chunk,
         min_leaves=_schedule.MIN_LEAVES_PER_THREAD, max_leaves=_schedule.LEAVES_PER_THREAD,
         leaf_elements=_reductions.LEAF_ELEMENTS, forced_grain=forced,
-        lost_margin=_schedule.LOST_MARGIN, lost_strikes=_schedule.LOST_STRIKES,
+        lost_margin=_schedule.LOST_MARGIN, judged_runs=_schedule.JUDGED_RUNS,
         retry_after=_schedule.RETRY_PARALLEL_AFTER, max_stretch=_schedule.MAX_INLINE_STRETCH,
         reference_every=_schedule.SERIAL_REFERENCE_EVERY,
         reference_max_s=_schedule.SERIAL_REFERENCE_MAX_S)

@@ -58,6 +58,9 @@ enum { RT_RESULT_EXACT = 0, RT_RESULT_REAL = 1, RT_RESULT_COMPLEX = 2 };
 #define RT_SIZE_BUCKETS 32
 #define RT_FIRST_BUCKET 15
 
+/* runtime._schedule.JUDGED_RUNS may be at most this. */
+#define RT_JUDGED_RUNS_MAX 3
+
 /* runtime._schedule's CostModel at one size: the fastest serial run (what
  * a parallel run is judged by), the runs of each kind, when the last serial
  * reference was made (parallel runs + 1; 0: never), and the losing streak
@@ -67,7 +70,10 @@ typedef struct {
     int64_t serial_runs;
     int64_t parallel_runs;
     int64_t referenced_at;
-    int64_t strikes;
+    /* The last parallel runs' times over the serial time, x 1000 (the
+     * newest last), and how many are there: judged on their median. */
+    int64_t recent[RT_JUDGED_RUNS_MAX];
+    int64_t recent_n;
     int64_t lost_left; /* calls left to run whole after parallel lost */
     int64_t stretch;   /* the next such penalty (0: retry_after) */
     int64_t retrying;  /* the next parallel run follows a penalty */
@@ -105,7 +111,7 @@ typedef struct {
     int64_t forced_grain;     /* RUNTIME_FORCE_SPLIT: split everything at this grain */
     /* runtime._schedule's constants of the same names. */
     double lost_margin;       /* LOST_MARGIN: a split this much slower than serial lost */
-    int64_t lost_strikes;     /* LOST_STRIKES: losses in a row that count */
+    int64_t judged_runs;      /* JUDGED_RUNS: parallel runs whose median is judged */
     int64_t retry_after;      /* RETRY_PARALLEL_AFTER: whole calls after a loss... */
     int64_t max_stretch;      /* MAX_INLINE_STRETCH: ... doubling up to this many */
     int64_t reference_every;  /* SERIAL_REFERENCE_EVERY: a serial run every N parallel */
@@ -431,27 +437,51 @@ static int rt_wants_whole(rt_size_bucket *b, int64_t predicted_ps)
 }
 
 /* A parallel run's wall time, judged against the fastest serial run of its
- * size: a clear loss (lost_margin) lost_strikes times in a row, or once
- * right after a penalty, runs calls of that size whole for a stretch that
- * doubles each time. */
+ * size: the median of the last judged_runs runs over lost_margin times it,
+ * or the run right after a penalty alone, runs calls of that size whole for
+ * a stretch that doubles each time (runtime._schedule.CostModel.note_parallel). */
 static void rt_note_parallel(rt_size_bucket *b, int64_t elapsed_ns, int64_t n)
 {
-    int64_t serial = RT_LOAD(b->serial_ps), stretch;
+    int64_t serial = RT_LOAD(b->serial_ps), stretch, verdict;
+    int64_t window = RT_LOAD(rt_settings.judged_runs);
     int retry = (int)RT_LOAD(b->retrying);
     RT_ADD(b->parallel_runs, 1);
     if (serial == 0)
         return;
     RT_STORE(b->retrying, 0);
-    if ((double)elapsed_ns * 1000.0
-        <= rt_load_double(&rt_settings.lost_margin) * (double)serial * (double)n) {
-        RT_STORE(b->strikes, 0);
-        RT_STORE(b->stretch, 0);
+    if (window < 1 || window > RT_JUDGED_RUNS_MAX)
+        window = RT_JUDGED_RUNS_MAX;
+    /* elapsed_ns * 1000 is picoseconds; over serial_ps * n, x 1000. */
+    double ratio = (double)elapsed_ns * 1e6 / ((double)serial * (double)n);
+    int64_t milli = ratio > 9e15 ? (int64_t)9e15 : (int64_t)ratio;
+    if (retry) {
+        verdict = milli;
+    } else {
+        int64_t have = RT_LOAD(b->recent_n), sorted[RT_JUDGED_RUNS_MAX];
+        if (have == window) {
+            for (int64_t i = 1; i < window; i++)
+                RT_STORE(b->recent[i - 1], RT_LOAD(b->recent[i]));
+            have--;
+        }
+        RT_STORE(b->recent[have], milli);
+        RT_STORE(b->recent_n, have + 1);
+        verdict = 0;
+        if (have + 1 == window) {
+            for (int64_t i = 0; i < window; i++) {
+                int64_t v = RT_LOAD(b->recent[i]), j = i;
+                for (; j > 0 && sorted[j - 1] > v; j--)
+                    sorted[j] = sorted[j - 1];
+                sorted[j] = v;
+            }
+            verdict = sorted[window / 2];
+        }
+    }
+    if ((double)verdict <= rt_load_double(&rt_settings.lost_margin) * 1000.0) {
+        if (verdict > 0)
+            RT_STORE(b->stretch, 0); /* parallel holds here: short stretches again */
         return;
     }
-    if (__atomic_add_fetch(&b->strikes, 1, __ATOMIC_RELAXED)
-            < RT_LOAD(rt_settings.lost_strikes) && !retry)
-        return;
-    RT_STORE(b->strikes, 0);
+    RT_STORE(b->recent_n, 0);
     stretch = RT_LOAD(b->stretch);
     if (stretch == 0)
         stretch = RT_LOAD(rt_settings.retry_after);
@@ -567,7 +597,7 @@ static void rt_forget(rt_patched *record)
     for (int k = 0; k < RT_SIZE_BUCKETS; k++) {
         rt_size_bucket *b = &record->buckets[k];
         int64_t *fields[] = {&b->serial_ps, &b->serial_runs, &b->parallel_runs,
-                             &b->referenced_at, &b->strikes, &b->lost_left, &b->stretch,
+                             &b->referenced_at, &b->recent_n, &b->lost_left, &b->stretch,
                              &b->retrying};
         for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
             rt_store_i64(fields[f], 0);

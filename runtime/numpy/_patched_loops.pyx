@@ -20,6 +20,7 @@ cdef extern from "_patched_loops.h" nogil:
                                     const cnp.npy_intp *steps, void *data)
     ctypedef struct rt_nogil_api:
         pass
+    int RT_JUDGED_RUNS_MAX
     ctypedef struct rt_size_bucket:
         pass
     ctypedef struct rt_patched:
@@ -43,7 +44,7 @@ cdef extern from "_patched_loops.h" nogil:
         int64_t leaf_elements
         int64_t forced_grain
         double lost_margin
-        int64_t lost_strikes
+        int64_t judged_runs
         int64_t retry_after
         int64_t max_stretch
         int64_t reference_every
@@ -137,7 +138,7 @@ def installed(cnp.ufunc ufunc, int index, int slot):
 
 def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, double chunk_s,
               int64_t min_leaves, int64_t max_leaves, int64_t leaf_elements,
-              int64_t forced_grain, double lost_margin=1.1, int64_t lost_strikes=2,
+              int64_t forced_grain, double lost_margin=1.1, int64_t judged_runs=3,
               int64_t retry_after=32, int64_t max_stretch=4096, int64_t reference_every=32,
               double reference_max_s=1.0):
     """The settings every trampoline reads (see rt_patch_settings); chunk_s
@@ -146,6 +147,8 @@ def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, 
     if min_leaves < 1 or max_leaves < 1 or leaf_elements < 1 or forced_grain < 0:
         raise ValueError("leaves per thread and leaf elements must be positive, "
                          "the forced grain 0 (none) or positive")
+    if not 1 <= judged_runs <= RT_JUDGED_RUNS_MAX:
+        raise ValueError(f"judged_runs must be 1 to {RT_JUDGED_RUNS_MAX}, got {judged_runs}")
     rt_store_i64(&rt_settings.min_elements, max(min_elements, 2))
     rt_store_i64(&rt_settings.cutoff_ps, <int64_t>(cutoff_s * 1e12))
     rt_store_double(&rt_settings.chunk_s, chunk_s)
@@ -154,7 +157,7 @@ def configure(bint enabled, int threads, int64_t min_elements, double cutoff_s, 
     rt_store_i64(&rt_settings.leaf_elements, leaf_elements)
     rt_store_i64(&rt_settings.forced_grain, forced_grain)
     rt_store_double(&rt_settings.lost_margin, lost_margin)
-    rt_store_i64(&rt_settings.lost_strikes, lost_strikes)
+    rt_store_i64(&rt_settings.judged_runs, judged_runs)
     rt_store_i64(&rt_settings.retry_after, retry_after)
     rt_store_i64(&rt_settings.max_stretch, max_stretch)
     rt_store_i64(&rt_settings.reference_every, reference_every)
