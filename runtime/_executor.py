@@ -18,10 +18,12 @@ is free, so a busy worker never holds a task another lane could run.
 from __future__ import annotations
 
 import collections
-import contextlib
 import concurrent.futures
+import contextlib
 import contextvars
+import os
 import threading
+import weakref
 from typing import Any, Callable, TypeVar
 
 from . import _config, _core, _qos, _submit
@@ -59,6 +61,7 @@ class Executor(concurrent.futures.Executor):
         self._changed = threading.Condition()
         self._runner: threading.Thread | None = None
         self._shut_down = False
+        _executors.add(self)
 
     @property
     def qos(self) -> str | None:
@@ -168,3 +171,19 @@ class Executor(concurrent.futures.Executor):
             with self._changed:
                 self._running -= 1
                 self._changed.notify_all()
+
+
+_executors: weakref.WeakSet[Executor] = weakref.WeakSet()
+
+
+def _after_fork_child() -> None:
+    # The child has none of the parent's threads: no runner, no task
+    # running; what was queued stays the parent's to run.
+    for executor in list(_executors):
+        executor._changed = threading.Condition()
+        executor._tasks.clear()
+        executor._running = executor._offers = 0
+        executor._runner = None
+
+
+os.register_at_fork(after_in_child=_after_fork_child)

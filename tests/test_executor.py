@@ -170,3 +170,40 @@ def test_it_is_a_concurrent_futures_executor_not_named_like_the_thread_pool():
     # distributed treats a class whose name says ThreadPoolExecutor as its own.
     assert issubclass(runtime.Executor, concurrent.futures.Executor)
     assert "ThreadPoolExecutor" not in str(runtime.Executor)
+
+
+@pytest.mark.parametrize("threads", [1], indirect=True)
+# Python 3.12+ warns about fork() in a process with threads: forking with
+# the runner running is what this test checks.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_has_a_working_executor(threads):
+    # Forked while the parent's runner runs a task: the child has no
+    # runner (and with one thread the runner is the only lane), so its
+    # executor must start one of its own.
+    release, started = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait(WAIT_S)
+
+    ex = runtime.Executor()
+    held = ex.submit(hold)
+    assert started.wait(WAIT_S)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's exit hooks
+        try:
+            ok = ex.submit(sum, [1, 2]).result(timeout=5) == 3
+        except BaseException:
+            ok = False
+        os.write(write, b"ok" if ok else b"no")
+        os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 2) == b"ok"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+        release.set()
+        held.result(timeout=WAIT_S)
+        ex.shutdown()

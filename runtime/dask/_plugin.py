@@ -28,7 +28,9 @@ T = TypeVar("T")
 
 PLUGIN_NAME = "runtime"
 SHARE_CALLBACK = "runtime-cpu-share"
-SHARE_CHECK_MS = 1000  # one small request to the scheduler a second
+# How often a worker asks the scheduler which workers share its host
+# (the answer lists every worker: kept infrequent for large clusters).
+SHARE_CHECK_MS = 2000
 
 # A worker in these states no longer runs tasks: it does not count as a
 # process on the host.
