@@ -1,6 +1,7 @@
 """Dask alone against Dask with runtime inside, on one machine:
 
-    python benchmarks/dask_compare.py [--size 4e8] [--repeats 1] [--json out.json]
+    python benchmarks/dask_compare.py [--size 4e8] [--repeats 2] [--chunk-factor 10]
+                                      [--json out.json]
 
 Two pipelines over `size` float64 elements made by da.random.random:
 exp then sum, and a*b+c then mean.  Four configurations:
@@ -189,12 +190,14 @@ def measure(name: str, pipeline: str, size: int, chunk: int, by_runtime: bool,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=float, default=4e8, help="elements per array")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--chunk-factor", type=int, default=10,
+                        help="blocks of the runtime rows, over Dask's default")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     size = int(args.size)
-    if size < 1 or args.repeats < 1:
-        parser.error("--size and --repeats must be at least 1")
+    if size < 1 or args.repeats < 1 or args.chunk_factor < 1:
+        parser.error("--size, --repeats and --chunk-factor must be at least 1")
     chunk = default_chunk(size)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"runtime {runtime.__version__}, dask {dask.__version__}; {cpus} CPUs; "
@@ -203,6 +206,9 @@ def main() -> None:
           f"in the runtime rows; best of {args.repeats}", flush=True)
     rows = []
     for name, factor, by_runtime, how in CONFIGURATIONS:
+        if factor != 1:
+            factor = args.chunk_factor
+            name = name.replace("10x", f"{factor}x")
         block = min(size, chunk * factor)
         if how in (threaded, on_runtime_executor):
             for pipeline in PIPELINES:
@@ -244,8 +250,12 @@ def print_table(rows: list[Row]) -> None:
         best = min(plain, key=lambda row: row.wall_s)
         for row in of_pipeline:
             print(f"| {row.configuration} | {row.pipeline} | {row.chunk:.3g} | {row.tasks} "
-                  f"| {row.wall_s:.2f} | {row.cpu_s:.2f} | {row.wall_s / best.wall_s:.2f} "
-                  f"| {row.cpu_s / best.cpu_s:.2f} |")
+                  f"| {row.wall_s:.2f} | {row.cpu_s:.2f} | {ratio(row.wall_s, best.wall_s)} "
+                  f"| {ratio(row.cpu_s, best.cpu_s)} |")
+
+
+def ratio(value: float, best: float) -> str:
+    return f"{value / best:.2f}" if best > 0 else "-"  # too short to count
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ that used them."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import subprocess
 import sys
@@ -59,3 +61,23 @@ def test_on_real_dask_clusters():
                                                              "RUNTIME_NUM_THREADS")})
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     assert " passed" in result.stdout.splitlines()[-1]
+
+
+def test_the_dask_benchmark_runs_and_every_configuration_computes_the_same(tmp_path):
+    pytest.importorskip("dask.array")
+    pytest.importorskip("distributed")
+    size = 200_000
+    out = tmp_path / "rows.json"
+    result = subprocess.run(
+        [sys.executable, str(HERE.parent / "benchmarks" / "dask_compare.py"), "--size", str(size),
+         "--json", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    rows = json.loads(out.read_text())
+    assert len(rows) == 8 and all(row["tasks"] > 0 and row["cpu_s"] >= 0 for row in rows)
+    # Uniform numbers: E[exp(u)] = e - 1, E[a*b + c] = 3/4; 200 000 of them
+    # land within a fraction of a percent (the blocks, so the draws, differ).
+    for row in rows:
+        if row["pipeline"] == "exp then sum":
+            assert row["result"] == pytest.approx(size * (math.e - 1), rel=0.01)
+        else:
+            assert row["result"] == pytest.approx(0.75, rel=0.01)
