@@ -7,7 +7,8 @@ tests/test_dask.py runs this file in a pytest of its own, in a fresh
 interpreter: distributed keeps a thread (Dask-Offload) and multiprocessing
 its resource tracker for the life of the process that used them, which
 the suite's check for threads and processes left behind would find.
-Every wait is bounded."""
+Every wait is bounded: by its own timeout, and the whole run by
+tests/test_dask.py's."""
 
 from __future__ import annotations
 
@@ -138,8 +139,9 @@ def test_a_pipeline_gives_numpys_results(installed):
     xs, ys = x.compute(scheduler="synchronous"), y.compute(scheduler="synchronous")
     # Through runtime inside the tasks too: map_blocks with runtime.map.
     exp_blocks = x.map_blocks(lambda block: runtime.map(np.exp, block), dtype=float)
-    results = installed.compute([da.exp(x).sum(), (x * y + 1.0).mean(), (x - y).max(),
-                                 exp_blocks, da.sqrt(x * y).std()], sync=True)
+    futures = installed.compute([da.exp(x).sum(), (x * y + 1.0).mean(), (x - y).max(),
+                                 exp_blocks, da.sqrt(x * y).std()])
+    results = [future.result(timeout=WAIT_S) for future in futures]
     exp_sum, mean, largest, exp_all, std = results
     assert exp_sum == pytest.approx(np.exp(xs).sum(), rel=1e-12)
     assert mean == pytest.approx((xs * ys + 1.0).mean(), rel=1e-12)
