@@ -78,7 +78,7 @@ OPTIONAL_MODULES = {"dask", "distributed"}
 # Examples that start a Dask cluster run in a fresh interpreter:
 # distributed keeps a thread for the life of the process (Dask-Offload),
 # which the suite's check for threads left behind would find.
-FRESH_INTERPRETER = ("runtime.dask.",)
+FRESH_INTERPRETER = ("runtime.dask._install.",)
 
 
 def _docstring_examples() -> list[doctest.DocTest]:
@@ -111,6 +111,10 @@ EXAMPLES = _docstring_examples()
 @pytest.mark.parametrize("test", EXAMPLES, ids=[t.name for t in EXAMPLES])
 def test_docstring_example_runs(test, threads):
     if test.name.startswith(FRESH_INTERPRETER):
+        missing = sorted(name for name in OPTIONAL_MODULES
+                         if importlib.util.find_spec(name) is None)
+        if missing:
+            pytest.skip(f"{test.name} needs {', '.join(missing)} (not installed)")
         run_in_fresh_interpreter(test)
         return
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
