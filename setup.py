@@ -86,9 +86,20 @@ inline_extension = Extension(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )
 
+# Big outputs from runtime's cache, through NumPy's memory-handler interface.
+outputs_extension = Extension(
+    "runtime._outputs",
+    sources=["runtime/_outputs.pyx", "runtime/_output_cache.c"],
+    include_dirs=[numpy.get_include(), "runtime"],
+    extra_compile_args=[f for f in cflags if f != "-std=c11"],
+    extra_link_args=ldflags,
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    depends=["runtime/_output_cache.h"],
+)
+
 # Everything else about the distribution (name, version, dependencies,
 # packages) is in pyproject.toml; this file only builds the extensions.
 setup(
-    ext_modules=cythonize([extension, inline_extension, *numpy_extensions], language_level=3,
+    ext_modules=cythonize([extension, inline_extension, outputs_extension, *numpy_extensions], language_level=3,
                           compiler_directives={"embedsignature": True}),
 )

@@ -14,6 +14,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import _outputs
+
 CACHE_LINE = 64
 
 
@@ -276,7 +278,9 @@ class Outputs:
             if start == 0 and stop == self.rows:
                 self.arrays = results
                 return
-            self.arrays = [np.empty((self.rows,) + r.shape[1:], dtype=r.dtype) for r in results]
+            # From the output cache: a loop of such calls reuses its last,
+            # dropped output's pages (runtime/_outputs.pyx).
+            self.arrays = [_outputs.empty((self.rows,) + r.shape[1:], r.dtype) for r in results]
         self.store(result, start, stop, results)
 
     def store(self, result: Any, start: int, stop: int,

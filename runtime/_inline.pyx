@@ -30,11 +30,12 @@ one leaf, func(*arrays).
 """
 cimport numpy as cnp
 from cpython.contextvars cimport get_value
-from cpython.dict cimport PyDict_GetItem
-from cpython.object cimport PyObject
+from cpython.dict cimport PyDict_Copy, PyDict_GetItem, PyDict_Size
+from cpython.object cimport PyObject, PyTypeObject, ternaryfunc
 from libc.string cimport memcmp, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+import sys
 import types
 
 import numpy as np
@@ -44,6 +45,17 @@ from . import _core
 cnp.import_array()
 
 cdef extern from "Python.h":
+    ctypedef object (*PyCFunction)(object, object)
+    ctypedef struct PyMethodDef:
+        const char *ml_name
+        PyCFunction ml_meth
+        int ml_flags
+        const char *ml_doc
+    int METH_FASTCALL
+    int METH_KEYWORDS
+    object PyCFunction_NewEx(PyMethodDef *ml, object self, object module)
+    object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf,
+                               PyObject *kwnames)
     PyObject *PyFunction_GetCode(object op)
     bint PyFunction_Check(object op)
     bint PyMethod_Check(object op)
@@ -54,6 +66,9 @@ cdef enum:
     REFRESH = 1024    # one fast call in this many takes the measured path
     TIME_EVERY = 8    # inline calls timed: one in this many (two clock reads cost ~40 ns)
     MAX_MEMOS = 4096  # entries per table before it is cleared (keys are code objects)
+
+# Addresses the measured path accepts (it says what is wrong with others).
+MAX_ADDRESS = 2**64 - 1
 
 # Calls of at most this many elements, never seen before, run inline (and
 # are measured): 2**16 doubles of exp take ~60 us, about where splitting
@@ -93,6 +108,11 @@ cdef class Memo:
     """What is known of one function's inline calls, per argument signature."""
     cdef double rate[MAX_ARGS][MAX_TYPES]
     cdef Py_ssize_t upto[MAX_ARGS][MAX_TYPES]
+    # A stretch where parallel lost lately: the next stretch_left calls of
+    # at most stretch_upto elements run inline (then the measured path
+    # retries parallel).
+    cdef Py_ssize_t stretch_upto[MAX_ARGS][MAX_TYPES]
+    cdef Py_ssize_t stretch_left[MAX_ARGS][MAX_TYPES]
     cdef unsigned long generation
     cdef unsigned int calls
 
@@ -102,6 +122,8 @@ cdef class Memo:
     cdef void reset(self):
         memset(self.rate, 0, sizeof(self.rate))
         memset(self.upto, 0, sizeof(self.upto))
+        memset(self.stretch_upto, 0, sizeof(self.stretch_upto))
+        memset(self.stretch_left, 0, sizeof(self.stretch_left))
         self.generation = _generation
         self.calls = 0
 
@@ -114,6 +136,9 @@ cdef class Memo:
         if self.calls % REFRESH == 0:
             return False
         if elements <= self.upto[slot][kind]:
+            return True
+        if self.stretch_left[slot][kind] > 0 and elements <= self.stretch_upto[slot][kind]:
+            self.stretch_left[slot][kind] -= 1
             return True
         cdef double rate = self.rate[slot][kind]
         if rate == 0.0:
@@ -148,9 +173,32 @@ cdef inline Memo find(dict table, object key):
     return None if found == NULL else <Memo>found
 
 
+# The last function runtime.map found in its table, and its memo: a call
+# in a loop skips the dict lookup (~170 instructions of a ~1000-instruction
+# overhead on a 100-element exp, measured with callgrind).
+cdef object _last_map_key = None
+cdef Memo _last_map_memo = None
+
+
+cdef inline Memo find_map_memo(object key):
+    global _last_map_key, _last_map_memo
+    if key is _last_map_key:
+        return _last_map_memo
+    memo = find(_map_memos, key)
+    if memo is not None:
+        _last_map_key = key
+        _last_map_memo = memo
+    return memo
+
+
 cdef Memo find_or_add(dict table, object key):
+    global _last_map_key, _last_map_memo
     memo = find(table, key)
     if memo is None:
+        # A new memo may replace one the table dropped (clear): forget the
+        # last one found, which may be that one.
+        _last_map_key = None
+        _last_map_memo = None
         try:
             hash(key)
         except TypeError:
@@ -211,6 +259,21 @@ cdef int signature(tuple arrays, Py_ssize_t *elements, Py_ssize_t *rows):
     return kind
 
 
+cdef inline int signature_of_one(object first, Py_ssize_t *elements, Py_ssize_t *rows):
+    """signature() of one array, without the tuple."""
+    if type(first) is not _ndarray:
+        return -1
+    cdef cnp.ndarray a = <cnp.ndarray>first
+    if cnp.PyArray_NDIM(a) < 1 or cnp.PyArray_DIMS(a)[0] == 0:
+        return -1
+    cdef int kind = cnp.PyArray_TYPE(a)
+    if kind < 0 or kind >= MAX_TYPES:
+        return -1
+    elements[0] = cnp.PyArray_SIZE(a)
+    rows[0] = cnp.PyArray_DIMS(a)[0]
+    return kind
+
+
 cdef inline object checked_rows(object result, Py_ssize_t rows, str what):
     """The result of an inline map, as the measured path returns it: an
     array of `rows` rows as is; anything else checked (and converted or
@@ -255,9 +318,25 @@ def forget():
     _generation += 1
 
 
-def note(str table, func, tuple arrays, Py_ssize_t elements):
-    """The measured path ran a call inline by decision: calls of this
-    function and signature with at most `elements` elements may skip it."""
+cdef void learn(Memo memo, int slot, int kind, Py_ssize_t elements, bint inline,
+                Py_ssize_t stretch):
+    if memo.generation != _generation:
+        memo.reset()
+    if inline:
+        if elements > memo.upto[slot][kind]:
+            memo.upto[slot][kind] = elements
+    elif stretch > 0:
+        memo.stretch_upto[slot][kind] = elements
+        memo.stretch_left[slot][kind] = stretch
+
+
+def note(str table, func, tuple arrays, Py_ssize_t elements, bint inline, Py_ssize_t stretch):
+    """What the measured path decided for a call: to run it inline
+    (`inline`: calls of this function and signature with at most
+    `elements` elements may skip the measured path from now on), or to run
+    the next `stretch` such calls inline (parallel lost there lately)."""
+    if not inline and stretch <= 0:
+        return
     cdef Py_ssize_t count = 0, rows = 0
     cdef int kind = 0
     cdef dict memos
@@ -276,11 +355,7 @@ def note(str table, func, tuple arrays, Py_ssize_t elements):
     memo = find_or_add(memos, memo_key(func))
     if memo is None:
         return
-    if memo.generation != _generation:
-        memo.reset()
-    cdef int slot = len(arrays) - 1 if table == "map" else 0
-    if elements > memo.upto[slot][kind]:
-        memo.upto[slot][kind] = elements
+    learn(memo, len(arrays) - 1 if table == "map" else 0, kind, elements, inline, stretch)
 
 
 # ---- the entry points ------------------------------------------------------
@@ -319,11 +394,11 @@ def map(func, *arrays, out=None, grain=None, qos=None):
     cdef int kind
     cdef Memo memo
     cdef double t0
-    if out is None and grain is None and qos is None and _enabled and _threads > 0 \
+    if out is None and grain is None and qos is None and _enabled \
             and callable(func):
         kind = signature(arrays, &elements, &rows)
         if kind >= 0 and default_level():
-            memo = find(_map_memos, memo_key(func))
+            memo = find_map_memo(memo_key(func))
             if (memo is None and elements <= _first_inline) or (
                     memo is not None and memo.inline(len(arrays) - 1, kind, elements,
                                                      _cutoff_python)):
@@ -338,6 +413,54 @@ def map(func, *arrays, out=None, grain=None, qos=None):
                 memo.timed(len(arrays) - 1, kind, elements, now_s() - t0)
                 return checked_rows(result, rows, "runtime.map")
     return _slow["map"](func, arrays, out, grain, qos)
+
+
+cdef object map_fastcall(object module, PyObject **args, Py_ssize_t nargs,
+                         PyObject *kwnames):
+    """runtime.map itself (METH_FASTCALL | METH_KEYWORDS): the common call,
+    map(func, array) with no keywords, is decided here on the arguments as
+    they lie on the caller's stack, with no tuple of them built and no
+    keywords parsed (~40 ns of ~80 on a 100-element exp); any other call
+    goes to the general entry (the def map above: the same decision for
+    every form, and its errors)."""
+    cdef Py_ssize_t elements = 0, rows = 0
+    cdef int kind
+    cdef Memo memo
+    cdef double t0
+    if nargs == 2 and kwnames == NULL and _enabled:
+        func = <object>args[0]
+        array = <object>args[1]
+        kind = signature_of_one(array, &elements, &rows)
+        if kind >= 0 and callable(func) and default_level():
+            memo = find_map_memo(memo_key(func))
+            if (memo is None and elements <= _first_inline) or (
+                    memo is not None and memo.inline(0, kind, elements, _cutoff_python)):
+                if memo is None:
+                    memo = find_or_add(_map_memos, memo_key(func))
+                    if memo is not None:
+                        memo.calls = 1  # its first call (not timed, see sample)
+                if memo is None or not memo.sample():
+                    return checked_rows(func(array), rows, "runtime.map")
+                t0 = now_s()
+                result = func(array)
+                memo.timed(0, kind, elements, now_s() - t0)
+                return checked_rows(result, rows, "runtime.map")
+    return PyObject_Vectorcall(_map_general, args, nargs, kwnames)
+
+
+# runtime.map is map_fastcall as a builtin function of this module, the def
+# above its general entry.  The text signature lets inspect.signature read
+# the builtin's parameters; the docstring is the def's (kept alive here: the
+# method definition points into it).
+cdef object _map_general = map
+cdef bytes _map_doc = ("map($module, func, /, *arrays, out=None, grain=None, qos=None)\n--\n\n"
+                       + _map_general.__doc__).encode()
+cdef PyMethodDef _map_def
+_map_def.ml_name = b"map"
+_map_def.ml_meth = <PyCFunction><void *>map_fastcall
+_map_def.ml_flags = METH_FASTCALL | METH_KEYWORDS
+_map_def.ml_doc = _map_doc
+map = PyCFunction_NewEx(&_map_def, sys.modules[__name__], __name__)
 
 
 def reduce(func, *arrays, combine, grain=None, qos=None):
@@ -403,7 +526,7 @@ def parallel_for(n, body, ctx=None, *, grain=None, qos=None):
     cdef Py_ssize_t count
     cdef Memo memo
     cdef double t0
-    if grain is None and qos is None and _enabled and _threads > 0 and type(n) is int:
+    if grain is None and qos is None and _enabled and type(n) is int:
         count = n if 0 < n < (1 << 62) else -1
         if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \
                 and default_level():
@@ -416,7 +539,8 @@ def parallel_for(n, body, ctx=None, *, grain=None, qos=None):
                 body(0, count)
                 memo.timed(0, 0, count, now_s() - t0)
                 return None
-        elif count > 0 and type(body) is int and (ctx is None or type(ctx) is int) \
+        elif count > 0 and type(body) is int and 0 < body <= MAX_ADDRESS and (
+                ctx is None or (type(ctx) is int and 0 <= ctx <= MAX_ADDRESS)) \
                 and default_level():
             memo = find(_native_memos, body)
             if memo is not None and memo.inline(0, 0, count, _cutoff_native):
@@ -447,7 +571,7 @@ def map_items(func, items, *, qos=None, progress=False):
     """
     cdef Memo memo
     cdef double t0
-    if qos is None and progress is False and _enabled and _threads > 0 and \
+    if qos is None and progress is False and _enabled and \
             (type(items) is list or type(items) is tuple) and len(items) > 0 and default_level():
         memo = find(_items_memos, memo_key(func))
         if memo is not None and memo.inline(0, 0, len(items), _cutoff_python):
@@ -480,10 +604,14 @@ cdef class ParallelFunction:
         self.memo = Memo()
 
     def __call__(self, *args, **kwargs):
+        return self.call(args, kwargs if kwargs else None)
+
+    cdef object call(self, tuple args, object kwargs):
+        """The call: `kwargs` a dict of keyword arguments, or None."""
         cdef Py_ssize_t elements = 0, rows = 0
         cdef int kind
         cdef double t0
-        if not kwargs and not self.fixed_qos and _enabled and _threads > 0:
+        if kwargs is None and not self.fixed_qos and _enabled:
             kind = signature(args, &elements, &rows)
             if kind >= 0:
                 if self.reduces:
@@ -497,18 +625,16 @@ cdef class ParallelFunction:
                     result = self.func(*args)
                     self.memo.timed(len(args) - 1, kind, elements, now_s() - t0)
                     return checked_rows(result, rows, self.what)
-        return self.slow(args, kwargs)
+        return self.slow(args, {} if kwargs is None else kwargs)
 
-    def note_inline(self, tuple args):
-        """The measured path ran a call inline by decision."""
+    def note_inline(self, tuple args, bint inline, Py_ssize_t stretch):
+        """What the measured path decided for a call (as note())."""
         cdef Py_ssize_t elements = 0, rows = 0
-        cdef int kind = signature(args, &elements, &rows)
-        if kind < 0:
+        if not inline and stretch <= 0:
             return
-        if self.memo.generation != _generation:
-            self.memo.reset()
-        if elements > self.memo.upto[len(args) - 1][kind]:
-            self.memo.upto[len(args) - 1][kind] = elements
+        cdef int kind = signature(args, &elements, &rows)
+        if kind >= 0:
+            learn(self.memo, len(args) - 1, kind, elements, inline, stretch)
 
     def __get__(self, instance, owner):
         # A decorated method binds like a plain function does.
@@ -518,3 +644,17 @@ cdef class ParallelFunction:
 
     def __repr__(self):
         return f"<runtime.parallel {self.func!r}>"
+
+
+cdef object parallel_function_call(object self, object args, PyObject *kwds):
+    """ParallelFunction's tp_call slot: the call without the empty keyword
+    dict that a `def __call__(self, *args, **kwargs)` makes on every call
+    (~30 ns of a ~140 ns overhead on a 100-element a * b + c).  The slot's
+    contract: `args` a tuple, `kwds` NULL or a dict the callee must not
+    change (so it is copied)."""
+    if kwds == NULL or PyDict_Size(<object>kwds) == 0:
+        return (<ParallelFunction>self).call(<tuple>args, None)
+    return (<ParallelFunction>self).call(<tuple>args, PyDict_Copy(<object>kwds))
+
+
+(<PyTypeObject *>ParallelFunction).tp_call = <ternaryfunc><void *>parallel_function_call

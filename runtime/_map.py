@@ -16,6 +16,7 @@ import numpy as np
 from . import _config, _inline, _qos, _schedule
 from ._arrays import (Outputs, SplitArguments, chunk_caller, copy_inputs_overlapping,
                       make_first_and_body, split_arguments)
+from ._native_reduce import native_partials
 from ._progress import ItemProgress
 
 T = TypeVar("T")
@@ -134,6 +135,10 @@ def reduce_split(func: Callable[..., Any], split: SplitArguments,
     leaves = -(-rows // leaf)
     if leaves <= 1:
         return func(*split.args, **split.kwargs)
+    # np.sum: its leaves on NumPy's loop with no GIL (runtime/_native_reduce.py).
+    native = native_partials(func, split.args, split.kwargs, combine, leaf, split.row_elements)
+    if native is not None:
+        return combine_in_order(native, combine)
     partials: list[Any] = [None] * leaves
     call = chunk_caller(func, split)
 
@@ -172,8 +177,8 @@ def map_call(func: Callable[..., Any], arrays: tuple[Any, ...], out: Any, grain:
     if split is None:
         return _whole(func, args, {}, out, "runtime.map")
     result = map_split(func, split, out, grain, "runtime.map")
-    if out is None and grain is None and _schedule.ran_inline():
-        _inline.note("map", func, arrays, 0)
+    if out is None and grain is None:
+        _inline.note("map", func, arrays, 0, _schedule.ran_inline(), _schedule.lost_stretch())
     return result
 
 
@@ -223,8 +228,9 @@ def map_items_call(func: Callable[[T], R], items: Iterable[T], qos: str | None,
     finally:
         if done is not None:
             done.close()
-    if done is None and _schedule.ran_inline() and isinstance(items, (list, tuple)):
-        _inline.note("items", func, (), len(items))
+    if done is None and isinstance(items, (list, tuple)):
+        _inline.note("items", func, (), len(items), _schedule.ran_inline(),
+                     _schedule.lost_stretch())
     return results
 
 

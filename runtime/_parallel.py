@@ -68,8 +68,8 @@ def parallel(func: Callable[..., Any] | None = None, /, *,
         if reduce is not None:
             return reduce_split(func, split, reduce, checked_grain, what)
         result = map_split(func, split, None, checked_grain, what)
-        if checked_grain is None and not kwargs and _schedule.ran_inline():
-            chunked.note_inline(args)
+        if checked_grain is None and not kwargs:
+            chunked.note_inline(args, _schedule.ran_inline(), _schedule.lost_stretch())
         return result
 
     def measured(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

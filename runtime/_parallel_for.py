@@ -34,8 +34,8 @@ def parallel_for_call(n: int, body: Callable[[int, int], Any] | Any, ctx: Any,
             raise TypeError("runtime.parallel_for: ctx= is passed to native kernels only; a "
                             "Python body gets (start, stop) — use a closure for its data")
         _schedule.run(body, n, key=_schedule.cost_key(body, "for"), grain=grain)
-        if grain is None and _schedule.ran_inline():
-            _inline.note("for", body, (), n)
+        if grain is None:
+            _inline.note("for", body, (), n, _schedule.ran_inline(), _schedule.lost_stretch())
         return
     address = context_address(ctx)
     if n == 0:
@@ -49,8 +49,8 @@ def parallel_for_call(n: int, body: Callable[[int, int], Any] | Any, ctx: Any,
 
     _schedule.run(inline, n, key=("native", kernel), grain=grain, native=(kernel, address),
                   limit_blas=False)
-    if grain is None and type(body) is int and _schedule.ran_inline():
-        _inline.note("native", body, (), n)
+    if grain is None and type(body) is int:
+        _inline.note("native", body, (), n, _schedule.ran_inline(), _schedule.lost_stretch())
 
 
 _inline._slow["parallel_for"] = parallel_for_call

@@ -55,12 +55,42 @@ COST_CACHE_SIZE = 512
 # A size where a parallel run lost to the serial prediction runs inline for
 # this many calls before parallel is tried there again.
 RETRY_PARALLEL_AFTER = 32
-LOST_MARGIN = 1.25
+# ... doubled each time parallel loses again there, up to this many calls:
+# a size where parallel always loses (a*b+c of 1e5 doubles in Python
+# chunks: 4x serial) then costs ~0.1% rather than 2 lost runs in 34 (~20%).
+MAX_INLINE_STRETCH = 4096
+# ... a loss being a parallel run this much slower than the size's best
+# serial run: the floor promised is 0.95x serial, and one parallel run has
+# to be clearly slower for noise not to flag it.
+LOST_MARGIN = 1.1
+# ... judged on the median of the last JUDGED_RUNS parallel runs there: one
+# run a busy moment delayed is no verdict, and runs that alternate between
+# fast and slow (GIL-bound leaves: 250 us, 800 us, 250 us... against 330
+# serial) are.
+JUDGED_RUNS = 3
+# A size bucket's one serial reference run (wants_serial_reference) is made
+# only for calls predicted to take at most this long.  The run is the call
+# itself, inline: never slower than serial, it only forgoes the parallel
+# gain once.  map_items of 1e5 small NumPy items (0.3 s) ran 0.4x serial,
+# every call, without one.
+SERIAL_REFERENCE_MAX_S = 1.0
+# ... and again every this many parallel runs at a size: the best serial
+# time stays current (at most 1/32 of the calls forgo the parallel gain).
+SERIAL_REFERENCE_EVERY = 32
 # Until the pool's overheads are measured (a millisecond or two, with the
 # workers' start), a call whose serial time is predicted below this runs
 # inline: measuring then would cost more than the call could gain, and the
 # promise is never to be slower than the serial call.
 CALIBRATE_WHEN_S = 1e-3
+# ... judged from a first piece that took at least this long (see
+# _before_calibration).
+PROBE_TRUSTED_S = 1e-4
+# ... unless the calls run inline that way add up to this much: then the
+# pool's measurement (~0.5-1.5 ms) is small against the work, and calls that
+# might gain from it (a program of many 1e5-element calls, ~70 us each,
+# would otherwise never measure the pool and never split) get their chance.
+CALIBRATE_AFTER_S = 5e-3
+_inline_before_calibration_s = 0.0
 
 # What the last run() on this thread did: decided to run inline or not.
 # The entry points read it right after, to note calls that may skip the
@@ -72,6 +102,19 @@ def ran_inline() -> bool:
     """Whether this thread's last run() ran inline by decision (not by a
     forced grain, not split, not finished while probing)."""
     return getattr(_decision, "inline", False)
+
+
+def lost_stretch() -> int:
+    """For an entry point whose compiled path can run calls inline: the
+    rest of the lost stretch this thread's last run() ran inline in (a
+    size where parallel lost lately), taken off the model (see
+    take_lost_stretch); 0 if none.  Entry points that cannot (reductions,
+    whose inline run must still be their leaves) leave it to the model."""
+    stretch_of = getattr(_decision, "stretch_of", None)
+    if stretch_of is None:
+        return 0
+    _decision.stretch_of = None
+    return take_lost_stretch(*stretch_of)
 
 
 @dataclass(frozen=True)
@@ -180,18 +223,34 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "serial", "lost")
+    __slots__ = ("points", "serial", "serial_runs", "lost", "referenced_at", "recent",
+                 "parallel_runs", "stretch", "retrying")
 
     def __init__(self) -> None:
         self.points: dict[int, tuple[int, float]] = {}
         # Fastest seconds per row of serial runs (inline calls and probes),
         # per size bucket: what a parallel run at that size must beat.
         self.serial: dict[int, float] = {}
+        self.serial_runs: dict[int, int] = {}  # how many, per bucket
         # Size buckets where a parallel run took longer than the serial
         # call was predicted to: how many more calls there run inline
         # before parallel is tried again (the machine may have been busy,
         # or the body holds the GIL more than the model knows).
         self.lost: dict[int, int] = {}
+        # Parallel runs per size bucket, and their count when the last
+        # serial reference run was made (or skipped) there.
+        self.parallel_runs: dict[int, int] = {}
+        self.referenced_at: dict[int, int] = {}
+        # The last JUDGED_RUNS parallel runs' times over the serial time,
+        # per size bucket.
+        self.recent: dict[int, list[float]] = {}
+        # The next inline stretch per size bucket: RETRY_PARALLEL_AFTER,
+        # doubled each time the first parallel run after a stretch loses
+        # again (up to MAX_INLINE_STRETCH), back to the start on a win; and
+        # the buckets whose next parallel run is such a retry (one loss is
+        # then a verdict: the size has lost before).
+        self.stretch: dict[int, int] = {}
+        self.retrying: set[int] = set()
 
     def parallel_lost(self, rows: int) -> bool:
         """Whether to run this size inline because parallel lost here lately
@@ -201,17 +260,70 @@ class CostModel:
         if left <= 0:
             return False
         self.lost[bucket] = left - 1
+        if left == 1:
+            self.retrying.add(bucket)
         return True
+
+    def wants_serial_reference(self, rows: int) -> bool:
+        """Whether to run this call inline as a serial reference for the
+        parallel runs at its size (note_parallel judges them by it): at a
+        size with fewer than two serial runs of its own, once, and then
+        every SERIAL_REFERENCE_EVERY parallel runs, for calls predicted at
+        most SERIAL_REFERENCE_MAX_S.  Without references a size that only
+        ever ran parallel was never found to lose (reduce of 1e6 doubles:
+        0.86x, always parallel).  One early serial run is no reference: a
+        function's first calls pay cold caches and their outputs' page
+        faults (runtime.numpy.exp of 1e5 doubles: 226-386 us in its first
+        two calls, 65 us warm, and parallel at 76 us looked like a win);
+        the later ones keep the best serial time current."""
+        bucket = rows.bit_length()
+        runs = self.parallel_runs.get(bucket, 0)
+        if self.referenced_at.get(bucket) == runs:
+            return False  # one per stretch of parallel runs
+        first = bucket not in self.referenced_at and self.serial_runs.get(bucket, 0) < 2
+        if not first and (runs == 0 or runs % SERIAL_REFERENCE_EVERY):
+            return False
+        self.referenced_at[bucket] = runs
+        return self.predict(rows) <= SERIAL_REFERENCE_MAX_S
+
+    def judged(self, rows: int) -> bool:
+        """A serial reference at this size exists, and parallel has not
+        lost here lately: parallel runs at this size may skip the plan
+        (their time still goes to note_parallel)."""
+        bucket = rows.bit_length()
+        return (bucket in self.referenced_at or self.serial_runs.get(bucket, 0) >= 2) \
+            and self.lost.get(bucket, 0) <= 0 \
+            and (self.parallel_runs.get(bucket, 0) + 1) % SERIAL_REFERENCE_EVERY != 0
 
     def note_parallel(self, rows: int, seconds: float) -> None:
         """A parallel run's wall time, judged against serial runs of the same
         size bucket only (a rate scaled up from smaller calls, cache-warm
-        and free of page faults, would make big parallel calls look lost),
-        and a clear loss only."""
+        and free of page faults, would make big parallel calls look lost):
+        the median of the last JUDGED_RUNS runs over LOST_MARGIN times the
+        best serial time sends the size inline for a stretch."""
         bucket = rows.bit_length()
+        self.parallel_runs[bucket] = self.parallel_runs.get(bucket, 0) + 1
         rate = self.serial.get(bucket)
-        if rate is not None and seconds > LOST_MARGIN * rate * rows:
-            self.lost[bucket] = RETRY_PARALLEL_AFTER
+        if rate is None:
+            return
+        ratio = seconds / (rate * rows)
+        if bucket in self.retrying:
+            # The first run after a lost stretch: its own verdict.
+            self.retrying.discard(bucket)
+            verdict = ratio
+        else:
+            recent = self.recent.setdefault(bucket, [])
+            recent.append(ratio)
+            del recent[:-JUDGED_RUNS]
+            verdict = sorted(recent)[len(recent) // 2] if len(recent) == JUDGED_RUNS else 0.0
+        if verdict <= LOST_MARGIN:
+            if verdict > 0.0:
+                self.stretch.pop(bucket, None)  # parallel holds here: short stretches again
+            return
+        self.recent.pop(bucket, None)
+        stretch = self.stretch.get(bucket, RETRY_PARALLEL_AFTER)
+        self.lost[bucket] = stretch
+        self.stretch[bucket] = min(2 * stretch, MAX_INLINE_STRETCH)
 
     def add(self, rows: int, seconds: float, serial: bool = True) -> None:
         bucket = rows.bit_length()
@@ -219,6 +331,7 @@ class CostModel:
         if old is None or seconds / rows < old[1] / old[0]:
             self.points[bucket] = (rows, seconds)
         if serial:
+            self.serial_runs[bucket] = self.serial_runs.get(bucket, 0) + 1
             rate = seconds / rows
             if rate < self.serial.get(bucket, math.inf):
                 self.serial[bucket] = rate
@@ -405,6 +518,18 @@ def _first_probe_rows(rows: int, align: int) -> int:
     return -(-max(align, rows // FIRST_PROBE_FRACTION) // align) * align
 
 
+def _timed_piece(call: Body, start: int, size: int, key: Hashable | None, row_elements: int,
+                 local: CostModel) -> float:
+    """call on rows [start, start + size), inline and timed; the time is
+    recorded (a serial run) for the key and in `local`.  Returns it."""
+    t0 = time.perf_counter()
+    call(start, start + size)
+    elapsed = time.perf_counter() - t0
+    costs.record(key, size * row_elements, elapsed)
+    local.add(size * row_elements, elapsed)
+    return elapsed
+
+
 def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
            row_elements: int, trusted_s: float) -> tuple[int, CostModel]:
     """Run growing first chunks (1/64 of the rows, then 8x more each time)
@@ -418,11 +543,7 @@ def _probe(first: Body, body: Body, rows: int, align: int, key: Hashable | None,
     local = CostModel()
     while done < rows:
         size = min(size, rows - done)
-        t0 = time.perf_counter()
-        call(done, done + size)
-        elapsed = time.perf_counter() - t0
-        costs.record(key, size * row_elements, elapsed)
-        local.add(size * row_elements, elapsed)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
         done += size
         call = body
         if elapsed >= trusted_s:
@@ -435,35 +556,49 @@ def _before_calibration(first: Body, body: Body, rows: int, align: int, key: Has
                         row_elements: int, model: CostModel | None
                         ) -> tuple[int, CostModel | None]:
     """Before the pool is measured: a call predicted (or, for a function
-    never seen at about this size, estimated from its first 1/64 of the
-    rows) to take less than CALIBRATE_WHEN_S runs inline here.  Returns
-    the rows done (all of them, or the first piece of a call big enough to
-    measure the pool for) and the model."""
+    never seen at about this size, estimated from growing first pieces of
+    its rows, 1/64 and then 8x more each) to take less than
+    CALIBRATE_WHEN_S runs inline here.  An estimate counts once its piece
+    took PROBE_TRUSTED_S: a first piece of a few rows mostly times the
+    function's first-call costs (a 100-row parallel_for body's first row
+    took ~20 us, which made 2 ms of 100 rows).  Returns the rows done (all
+    of them, or the first pieces of a call big enough to measure the pool
+    for) and the model."""
+    global _inline_before_calibration_s
     elements = rows * row_elements
     if model is not None and model.near(elements):
-        if model.predict(elements) >= CALIBRATE_WHEN_S:
+        if model.predict(elements) >= CALIBRATE_WHEN_S \
+                or _inline_before_calibration_s >= CALIBRATE_AFTER_S:
             return 0, model
         t0 = time.perf_counter()
         first(0, rows)
-        costs.record(key, elements, time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        costs.record(key, elements, elapsed)
+        _inline_before_calibration_s += elapsed
         _decision.inline = True
         return rows, model
-    size = min(rows, _first_probe_rows(rows, align))
-    t0 = time.perf_counter()
-    first(0, size)
-    elapsed = time.perf_counter() - t0
-    costs.record(key, size * row_elements, elapsed)
-    local = costs.get(key)
-    if local is None:
-        local = CostModel()
-        local.add(size * row_elements, elapsed)
-    if size < rows and elapsed * rows / size < CALIBRATE_WHEN_S:
-        t0 = time.perf_counter()
-        body(size, rows)
-        costs.record(key, (rows - size) * row_elements, time.perf_counter() - t0)
-        _decision.inline = True
-        return rows, local
-    return size, local
+    size = _first_probe_rows(rows, align)
+    done = 0
+    call = first
+    local = CostModel()
+    while True:
+        size = min(size, rows - done)
+        elapsed = _timed_piece(call, done, size, key, row_elements, local)
+        done += size
+        call = body
+        if done >= rows:
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        rest_s = elapsed * (rows - done) / size
+        if rest_s < CALIBRATE_WHEN_S:
+            t0 = time.perf_counter()
+            body(done, rows)
+            costs.record(key, (rows - done) * row_elements, time.perf_counter() - t0)
+            _decision.inline = True
+            return rows, costs.get(key) or local
+        if elapsed >= PROBE_TRUSTED_S:
+            return done, costs.get(key) or local
+        size *= 8
 
 
 def run(body: Body, rows: int, **options: object) -> None:
@@ -473,6 +608,7 @@ def run(body: Body, rows: int, **options: object) -> None:
     setting back after; the pool's threads adopt the job's level."""
     level = _core.qos_level.get()
     _decision.inline = False
+    _decision.stretch_of = None
     if level < 0:
         _run(body, rows, **options)  # type: ignore[arg-type]
         return
@@ -501,11 +637,20 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         return
     if grain is None and _forced_grain is not None:
         grain = max(_forced_grain, min_grain, align)
-    threads = _config.num_threads()
     has_first = first is not None
     first = first or body
+    model = costs.get(key)
+    done = 0
+    if grain is None and not calibrated():
+        # Before configuring: a first call that runs inline should not pay
+        # for the pool's start (topology, threads: ~1 ms, against a call of
+        # microseconds).
+        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
+        if done >= rows:
+            return
+    threads = _config.num_threads()
     if threads == 1:
-        first(0, rows)
+        (first if done == 0 else body)(done, rows)
         _decision.inline = True
         return
 
@@ -521,12 +666,6 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
             _run_split(body, done, rows, split, align, native, limit_blas)
         return
 
-    model = costs.get(key)
-    done = 0
-    if grain is None and not calibrated():
-        done, model = _before_calibration(first, body, rows, align, key, row_elements, model)
-        if done >= rows:
-            return
     overheads()  # measured on first use (and per thread count)
     chunk_s, dispatch_s = _dispatch(native is not None, call_s)
     if done == 0 and (model is None or not model.near(rows * row_elements)):
@@ -540,13 +679,20 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
                  align, cache_rows)
     if split is not None and split.grain < min_grain:
         split = Split(grain=min_grain, max_chunk=max(split.max_chunk, min_grain))
-    if split is not None and model.parallel_lost(remaining * row_elements):
-        split = None  # parallel lost at this size lately: never slower than serial
-    if split is None:
+    # Inline for now, but a size the plan splits: the caller must not note
+    # it as one that runs inline (runtime/_inline.pyx would keep it inline).
+    lost = split is not None and model.parallel_lost(remaining * row_elements)
+    for_now = lost or (split is not None and  # once per size, and now and then:
+                       model.wants_serial_reference(remaining * row_elements))
+    if split is None or for_now:
         t0 = time.perf_counter()
         (first if done == 0 else body)(done, rows)
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
-        _decision.inline = done == 0
+        _decision.inline = done == 0 and not for_now
+        if lost and done == 0:
+            # The rest of the stretch may go to the caller's compiled path,
+            # which runs those calls inline without this path's cost.
+            _decision.stretch_of = (key, remaining * row_elements)
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about
@@ -563,6 +709,34 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         # call's probes, slowed by first-touch page faults, were measured.
         costs.record(key, (rows - done) * row_elements, wall * threads, serial=False)
         model.note_parallel(remaining * row_elements, wall)
+
+
+def inline_for_now(key: Hashable | None, elements: int) -> bool:
+    """Whether a call the plan would split runs inline this time: parallel
+    lost at this size lately, or the size needs its serial reference run
+    (CostModel).  Consumes the count of a lost stretch, as run() does; a
+    caller that then runs the call its own way records its time with
+    costs.record(key, elements, seconds)."""
+    model = costs.get(key)
+    if model is None or _forced_grain is not None:
+        return False
+    return model.parallel_lost(elements) or (
+        model.knows(elements) and model.wants_serial_reference(elements))
+
+
+def take_lost_stretch(key: Hashable | None, elements: int) -> int:
+    """The calls left in the lost stretch at this size, handed to a caller
+    that will run them inline its own cheaper way (the count is zeroed and
+    the next call here is the retry)."""
+    model = costs.get(key)
+    if model is None:
+        return 0
+    bucket = elements.bit_length()
+    left = model.lost.get(bucket, 0)
+    if left > 0:
+        model.lost[bucket] = 0
+        model.retrying.add(bucket)
+    return left
 
 
 def inline_elements(key: Hashable | None, native: bool = False, call_s: float = 0.0) -> int:
@@ -592,8 +766,8 @@ def planned_split(key: Hashable | None, rows: int, *, native: bool = False,
     probing: a Split, None for inline, or False when costs near this size
     are not known yet (run() would measure first)."""
     model = costs.get(key)
-    if model is None or not model.near(rows) or _forced_grain is not None:
-        return False
+    if model is None or not model.near(rows) or _forced_grain is not None or not calibrated():
+        return False  # (not calibrated: run() would measure the pool first, not this)
     threads = _config.num_threads()
     overheads()
     return plan(model.rate(rows), rows, threads, *_dispatch(native, call_s))

@@ -256,7 +256,7 @@ def trace(path: str | os.PathLike[str] | None = None, *,
 
     >>> import numpy as np, runtime
     >>> with runtime.trace() as tr:
-    ...     y = runtime.map(np.sin, np.zeros(1_000_000))
+    ...     y = runtime.map(np.sin, np.zeros(1_000_000), grain=100_000)
     >>> job = next(e for e in tr.events if e.name == "job")
     >>> tasks = [e for e in tr.events if e.name == "task" and e.job == job.job]
     >>> sum(e.hi - e.lo for e in tasks) == job.hi - job.lo  # every element, once

@@ -4,6 +4,7 @@ need a thread count set it with the `threads` fixture, which restores it."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 import psutil
@@ -40,7 +41,18 @@ def nothing_left_running():
     the pool shuts down and its workers are joined; no Python thread or
     child process is left."""
     yield
+    _stop_dask_offload_thread()
     assert runtime.shutdown(), "a runtime call was still running at the end of the suite"
     assert worker_threads() == 0
     assert psutil.Process().children(recursive=True) == []
     assert threading.active_count() == 1, threading.enumerate()
+
+
+def _stop_dask_offload_thread() -> None:
+    """distributed starts one 'Dask-Offload' thread the first time it
+    offloads work and keeps it for the life of the process (its clusters
+    and clients stop everything else they start); shut it down so the
+    check above sees only what the suite itself left."""
+    utils = sys.modules.get("distributed.utils")
+    if utils is not None:
+        utils._offload_executor.shutdown(wait=True)

@@ -103,6 +103,25 @@ def test_without_matplotlib_the_table_and_report_are_still_written(tmp_path, cap
     assert list(tmp_path.glob("*.png")) == []
 
 
+def test_the_floor_case_sweeps_every_entry_point_against_its_serial_call(tmp_path, capsys):
+    from runtime.bench import floor
+
+    assert bench(tmp_path, "--cases", "floor", "--sizes", "1e3") == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    floor_rows = [r for r in rows if r["section"] == "floor"]
+    assert [(r["case"], r["impl"]) for r in floor_rows] == [
+        (f"{entry}, {mode}", impl) for entry in floor.ENTRIES
+        for mode in ("hot", "interleaved") for impl in ("serial", "runtime")]
+    for serial, ours in zip(floor_rows[::2], floor_rows[1::2]):
+        assert serial["size"] == ours["size"] == 1000 and serial["speedup"] == 1.0
+        assert ours["speedup"] == pytest.approx(serial["seconds"] / ours["seconds"])
+        if ours["case"].startswith(tuple(floor.REFERENCES)):
+            assert ours["target"] == "(reference)" and ours["met"] is None
+        else:
+            assert ours["target"] == ">= 0.8x" and ours["met"] is (ours["speedup"] >= 0.8)
+    assert "Never slower than serial" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, message", [
     (["--compare", "numexprr"], "argument --compare: unknown competitor 'numexprr'; choose "
                                 "from numexpr, numba"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import operator
 import os
+import subprocess
 import sys
 import threading
 
@@ -192,3 +193,38 @@ def test_unhashable_callables_run_too():
     for _ in range(3):
         assert runtime.map(Unhashable(), x).tolist() == [1.0] * 10
     assert _inline.FIRST_INLINE_ELEMENTS >= 1024
+
+
+FIRST_CALLS = """
+import numpy as np, runtime
+from runtime import _config
+x = np.arange(100.0)
+
+@runtime.parallel
+def fma(a, b, c):
+    return a * b + c
+
+assert np.array_equal(runtime.map(np.exp, x), np.exp(x))
+assert np.array_equal(fma(x, x, x), x * x + x)
+assert float(runtime.reduce(np.sum, x, combine=float.__add__)) == float(x.sum())
+import runtime.numpy as rnp
+for _ in range(5):
+    assert np.array_equal(rnp.exp(x), np.exp(x)) and rnp.sum(x) == np.sum(x)
+print(_config._configured)
+big = np.arange(4e6)
+assert np.array_equal(runtime.map(np.sqrt, big), np.sqrt(big))
+print(_config._configured)
+"""
+
+
+def test_small_first_calls_run_inline_before_the_pool_is_configured():
+    """A first call that runs inline does not pay for the pool's start
+    (topology, threads, measurement: a millisecond, against a call of
+    microseconds); the first call big enough to split configures it.
+    (map and @parallel run a never-seen call of at most 2**16 elements
+    inline by rule, runtime.numpy small calls go to NumPy; parallel_for's
+    first call is timed, so not here.)"""
+    child = subprocess.run([sys.executable, "-c", FIRST_CALLS], capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["False", "True"]

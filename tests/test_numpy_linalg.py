@@ -41,6 +41,7 @@ def tiled(threads, monkeypatch):
     """Every product above zero flops takes the tiled path (small test shapes included);
     yields the list of output shapes _product tiled, to check the path was taken."""
     monkeypatch.setattr(_linalg, "MIN_PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(_linalg, "ALWAYS_TILE", True)
     shapes: list[tuple[int, ...]] = []
     original = _linalg._product
 
@@ -276,6 +277,7 @@ def test_large_matmul_runs_on_several_threads_with_blas_at_one(threads, monkeypa
         original([recorded(task) for task in tasks])
 
     monkeypatch.setattr(_linalg, "_run_tasks", run_tasks)
+    monkeypatch.setattr(_linalg, "ALWAYS_TILE", True)
     blas_before = _blas.blas_threads()
     steals_before = _core.stats()["steals"]
     a, b = random((1024, 512), seed=1), random((512, 768), seed=2)
@@ -382,3 +384,41 @@ def test_functions_look_like_numpys(name):
     assert ours.__doc__ == numpys.__doc__
     assert ours.__module__ == "runtime.numpy"
     assert inspect.signature(ours) == inspect.signature(numpys)
+
+
+def test_products_take_the_faster_way_measured_per_shape(threads, monkeypatch):
+    """Tiles or NumPy's call whole: each once, then the faster."""
+    monkeypatch.setattr(_linalg, "MIN_PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(_linalg, "_timings", {})
+    ways: list[str] = []
+    tiled = _linalg._tiled
+
+    def spy(a, b, out, name="matmul"):
+        ways.append("tiles")
+        tiled(a, b, out, name)
+
+    monkeypatch.setattr(_linalg, "_tiled", spy)
+    a, b = random((64, 48), seed=1), random((48, 80), seed=2)
+    assert_same(matmul(a, b), a @ b)
+    assert ways == []  # first: NumPy's call whole
+    assert_same(matmul(a, b), a @ b)
+    assert ways == ["tiles"]  # then tiles
+    (timings,) = _linalg._timings.values()
+    assert timings.whole > 0 and timings.tiles > 0
+    timings.tiles, timings.whole = 1.0, 2.0  # tiles faster
+    assert_same(matmul(a, b), a @ b)
+    assert ways == ["tiles", "tiles"]
+    timings.tiles = 3.0  # now slower
+    assert_same(matmul(a, b), a @ b)
+    assert ways == ["tiles", "tiles"]
+
+
+def test_the_slower_way_is_tried_again_every_so_often():
+    timings = _linalg._Timings()
+    assert timings.pick() == "whole"
+    timings.whole = 2.0
+    assert timings.pick() == "tiles"
+    timings.tiles = 1.0
+    picks = [timings.pick() for _ in range(2 * _linalg.RETRY_OTHER_WAY)]
+    retries = [i for i, way in enumerate(picks) if way == "whole"]
+    assert len(retries) == 2 and retries[1] - retries[0] == _linalg.RETRY_OTHER_WAY

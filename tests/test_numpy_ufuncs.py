@@ -501,3 +501,30 @@ def test_keywords_numpy_takes(split):
     check(lambda m: m.divmod(x, 3.0, out=(numpy.empty_like(x), None)))
     check(lambda m: m.add(x, x, out=(numpy.empty_like(x), numpy.empty_like(x))))  # wrong count
     check(lambda m: m.add(x, x, extobj=None))  # unknown keyword: NumPy's TypeError
+
+
+def test_a_stretch_sent_to_numpy_skips_the_measured_path_then_ends():
+    """Where splitting lost lately, ParallelUfunc sends the next calls of
+    that size straight to NumPy, then the measured path sees one again."""
+    from runtime.numpy._ufunc import ParallelUfunc
+
+    measured = []
+
+    def parallel_call(wrapper, args, kwargs):
+        measured.append(args[0].size)
+        return numpy.exp(*args, **kwargs)
+
+    exp = ParallelUfunc(numpy.exp, parallel_call)
+    x, big = numpy.linspace(0, 1, 500), numpy.linspace(0, 1, 5000)
+    float64 = x.dtype.num
+    exp._send_to_numpy_for(float64, 1000, 2)
+    for _ in range(2):
+        assert numpy.array_equal(exp(x), numpy.exp(x))
+    assert measured == []  # two calls to NumPy directly
+    assert numpy.array_equal(exp(big), numpy.exp(big))  # above the stretch's size
+    assert numpy.array_equal(exp(x), numpy.exp(x))  # the stretch is over
+    assert measured == [5000, 500]
+    exp._send_to_numpy_for(float64, 1000, 5)
+    exp._forget()  # (a thread-count change) ends it too
+    exp(x)
+    assert measured == [5000, 500, 500]

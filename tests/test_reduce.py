@@ -70,3 +70,61 @@ def test_bad_arguments(threads):
         runtime.reduce(np.sum, np.ones(3), combine=operator.add, grain=-5)
     with pytest.raises(ValueError, match="argument 2 has 4 rows"):
         runtime.reduce(np.dot, np.ones(3), np.ones(4), combine=operator.add)
+
+
+def _python_leaves(monkeypatch):
+    """The same reduction with every leaf run as Python (np.sum called)."""
+    monkeypatch.setattr(_map, "native_partials", lambda *args: None)
+
+
+@pytest.mark.parametrize("make", [
+    lambda rng: rng.standard_normal(1_000_003) * 1e6,
+    lambda rng: rng.standard_normal((4000, 301)).astype(np.float32),
+    lambda rng: rng.integers(-2**40, 2**40, 2_000_000),
+    lambda rng: rng.integers(0, 2**40, 2_000_000).astype(np.uint64),
+])
+def test_np_sum_leaves_on_numpys_loop_give_the_python_paths_bits(make, threads, monkeypatch):
+    x = make(np.random.default_rng(3))
+    calls: list[int] = []
+    original = _map.native_partials
+
+    def spy(*args):
+        found = original(*args)
+        calls.append(found is not None)
+        return found
+
+    monkeypatch.setattr(_map, "native_partials", spy)
+    native = runtime.reduce(np.sum, x, combine=operator.add)
+    also = runtime.reduce(np.add.reduce, x.reshape(-1), combine=np.add)
+    assert calls == [True, True]  # both took the loop path
+    _python_leaves(monkeypatch)
+    python = runtime.reduce(np.sum, x, combine=operator.add)
+    also_python = runtime.reduce(np.add.reduce, x.reshape(-1), combine=np.add)
+    assert type(native) is type(python) and native.dtype == python.dtype
+    assert native.tobytes() == python.tobytes() and also.tobytes() == also_python.tobytes()
+
+
+def test_np_sum_leaves_that_overflow_warn_as_the_python_path(threads, monkeypatch):
+    x = np.full(1_000_000, 1e303)
+    with pytest.warns(RuntimeWarning) as native:
+        a = runtime.reduce(np.sum, x, combine=operator.add)
+    _python_leaves(monkeypatch)
+    with pytest.warns(RuntimeWarning) as python:
+        b = runtime.reduce(np.sum, x, combine=operator.add)
+    assert a == b == np.inf
+    assert [str(w.message) for w in native] == [str(w.message) for w in python]
+
+
+def test_other_sums_keep_the_python_leaves(threads, monkeypatch):
+    calls: list[int] = []
+    original = _map.native_partials
+    monkeypatch.setattr(_map, "native_partials",
+                        lambda *args: calls.append(original(*args) is not None))
+    x = np.arange(1_000_000, dtype=np.int32)  # np.sum widens int32: not its own loop
+    assert runtime.reduce(np.sum, x, combine=operator.add) == x.sum(dtype=np.int64)
+    y = np.arange(2_000_000, dtype=np.float64)[::2]  # not contiguous
+    assert runtime.reduce(np.sum, y, combine=operator.add) == y.sum()
+    z = np.arange(1_000_000, dtype=np.float64)
+    assert runtime.reduce(np.sum, z, combine=max) == max(  # combine is not an add
+        np.sum(z[i:i + 2**17]) for i in range(0, z.size, 2**17))
+    assert calls == [False, False, False]

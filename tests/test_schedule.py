@@ -187,9 +187,81 @@ def test_a_size_where_parallel_clearly_lost_runs_inline_for_a_while():
     assert not model.parallel_lost(1 << 20)
     model.add(1 << 20, 0.9)  # a serial run of this size
     model.add(1 << 20, 0.1, serial=False)  # (a parallel one's wall x threads is no judge)
-    model.note_parallel(1 << 20, seconds=1.0)  # within the margin
+    model.note_parallel(1 << 20, seconds=0.9 * (_schedule.LOST_MARGIN - 0.01))  # within it
     assert not model.parallel_lost(1 << 20)
-    model.note_parallel(1 << 20, seconds=2.0)  # a clear loss
+    model.note_parallel(1 << 20, seconds=2.0)  # a clear loss...
+    model.note_parallel(1 << 20, seconds=0.5)
+    assert not model.parallel_lost(1 << 20)  # ...once is no verdict (a busy moment)
+    model.note_parallel(1 << 20, seconds=2.0)  # but fast, slow, fast, slow... is
     inline = [model.parallel_lost(1 << 20) for _ in range(_schedule.RETRY_PARALLEL_AFTER + 1)]
     assert inline == [True] * _schedule.RETRY_PARALLEL_AFTER + [False]  # then tried again
     assert not model.parallel_lost(1 << 10)  # other sizes unaffected
+
+
+def test_a_size_that_only_ran_parallel_gets_one_serial_reference_run():
+    model = _schedule.CostModel()
+    model.add(1 << 10, 1e-6)  # a probe: serial, at another size
+    model.add(1 << 10, 1e-6)
+    model.add(1 << 20, 1e-3, serial=False)  # a parallel run at this size
+    assert not model.judged(1 << 20)
+    assert model.wants_serial_reference(1 << 20)  # once...
+    assert not model.wants_serial_reference(1 << 20)  # ...per bucket
+    assert model.judged(1 << 20)
+    assert not model.wants_serial_reference(1 << 10)  # two serial runs of its own
+    assert model.wants_serial_reference(3 << 19) is False  # same bucket as 2**20
+    # One serial run (a cold first call, page faults and all) is not a reference.
+    model.add(1 << 15, 1e-3)
+    assert model.wants_serial_reference(1 << 15)
+    # Then one every SERIAL_REFERENCE_EVERY parallel runs keeps it current.
+    wanted = []
+    for _ in range(2 * _schedule.SERIAL_REFERENCE_EVERY):
+        model.note_parallel(1 << 20, 1e-4)
+        wanted.append(model.wants_serial_reference(1 << 20))
+        wanted.append(model.wants_serial_reference(1 << 20))  # (once per stretch)
+    assert wanted.count(True) == 2
+    assert wanted.index(True) == 2 * _schedule.SERIAL_REFERENCE_EVERY - 2
+    # Predicted longer than SERIAL_REFERENCE_MAX_S: no reference (forgoing
+    # the gain of a long call even once costs too much).
+    slow = _schedule.CostModel()
+    slow.add(1 << 20, 10 * _schedule.SERIAL_REFERENCE_MAX_S, serial=False)
+    assert not slow.wants_serial_reference(1 << 20)
+
+
+def test_a_serial_reference_run_is_not_noted_as_a_size_that_runs_inline(threads):
+    """The one inline run a split size gets as its serial reference (and
+    the runs of a size where parallel lost) must not tell the compiled
+    inline path that the size runs inline: it would stay inline."""
+    import time as _time
+
+    def body(start, stop):
+        _time.sleep(0.002 * (stop - start))  # 16 ms of GIL-free work in all: it splits
+
+    decisions = []
+    for _ in range(3):
+        before = _core.stats()["steals"]
+        runtime.parallel_for(8, body)
+        decisions.append((_schedule.ran_inline(), _core.stats()["steals"] > before))
+    # The reference run is inline (no steal) yet not noted; the next splits.
+    assert (False, False) in decisions[:2] and decisions[2] == (False, True)
+
+
+def test_a_size_that_keeps_losing_runs_inline_for_longer_and_longer():
+    model = _schedule.CostModel()
+    model.add(1 << 20, 1.0)
+    model.add(1 << 20, 1.0)
+    stretches = []
+    for _ in range(4):
+        for _ in range(_schedule.JUDGED_RUNS):
+            model.note_parallel(1 << 20, seconds=3.0)
+            if model.lost.get(21):
+                break
+        inline = 0
+        while model.parallel_lost(1 << 20):
+            inline += 1
+        stretches.append(inline)
+    # After a stretch, one loss is a verdict (the retry), and the stretch doubles.
+    assert stretches == [32, 64, 128, 256]
+    model.note_parallel(1 << 20, seconds=0.5)  # the retry wins: back to the start
+    for _ in range(_schedule.JUDGED_RUNS):
+        model.note_parallel(1 << 20, seconds=3.0)
+    assert model.lost[21] == _schedule.RETRY_PARALLEL_AFTER

@@ -18,7 +18,8 @@ from . import plan as bench_plan
 DESCRIPTION = """\
 Run runtime's microbenchmarks: pool overheads, runtime.numpy ops (exp, sin,
 add, sum) at sizes 1e3..1e7 and matmul against NumPy, side by side in one
-process; with --emulate-slow-core also the busy-cpu1 scenario.  Prints a
+process; with --emulate-slow-core also the busy-cpu1 scenario; with
+--cases floor every public entry point against its serial call.  Prints a
 table (time, speedup, CPU time, energy and operations per joule with the
 energy's source) and writes report.md, results.json and PNG plots into
 --out."""
@@ -41,7 +42,9 @@ def add_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--cases", type=_cases, default=bench_plan.OPS + bench_plan.GROUPS,
                        metavar="NAME[,NAME]",
                        help="run only these: " + ", ".join(bench_plan.OPS + bench_plan.GROUPS)
-                            + " (default: all)")
+                            + " (default: all of those); also "
+                            + ", ".join(bench_plan.OPTIONAL) + " (every entry point against "
+                            "its serial call at --sizes, hot and interleaved)")
     bench.add_argument("--sizes", type=_sizes, default=bench_plan.SIZES, metavar="N[,N]",
                        help="array sizes for the ops, e.g. 1e3,1e5 (default: "
                             "1e3,1e4,1e5,1e6,1e7)")
@@ -163,7 +166,7 @@ def _competitors(text: str) -> tuple[str, ...]:
 
 
 def _cases(text: str) -> tuple[str, ...]:
-    return _names(text, bench_plan.OPS + bench_plan.GROUPS, "case")
+    return _names(text, bench_plan.OPS + bench_plan.GROUPS + bench_plan.OPTIONAL, "case")
 
 
 def _sizes(text: str) -> tuple[int, ...]:

@@ -9,9 +9,13 @@ from dataclasses import dataclass
 OPS = ("exp", "sin", "add", "sum")
 BINARY_OPS = {"add"}
 GROUPS = ("overheads", "matmul")  # the cases besides the ops at sizes
+# Cases run only when --cases names them: "floor" sweeps every public entry
+# point against its serial call at the plan's sizes (runtime/bench/floor.py).
+OPTIONAL = ("floor",)
 SIZES = (10**3, 10**4, 10**5, 10**6, 10**7)
 COMPETITORS = ("numexpr", "numba")
 TIMELINE_ELEMENTS = 4 * 10**6  # the traced map: a few hundred tasks, readable in one plot
+TIMELINE_GRAIN = TIMELINE_ELEMENTS // 128  # chunks of 31250 to 62500 rows
 SLOW_CORE_TOPOLOGY = "performance:0;efficiency:1"
 # A block of the small sizes loops the call over about this many elements:
 # long enough to time and to meter (a RAPL counter ticks once a millisecond).

@@ -28,7 +28,8 @@ from . import cases, numpy_cases
 from .measure import (NOT_MEASURED, Measurement, Meter, measure_interleaved,
                              speedup_spread)
 from .plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
-                          SLOW_CORE_TOPOLOGY, TIMELINE_ELEMENTS, Plan, size_label)
+                          SLOW_CORE_TOPOLOGY, TIMELINE_ELEMENTS, TIMELINE_GRAIN, Plan,
+                          size_label)
 
 
 @dataclass
@@ -73,6 +74,8 @@ SECTION_BASELINES = {
     "overheads": "baseline: ThreadPoolExecutor for fork-join, one thread for the native kernel",
     "ops": "baseline: NumPy on one core, float64",
     "matmul": "baseline: NumPy (OpenBLAS, its own threads)",
+    "floor": "baseline: the same work serially, the function inline or NumPy's call; "
+             "floor 0.95x, 0.8x at <= 1e3 elements",
     "slow core": "busy process pinned to cpu1; "
                  f"RUNTIME_TOPOLOGY={SLOW_CORE_TOPOLOGY}",
 }
@@ -105,6 +108,10 @@ def steps(plan: Plan) -> list[tuple[str, Step]]:
                         lambda ctx, op=op, size=size: _op(ctx, op, size)))
     if "matmul" in plan.cases:
         out.append((f"matmul {plan.matmul_size}", _matmul))
+    if "floor" in plan.cases:
+        from . import floor
+        for entry in floor.ENTRIES:
+            out.append((f"floor: {entry}", lambda ctx, entry=entry: _floor(ctx, entry)))
     if plan.timeline:
         out.append(("trace timeline", _timeline))
     if plan.emulate_slow_core:
@@ -227,6 +234,23 @@ def _loop(fn: Callable[[Any], Any], calls: int) -> Callable[[Any], None]:
     return run
 
 
+def _floor(ctx: Context, entry: str) -> None:
+    """One entry point against its serial call at the plan's sizes, hot
+    and interleaved with plain NumPy calls (runtime/bench/floor.py)."""
+    from . import floor
+    repeats = repeats_for(ctx.plan, 5)
+    for cell in floor.sweep([entry], list(ctx.plan.sizes), ["hot", "interleaved"], repeats):
+        reference = entry in floor.REFERENCES
+        target = "(reference)" if reference else f">= {floor.floor_for(cell.size)}x"
+        case = f"{entry}, {cell.mode}"
+        ctx.results.rows += [
+            Row("floor", case, cell.size, "serial", cell.serial_s, 1.0, None, None,
+                NOT_MEASURED, cell.size, "elem"),
+            Row("floor", case, cell.size, "runtime", cell.runtime_s, cell.ratio, None, None,
+                NOT_MEASURED, cell.size, "elem", target,
+                met=None if reference else not cell.below)]
+
+
 def _fork_join(ctx: Context) -> None:
     plan, meter = ctx.plan, ctx.meter
     case = cases.CASES["fork_join_tiny"]
@@ -263,7 +287,8 @@ def _timeline(ctx: Context) -> None:
     if trace is None:
         ctx.results.notes.append("timeline skipped: this build has no runtime.trace yet")
         return
-    title = f"runtime.map(np.sin, x), {size_label(TIMELINE_ELEMENTS)} float64"
+    title = (f"runtime.map(np.sin, x, grain={TIMELINE_GRAIN}), {size_label(TIMELINE_ELEMENTS)} "
+             "float64")
     ctx.results.timelines["timeline"] = (title, trace_map(trace, ctx.out_dir / "trace.json"))
     ctx.results.files.append("trace.json")
     ctx.results.notes.append(f"trace of {title}: trace.json (Chrome Trace Event JSON: open "
@@ -272,12 +297,15 @@ def _timeline(ctx: Context) -> None:
 
 def trace_map(trace: Callable[[str], Any], path: Path,
               qos: runtime.QosLevel | None = None) -> list[Any]:
-    """Events of one runtime.map(np.sin, x, qos=qos) over TIMELINE_ELEMENTS,
-    traced into path (the warm-up call is not traced)."""
+    """Events of one runtime.map(np.sin, x, qos=qos) over TIMELINE_ELEMENTS
+    in chunks of TIMELINE_GRAIN rows, traced into path (the warm-up call is
+    not traced).  The grain is fixed so that the traced call always splits:
+    left to the cost model, a call may run inline (the size's one serial
+    reference run, or a size where parallel lost lately)."""
     x = np.random.default_rng(0).random(TIMELINE_ELEMENTS)
-    runtime.map(np.sin, x, qos=qos)
+    runtime.map(np.sin, x, qos=qos, grain=TIMELINE_GRAIN)
     with trace(str(path)) as tr:
-        runtime.map(np.sin, x, qos=qos)
+        runtime.map(np.sin, x, qos=qos, grain=TIMELINE_GRAIN)
     return list(tr.events)
 
 

@@ -8,6 +8,8 @@ splits each block over the cores a worker has, with work stealing and QoS.
 - :func:`install` sets up every worker of a ``distributed`` cluster: the
   pool sized to the worker process's CPU share, tasks on runtime's
   executor; :func:`uninstall` puts the workers back.
+- ``runtime.dask.consolidate`` packs work onto few workers and retires
+  the rest; ``runtime.dask.simulate`` simulates such policies.
 
 Importing this module needs neither dask nor distributed; install and
 uninstall do (the ``[dask]`` extra).

@@ -16,6 +16,7 @@ than element for element (NumPy copies such inputs first), unknown keywords.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from typing import Any, Callable, Iterator, Sequence
 
@@ -199,9 +200,21 @@ def _dtype_char(a: Any) -> Any:
     return a.dtype.char if isinstance(a, (np.ndarray, np.generic)) else type(a)
 
 
-def _learn_once(wrapper: Any, first: np.ndarray, key: Any, native: bool) -> None:
-    """After a parallel run: give ParallelUfunc its inline size for this
-    dtype if it has none yet (calls found to run inline refresh it)."""
+# Before the pool is measured, a call this small that ran inline teaches
+# ParallelUfunc to send calls up to its size straight to NumPy: no machine
+# splits 2**14 elements of a ufunc with gain (exp: ~10 us), and otherwise
+# every small call would take the measured path (~40-80 us) until some big
+# call measures the pool.
+PRECALIBRATION_INLINE = 1 << 14
+
+
+def _learn_once(wrapper: Any, first: np.ndarray, key: Any, native: bool, size: int) -> None:
+    """After a call: give ParallelUfunc its inline size for this dtype if
+    it has none yet (calls found to run inline refresh it)."""
+    if not _schedule.calibrated():
+        if size < PRECALIBRATION_INLINE and wrapper._inline_threshold(first.dtype.num) <= size:
+            wrapper._learn(first.dtype.num, size + 1)
+        return
     if wrapper._inline_threshold(first.dtype.num) <= 1:
         wrapper._learn(first.dtype.num, _schedule.inline_elements(
             key, native=native, call_s=NATIVE_CALL_S if native else PYTHON_CALL_S))
@@ -226,12 +239,16 @@ def _hot_call(ufunc: np.ufunc, signature: tuple[Any, ...], args: tuple[Any, ...]
     if entry is None or entry[0] >= HOT_USES or _schedule._forced_grain is not None:
         return NotImplemented
     entry[0] += 1
-    _, loop, shape, size, split, order = entry
+    _, loop, shape, size, split, order, model = entry
     outs = [np.empty(shape, dtype=dtype, order=order) for dtype in loop.dtypes[ufunc.nin:]]
     loop_call = _loop_call(loop, args, outs, order, stacklevel=4)
+    t0 = time.perf_counter()
     _core.parallel_for_native(loop_call.kernel, loop_call.ctx, 0, size,
                               max(split.grain, SIMD_BLOCK), max(split.max_chunk, SIMD_BLOCK),
                               SIMD_BLOCK)
+    model.note_parallel(size, time.perf_counter() - t0)
+    if not model.judged(size):
+        _hot.pop(signature, None)  # lost here: the measured path runs it inline a while
     return _native_result(ufunc, loop_call, outs, False, args, {}, stacklevel=4)
 
 
@@ -286,6 +303,19 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             _schedule.inline_elements(key, native=bool(native), call_s=call_s), size + 1))
         return ufunc(*args, **kwargs)
 
+    if native is not None and _schedule.inline_for_now(key, size):
+        # NumPy's own call, timed: the measured path would add ~50 us to a
+        # 1e5-element exp (65 us) to run the same loop inline.  The rest of
+        # a lost stretch goes to NumPy from ParallelUfunc itself, which
+        # would otherwise bring each call here (~30 us) to run inline.
+        t0 = time.perf_counter()
+        result = ufunc(*args, **kwargs)
+        _schedule.costs.record(key, size, time.perf_counter() - t0)
+        if not kwargs:
+            wrapper._send_to_numpy_for(first.dtype.num, size + 1,
+                                       _schedule.take_lost_stretch(key, size))
+        return result
+
     if native is not None:
         outs_given = any(o is not None for o in outs)
         loop, order = native
@@ -296,13 +326,17 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         _schedule.run(lambda start, stop: _core.call_native(kernel, ctx, start, stop), size,
                       key=key, native=(kernel, ctx), limit_blas=False, call_s=call_s,
                       align=SIMD_BLOCK)  # split points at NumPy's SIMD block starts
-        _learn_once(wrapper, first, key, native=True)
+        _learn_once(wrapper, first, key, native=True, size=size)
         if signature is not None:
             split = _schedule.planned_split(key, size, native=True, call_s=call_s)
-            if isinstance(split, _schedule.Split):
+            model = _schedule.costs.get(key)
+            # Hot calls are judged against this size's serial time, so only
+            # once there is one (the measured path makes it) and parallel
+            # has not lost here lately.
+            if isinstance(split, _schedule.Split) and model is not None and model.judged(size):
                 if len(_hot) >= HOT_CACHE:
                     _hot.clear()
-                _hot[signature] = [0, loop, shape, size, split, order]
+                _hot[signature] = [0, loop, shape, size, split, order, model]
         return _native_result(ufunc, loop_call, outs, outs_given, args, kwargs, stacklevel=3)
 
     if resolved is None:
@@ -320,7 +354,7 @@ def call(wrapper: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return ufunc(*args, **kwargs)
     with recorded_fp_errors(ufunc.__name__, stacklevel=2):
         outs = iterate_as_numpy(ufunc, typed, outs, where, options, resolved, key, call_s)
-    _learn_once(wrapper, first, key, native=False)
+    _learn_once(wrapper, first, key, native=False, size=size)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 

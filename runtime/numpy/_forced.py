@@ -43,6 +43,7 @@ _SETTINGS = (
     (_reductions, "KEPT_MIN_ROWS", KEPT_MIN_ROWS),
     (_reductions, "INNER_MIN_ROWS", INNER_MIN_ROWS),
     (_linalg, "MIN_PARALLEL_FLOPS", 0),
+    (_linalg, "ALWAYS_TILE", True),
     (_linalg, "MIN_TILE_ROWS", MIN_TILE_ROWS),
     (_linalg, "MIN_TILE_COLS", MIN_TILE_COLS),
 )

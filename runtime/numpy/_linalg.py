@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -134,7 +135,70 @@ def _merge_batches(x: np.ndarray, batches: int) -> np.ndarray | None:
         return None
 
 
+class _Timings:
+    """The last time of each way of computing one product shape: tiles on
+    the pool, or NumPy's call whole (OpenBLAS's own threads)."""
+
+    __slots__ = ("tiles", "whole", "calls")
+
+    def __init__(self) -> None:
+        self.tiles: float | None = None
+        self.whole: float | None = None
+        self.calls = 0
+
+    def pick(self) -> str:
+        """Each way once, then the faster last time; the other again every
+        RETRY_OTHER_WAY calls, so a change (a busy core, gone or come) is
+        seen."""
+        self.calls += 1
+        if self.whole is None:
+            return "whole"
+        if self.tiles is None:
+            return "tiles"
+        faster = "tiles" if self.tiles < self.whole else "whole"
+        if self.calls % RETRY_OTHER_WAY == 0:
+            return "whole" if faster == "tiles" else "tiles"
+        return faster
+
+
+# Tiles or NumPy's call, decided by measurement per product shape.  On an
+# idle machine of one core kind OpenBLAS's own threads are as fast or a
+# little faster (tiles 0.87-1.01x at n = 500-1400 here, 0.74-0.94x back to
+# back); where a core is slow (another process on it, or an efficiency
+# core) its static split waits on that core and tiles win (1.34x at 2000
+# with a busy process on cpu1).  Neither is known in advance, so both are
+# timed.
+RETRY_OTHER_WAY = 32
+# Tests and RUNTIME_FORCE_SPLIT: always tiles.
+ALWAYS_TILE = False
+_timings: dict[tuple[Any, ...], _Timings] = {}
+_TIMINGS_KEPT = 256
+
+
 def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray, name: str = "matmul") -> None:
+    """out[...] = a @ b: tiles on the pool or NumPy's call whole, whichever
+    was faster for this shape lately (_Timings)."""
+    if ALWAYS_TILE or _schedule._forced_grain is not None:
+        _tiled(a, b, out, name)
+        return
+    key = (a.shape, b.shape, a.strides, b.strides, a.dtype.char, _config.num_threads())
+    timings = _timings.get(key)
+    if timings is None:
+        if len(_timings) >= _TIMINGS_KEPT:
+            _timings.clear()
+        timings = _timings[key] = _Timings()
+    way = timings.pick()
+    t0 = time.perf_counter()
+    if way == "whole":
+        with recorded_fp_errors(name, rename={"matmul": name}):
+            np.matmul(a, b, out=out)
+        timings.whole = time.perf_counter() - t0
+    else:
+        _tiled(a, b, out, name)
+        timings.tiles = time.perf_counter() - t0
+
+
+def _tiled(a: np.ndarray, b: np.ndarray, out: np.ndarray, name: str = "matmul") -> None:
     """out[...] = a @ b on the pool.  a (*S, m, k), b (*S, k, n) and out (*S, m, n): batch
     dimensions already broadcast, one BLAS dtype, out writable and overlapping neither.
     Floating-point errors of the tiles are reported once, as NumPy's function `name`

@@ -73,12 +73,23 @@ cdef struct LoopJob:
     int failed  # a loop returned an error (atomic)
 
 
+cdef inline void collect_fp_errors(int *fpe) noexcept nogil:
+    """OR the floating-point flags this thread raised into `fpe` (NumPy's
+    NPY_FPE_* bits)."""
+    cdef int raised = fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID)
+    if raised:
+        __atomic_fetch_or(fpe, (FPE_DIVIDEBYZERO if raised & FE_DIVBYZERO else 0)
+                          | (FPE_OVERFLOW if raised & FE_OVERFLOW else 0)
+                          | (FPE_UNDERFLOW if raised & FE_UNDERFLOW else 0)
+                          | (FPE_INVALID if raised & FE_INVALID else 0), __ATOMIC_RELAXED)
+
+
 cdef void run_range(int64_t begin, int64_t end, void *ctx) noexcept nogil:
     """Elements [begin, end) of the job: one call of NumPy's loop."""
     cdef LoopJob *job = <LoopJob *>ctx
     cdef char *data[MAX_OPERANDS]
     cdef cnp.npy_intp count = end - begin
-    cdef int i, raised, bits
+    cdef int i
     if __atomic_load_n(&job.failed, __ATOMIC_RELAXED):
         return
     for i in range(job.nargs):
@@ -88,13 +99,7 @@ cdef void run_range(int64_t begin, int64_t end, void *ctx) noexcept nogil:
     if job.strided_loop(job.context, data, &count, job.strides, job.auxdata) < 0:
         __atomic_store_n(&job.failed, 1, __ATOMIC_RELAXED)
     if job.check_fpe:
-        raised = fetestexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID)
-        if raised:
-            bits = ((FPE_DIVIDEBYZERO if raised & FE_DIVBYZERO else 0)
-                    | (FPE_OVERFLOW if raised & FE_OVERFLOW else 0)
-                    | (FPE_UNDERFLOW if raised & FE_UNDERFLOW else 0)
-                    | (FPE_INVALID if raised & FE_INVALID else 0))
-            __atomic_fetch_or(&job.fpe, bits, __ATOMIC_RELAXED)
+        collect_fp_errors(&job.fpe)
 
 
 cdef class StridedLoop:
@@ -174,4 +179,104 @@ cdef class LoopCall:
     @property
     def failed(self) -> bool:
         """A chunk's loop reported an error (the call must be redone by NumPy)."""
+        return self.job.failed != 0
+
+
+cdef struct ReduceJob:
+    strided_loop_fn strided_loop
+    void *context
+    void *auxdata
+    int check_fpe
+    char *x         # the input, contiguous
+    char *parts     # one partial per leaf
+    char *identity  # the ufunc's identity in the loop's dtype (itemsize bytes)
+    cnp.npy_intp itemsize
+    cnp.npy_intp leaf  # elements per leaf (the last may be shorter)
+    cnp.npy_intp size  # elements in all
+    int fpe
+    int failed
+
+
+cdef void reduce_range(int64_t begin, int64_t end, void *ctx) noexcept nogil:
+    """Leaves [begin, end): each partial starts at the identity and the
+    loop adds the leaf into it, as NumPy's reduction of a contiguous 1-D
+    array calls it (data = (partial, leaf, partial), strides (0, itemsize, 0))."""
+    cdef ReduceJob *job = <ReduceJob *>ctx
+    cdef char *data[3]
+    cdef cnp.npy_intp strides[3]
+    cdef cnp.npy_intp count, start, k
+    cdef int64_t l
+    if __atomic_load_n(&job.failed, __ATOMIC_RELAXED):
+        return
+    strides[0] = 0
+    strides[1] = job.itemsize
+    strides[2] = 0
+    if job.check_fpe:
+        feclearexcept(FE_DIVBYZERO | FE_OVERFLOW | FE_UNDERFLOW | FE_INVALID)
+    for l in range(begin, end):
+        start = l * job.leaf
+        count = job.leaf if start + job.leaf <= job.size else job.size - start
+        data[0] = job.parts + l * job.itemsize
+        data[1] = job.x + start * job.itemsize
+        data[2] = data[0]
+        for k in range(job.itemsize):
+            data[0][k] = job.identity[k]
+        if job.strided_loop(job.context, data, &count, strides, job.auxdata) < 0:
+            __atomic_store_n(&job.failed, 1, __ATOMIC_RELAXED)
+            return
+    if job.check_fpe:
+        collect_fp_errors(&job.fpe)
+
+
+cdef class LeafReduction:
+    """A reduction of a contiguous array into fixed leaves, one partial per
+    leaf, by NumPy's own loop for (dtype, dtype) -> dtype with no GIL:
+    ``kernel`` and ``ctx`` for _core.parallel_for_native over leaves."""
+
+    cdef ReduceJob job
+    cdef readonly StridedLoop loop
+    cdef readonly object parts
+    cdef object x
+    cdef object identity
+
+    def __cinit__(self, StridedLoop loop, cnp.ndarray x, cnp.npy_intp leaf, identity):
+        if len(loop.strides) != 3 or not x.flags.c_contiguous or leaf < 1:
+            raise ValueError("a 3-operand loop, a contiguous input and leaves of >= 1 element")
+        dtype = loop.dtypes[0]
+        self.loop = loop
+        self.x = x
+        self.identity = numpy.array(identity, dtype=dtype)
+        leaves = -(-x.size // leaf) if x.size else 0
+        self.parts = numpy.empty(leaves, dtype=dtype)
+        self.job.strided_loop = loop.info.strided_loop
+        self.job.context = loop.info.context
+        self.job.auxdata = loop.info.auxdata
+        self.job.check_fpe = not loop.info.no_floatingpoint_errors
+        self.job.x = <char *>cnp.PyArray_DATA(x)
+        self.job.parts = <char *>cnp.PyArray_DATA(<cnp.ndarray>self.parts)
+        self.job.identity = <char *>cnp.PyArray_DATA(<cnp.ndarray>self.identity)
+        self.job.itemsize = x.itemsize
+        self.job.leaf = leaf
+        self.job.size = x.size
+        self.job.fpe = 0
+        self.job.failed = 0
+
+    @property
+    def kernel(self) -> int:
+        return <uintptr_t>&reduce_range
+
+    @property
+    def ctx(self) -> int:
+        return <uintptr_t>&self.job
+
+    @property
+    def leaves(self) -> int:
+        return len(self.parts)
+
+    @property
+    def fp_status(self) -> int:
+        return self.job.fpe
+
+    @property
+    def failed(self) -> bool:
         return self.job.failed != 0

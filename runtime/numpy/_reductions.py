@@ -35,6 +35,7 @@ import numpy as _np
 
 from .. import _schedule
 from .._map import combine_in_order, leaf_rows
+from .._native_reduce import leaf_sums
 from ._elementwise import cast_is_quiet, distinct_elements
 from ._fperrors import recorded_fp_errors, user_stacklevel
 
@@ -436,7 +437,18 @@ def _ufunc_reduction(ufunc: Any, a: Any, axis: Any, dtype: Any, out: Any, keepdi
                             **(extra if start == 0 or not once else {}))
 
     with recorded_fp_errors("reduce") as errors:
-        partials = _run_leaves(p, leaf, key)
+        partials = None
+        if ufunc is _add and p.where is None and prep is None and not extra \
+                and natural == in_dtype and p.split == 0 \
+                and p.vaxes == tuple(range(p.view.ndim)):
+            # Leaves summed by NumPy's loop with no GIL (runtime/_native_reduce.py):
+            # each partial as ufunc.reduce(leaf, keepdims=True) gives it.
+            sums_ = leaf_sums(p.view, p.leaf * (p.view.size // p.view.shape[0]))
+            if sums_ is not None:
+                ones = (1,) * p.view.ndim
+                partials = [sums_[i:i + 1].reshape(ones) for i in range(len(sums_))]
+        if partials is None:
+            partials = _run_leaves(p, leaf, key)
         if floating and sums and _nonfinite(partials):
             raise _Redo
         errors.override = "reduce"  # NumPy's reduction has no separate combining step

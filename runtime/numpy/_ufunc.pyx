@@ -50,6 +50,10 @@ cdef enum:
     TYPE_SLOTS = 25
     OTHER_SLOT = 24
 
+# 2-D products under this many flops go to NumPy from C: runtime.numpy._linalg
+# sends them there too (MIN_PARALLEL_FLOPS), after its Python checks.
+cdef double PRODUCT_FLOPS = 2e8
+
 # Type numbers that runtime never runs in parallel (object, strings, void,
 # datetimes): their calls go straight to NumPy.
 cdef tuple NOT_NUMERIC = (cnp.NPY_OBJECT, cnp.NPY_STRING, cnp.NPY_UNICODE, cnp.NPY_VOID,
@@ -92,6 +96,19 @@ def set_small_call_gates(bint enabled):
 
 cdef inline Py_ssize_t _small_call_elements(Py_ssize_t elements) noexcept:
     return elements if _gates_open else 0
+
+
+cdef inline bint small_product(PyObject *a, PyObject *b) noexcept:
+    """Two 2-D arrays whose product is under PRODUCT_FLOPS: NumPy's, with no
+    Python layer (a 100 x 100 matmul is 26 us; the measured path added
+    1.5-4 us to go to NumPy anyway)."""
+    if type(<object>a) is not cnp.ndarray or type(<object>b) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray x = <cnp.ndarray>a, y = <cnp.ndarray>b
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(y) != 2:
+        return False
+    return 2.0 * <double>cnp.PyArray_DIMS(x)[0] * <double>cnp.PyArray_DIMS(x)[1] \
+        * <double>cnp.PyArray_DIMS(y)[1] < PRODUCT_FLOPS
 
 
 cdef inline bint is_scalar(object x):
@@ -208,6 +225,9 @@ cdef object ufunc_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
         size = call_size(args, nargs, kwnames, &type_slot)
         if size < 0 or size < self._inline_below[type_slot]:
             return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
+        if self._stretch_left[type_slot] > 0 and size < self._stretch_below[type_slot]:
+            self._stretch_left[type_slot] -= 1
+            return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
     elif not all_plain(args, nargs + (PyTuple_GET_SIZE(<object>kwnames)
                                       if kwnames != NULL else 0)):
         return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
@@ -215,6 +235,8 @@ cdef object ufunc_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
             and type(<object>args[1]) is cnp.ndarray \
             and cnp.PyArray_SIZE(<cnp.ndarray>args[0]) + cnp.PyArray_SIZE(<cnp.ndarray>args[1]) \
             < _small_call_elements(PRODUCT_ELEMENTS):
+        return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
+    elif nargs == 2 and kwnames == NULL and _gates_open and small_product(args[0], args[1]):
         return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
     cdef tuple positional = tuple([<object>args[j] for j in range(nargs)])
     cdef dict keywords = {}
@@ -243,6 +265,10 @@ cdef class ParallelUfunc:
     cdef bint _generalized
     cdef object _parallel_call  # (wrapper, args, kwargs) -> result, for big calls
     cdef Py_ssize_t _inline_below[TYPE_SLOTS]
+    # A stretch of calls sent to NumPy for now (parallel lost at their size
+    # lately): the next _stretch_left calls below _stretch_below elements.
+    cdef Py_ssize_t _stretch_left[TYPE_SLOTS]
+    cdef Py_ssize_t _stretch_below[TYPE_SLOTS]
     cdef dict __dict__
 
     def __cinit__(self, ufunc, parallel_call):
@@ -287,11 +313,21 @@ cdef class ParallelUfunc:
         if 0 <= type_num < OTHER_SLOT and type_num not in NOT_NUMERIC:
             self._inline_below[type_num] = max(inline_below, 1)
 
+    def _send_to_numpy_for(self, int type_num, Py_ssize_t below, Py_ssize_t calls):
+        """The next `calls` calls of this dtype below `below` elements go
+        straight to NumPy (a stretch where splitting lost lately), without
+        the measured path's cost on each."""
+        if 0 <= type_num < OTHER_SLOT and type_num not in NOT_NUMERIC:
+            self._stretch_left[type_num] = max(calls, 0)
+            self._stretch_below[type_num] = below
+
     def _forget(self):
         """Drop what _learn recorded (the thread count changed)."""
         cdef int i
         for i in range(TYPE_SLOTS):
             self._inline_below[i] = NEVER if (i in NOT_NUMERIC or i == OTHER_SLOT) else 1
+            self._stretch_left[i] = 0
+            self._stretch_below[i] = 0
 
     def _inline_threshold(self, int type_num):
         """The learned size below which calls of this dtype go to NumPy."""
