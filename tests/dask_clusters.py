@@ -94,7 +94,7 @@ def split_inside_a_task(n: int) -> dict[str, Any]:
     """A job started by a Dask task: which threads ran its pieces."""
     x = np.linspace(0, 1, n)
     with runtime.trace() as trace:
-        y = runtime.map(np.exp, x)
+        y = runtime.map(np.exp, x, grain=100_000)  # a grain: split, whatever the cost model says
     jobs = [e.job for e in trace.events if e.name == "job"]
     if jobs:  # the last is the map's (the cost model's probes come first)
         tids = {e.tid for e in trace.events if e.name == "task" and e.job == jobs[-1]}

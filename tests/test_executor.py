@@ -135,7 +135,7 @@ def test_a_task_splits_its_job_over_the_pool_and_no_further(threads):
 
     def traced_map() -> tuple[np.ndarray, list[runtime.TraceEvent], int]:
         with runtime.trace() as trace:
-            y = runtime.map(np.sin, x)
+            y = runtime.map(np.sin, x, grain=100_000)  # a grain: split, whatever the cost model says
         return y, trace.events, threading.get_native_id()
 
     with runtime.Executor() as ex:
