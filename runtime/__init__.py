@@ -29,6 +29,7 @@ else:
     from ._inline import map_items, parallel_for, reduce
     from . import _map, _parallel_for  # noqa: F401
     from ._submit import submit
+from ._executor import Executor
 from ._parallel import parallel
 from ._qos import QosLevel, qos, set_tail_boost
 from ._topology import CoreKind, Topology, topology
@@ -51,6 +52,7 @@ except EnvironmentVariableError:
 __all__ = [
     "CoreKind",
     "EnvironmentVariableError",
+    "Executor",
     "QosLevel",
     "Topology",
     "__version__",
