@@ -64,8 +64,9 @@ extension = Extension(
     + sorted(glob.glob("csrc/*.h")),
 )
 
-# runtime.numpy's two extensions read array headers through NumPy's C API:
-# the parallel ufunc type, and NumPy's strided loops run with no GIL.
+# runtime.numpy's extensions read array headers through NumPy's C API: the
+# parallel ufunc type, NumPy's strided loops run with no GIL, and the
+# replacement of NumPy's own loop tables (runtime.numpy.patch()).
 numpy_extensions = [
     Extension(
         f"runtime.numpy.{name}",
@@ -74,8 +75,9 @@ numpy_extensions = [
         extra_compile_args=[f for f in cflags if f != "-std=c11"],
         extra_link_args=ldflags,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        depends=[f"runtime/numpy/{name}.h"] if name == "_patched_loops" else [],
     )
-    for name in ("_ufunc", "_loops")
+    for name in ("_ufunc", "_loops", "_patched_loops")
 ]
 # The entry points' inline decision, compiled (reads array headers too).
 inline_extension = Extension(

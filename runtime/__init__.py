@@ -29,6 +29,7 @@ else:
     from ._inline import map_items, parallel_for, reduce
     from . import _map, _parallel_for  # noqa: F401
     from ._submit import submit
+from ._executor import Executor
 from ._parallel import parallel
 from ._qos import QosLevel, qos, set_tail_boost
 from ._topology import CoreKind, Topology, topology
@@ -51,6 +52,7 @@ except EnvironmentVariableError:
 __all__ = [
     "CoreKind",
     "EnvironmentVariableError",
+    "Executor",
     "QosLevel",
     "Topology",
     "__version__",
@@ -106,3 +108,15 @@ def _shutdown_at_exit() -> None:
 # the wait below from ending.
 _threading._register_atexit(_submit_module.refuse_new_work)
 _atexit.register(_shutdown_at_exit)
+
+
+def _patch_numpy_if_asked() -> None:
+    # RUNTIME_PATCH_NUMPY=1: NumPy's own loops on the pool for the whole
+    # program (runtime.numpy.patch()); never on a bare import.
+    if _config.env_flag("RUNTIME_PATCH_NUMPY", False):
+        from .numpy import _patch
+
+        _patch.patch()
+
+
+_patch_numpy_if_asked()

@@ -1,9 +1,10 @@
-"""python -m runtime {demo,info,bench}"""
+"""python -m runtime {demo,info,bench,run}"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import _config
@@ -42,7 +43,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                                               "report.md and plots",
                                 description=bench_cli.DESCRIPTION)
     bench_cli.add_arguments(bench)
-    return parser, {"demo": demo, "info": info, "bench": bench}
+    run = commands.add_parser(
+        "run", help="run a Python script with NumPy's own ufunc loops on every core",
+        description="Patch NumPy's ufunc loops (runtime.numpy.patch()), then run the script as "
+                    "__main__ with the arguments after it, as 'python script.py args...' "
+                    "would: operators, array methods and libraries using NumPy split big "
+                    "calls over the pool.")
+    run.add_argument("script", help="the Python file to run")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+    return parser, {"demo": demo, "info": info, "bench": bench, "run": run}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         if size < 1000 or args.repeats < 1:
             commands["demo"].error("--size must be >= 1000 and --repeats >= 1")
         return run_demo(size, args.repeats)
+    if args.command == "run":
+        from ._run import run_script
+
+        if not os.path.isfile(args.script):
+            commands["run"].error(f"no such script: {args.script!r}")
+        run_script(args.script, args.args)
+        return 0
     if args.command == "bench":
         from .bench import cli as bench_cli
 

@@ -234,6 +234,19 @@ def set_num_threads(n: int) -> int:
     return previous
 
 
+def follow_environment() -> int:
+    """Forget set_num_threads: choose the count again as at first use
+    (RUNTIME_NUM_THREADS, OMP_NUM_THREADS, the CPUs), as runtime.dask's
+    uninstall does in a worker whose count it had set.  Returns the count."""
+    global _configured
+    with _lock:
+        _configured = False
+    ensure_configured()
+    for listener in thread_count_listeners:
+        listener()
+    return _core.configured_threads()
+
+
 def thread_source() -> str:
     """What chose the thread count: "affinity", "cgroup quota",
     "OMP_NUM_THREADS", "RUNTIME_NUM_THREADS" or "set_num_threads"."""
@@ -269,7 +282,8 @@ def check_environment() -> None:
     from .energy import _model
 
     problems = []
-    for check in (_from_environment, _spin_us, lambda: env_flag("RUNTIME_TAIL_BOOST", True)):
+    for check in (_from_environment, _spin_us, lambda: env_flag("RUNTIME_TAIL_BOOST", True),
+                  lambda: env_flag("RUNTIME_PATCH_NUMPY", False)):
         try:
             check()
         except ValueError as error:

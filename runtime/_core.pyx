@@ -9,6 +9,7 @@ the caller waits.  Everything user-facing (argument checking, chunking of
 arrays) lives in the Python modules beside it.
 """
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pycapsule cimport PyCapsule_New
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
@@ -470,6 +471,81 @@ def parallel_for_native(uintptr_t kernel, uintptr_t ctx, int64_t begin, int64_t 
     _run(begin, end, grain, max_chunk, align, _native_chunk, &native, _Job(None))
 
 
+# Jobs started by C code that runs without the GIL (NumPy's inner loops,
+# replaced by runtime.numpy.patch()): it cannot create the pool or count
+# itself in _active_calls, so it counts itself here, and shutdown() waits
+# for none of these to be running (or returns False).
+cdef extern from * nogil:
+    int __atomic_load_n(int *ptr, int order)
+    void __atomic_store_n(int *ptr, int value, int order)
+    int __atomic_fetch_add(int *ptr, int value, int order)
+    int __atomic_fetch_sub(int *ptr, int value, int order)
+    int __ATOMIC_SEQ_CST
+
+cdef int _nogil_calls = 0
+cdef int _nogil_closing = 0
+
+
+cdef int _nogil_parallel_for(int64_t begin, int64_t end, int64_t grain, int64_t max_chunk,
+                             rt_range_fn body, void *ctx) noexcept nogil:
+    """Run body over [begin, end) on the pool from any thread, GIL held or
+    not: no QoS level (that lives in a context variable), no Ctrl-C polling
+    (the job must finish: NumPy's loop cannot stop half way).  Returns -1,
+    having run nothing, when the pool is not running (never started, shut
+    down, or this is a forked child): the caller then runs the work itself."""
+    cdef rt_for_options options
+    cdef rt_pool *pool
+    cdef int status
+    __atomic_fetch_add(&_nogil_calls, 1, __ATOMIC_SEQ_CST)
+    pool = _pool
+    if __atomic_load_n(&_nogil_closing, __ATOMIC_SEQ_CST) or pool == NULL:
+        __atomic_fetch_sub(&_nogil_calls, 1, __ATOMIC_SEQ_CST)
+        return -1
+    memset(&options, 0, sizeof(options))
+    options.grain = grain
+    options.max_chunk = max_chunk
+    options.align = 1
+    options.tail_boost = _tail_boost
+    options.boost_cpus = &_boost_cpus
+    status = rt_parallel_for(pool, begin, end, &options, body, ctx)
+    __atomic_fetch_sub(&_nogil_calls, 1, __ATOMIC_SEQ_CST)
+    return status
+
+
+cdef int _nogil_current_slot() noexcept nogil:
+    """The calling thread's slot in the pool (-1: not inside a job)."""
+    cdef rt_pool *pool = _pool
+    return -1 if pool == NULL else rt_pool_current_slot(pool)
+
+
+cdef int _nogil_num_threads() noexcept nogil:
+    return _num_threads
+
+
+# The table runtime.numpy's patched loops call (runtime/numpy/_patched_loops.pyx
+# declares the same struct); versioned by the capsule's name.
+cdef struct NogilApi:
+    int (*parallel_for)(int64_t, int64_t, int64_t, int64_t, rt_range_fn, void *) noexcept nogil
+    int (*current_slot)() noexcept nogil
+    int (*num_threads)() noexcept nogil
+
+cdef NogilApi _nogil_api
+_nogil_api.parallel_for = _nogil_parallel_for
+_nogil_api.current_slot = _nogil_current_slot
+_nogil_api.num_threads = _nogil_num_threads
+nogil_api = PyCapsule_New(<void *>&_nogil_api, b"runtime._core.nogil_api.v1", NULL)
+
+
+def start_for_nogil_callers():
+    """Start the pool now if it is not running (callers without the GIL
+    cannot start it); returns whether it runs."""
+    if configured_threads() < 2:
+        return started()
+    _acquire_pool()
+    _release_pool()
+    return True
+
+
 def call_native(uintptr_t kernel, uintptr_t ctx, int64_t begin, int64_t end):
     """Call the C function kernel(begin, end, ctx) once, here, without the GIL."""
     cdef native_kernel fn = <native_kernel>kernel
@@ -524,7 +600,14 @@ def shutdown():
             return True
         if _active_calls > 0:
             return False
+        # Close the door to callers without the GIL (_nogil_parallel_for), then
+        # look: either such a caller sees _nogil_closing, or this sees its count.
+        __atomic_store_n(&_nogil_closing, 1, __ATOMIC_SEQ_CST)
+        if __atomic_load_n(&_nogil_calls, __ATOMIC_SEQ_CST) > 0:
+            __atomic_store_n(&_nogil_closing, 0, __ATOMIC_SEQ_CST)
+            return False
         _pool = NULL  # from here on no other thread can reach it
+        __atomic_store_n(&_nogil_closing, 0, __ATOMIC_SEQ_CST)
         if _trace_capacity > 0:
             _trace_drain(pool)  # keep what the trace recorded so far
     finally:
@@ -574,10 +657,12 @@ def _after_fork_child():
     # memory is lost, and its mutexes may be held by threads that are gone)
     # and start a new one on first use.  The locks too: a thread of the
     # parent that held one is gone.
-    global _pool, _active_calls, _pool_lock
+    global _pool, _active_calls, _pool_lock, _nogil_calls, _nogil_closing
     rt_ft_reset(&_state_lock)
     _pool = NULL
     _active_calls = 0
+    _nogil_calls = 0
+    _nogil_closing = 0
     _pool_lock = threading.Lock()
     rt_after_fork_child()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _arrays, _blas, _config, _core, _cpus, _qos, _schedule, _topology
+from . import _arrays, _blas, _config, _core, _cpus, _qos, _schedule, _threadpoolctl, _topology
 
 
 def info() -> dict[str, Any]:
@@ -42,6 +42,7 @@ def info() -> dict[str, Any]:
         "cache_bytes": {f"L{level}": size for level, size in sorted(caches.items())},
         "chunk_cache_bytes": _arrays.chunk_cache_bytes(_config.num_threads()),
         "blas_threads": _blas.blas_threads(),
+        "numpy_patched": _threadpoolctl.numpy_patched(),
         "topology": _topology_info(),
         "qos": _qos_info(),
     }
@@ -157,6 +158,8 @@ def format_info(data: dict[str, Any]) -> str:
         "BLAS threads: " + (", ".join(f"{k} {v}" for k, v in data["blas_threads"].items())
                             or "no BLAS library found")
         + " (held to 1 inside parallel Python chunks)",
+        "NumPy's ufunc loops: " + ("patched (runtime.numpy.patch(): big calls split over "
+                                   "the pool)" if data["numpy_patched"] else "NumPy's own"),
         "core kinds: " + _format_topology(data["topology"]),
         f"QoS mechanisms ({data['qos']['platform']}): "
         + (", ".join(data["qos"]["available"]) or "none")

@@ -67,7 +67,11 @@ MAX_INLINE_STRETCH = 4096
 # serial run: the floor promised is 0.95x serial, and one parallel run has
 # to be clearly slower for noise not to flag it.
 LOST_MARGIN = 1.1
-LOST_STRIKES = 2
+# ... judged on the median of the last JUDGED_RUNS parallel runs there: one
+# run a busy moment delayed is no verdict, and runs that alternate between
+# fast and slow (GIL-bound leaves: 250 us, 800 us, 250 us... against 330
+# serial) are.
+JUDGED_RUNS = 3
 # A size bucket's one serial reference run (wants_serial_reference) is made
 # only for calls predicted to take at most this long.  The run is the call
 # itself, inline: never slower than serial, it only forgoes the parallel
@@ -105,10 +109,16 @@ def ran_inline() -> bool:
 
 
 def lost_stretch() -> int:
-    """How many more calls like this thread's last run() should run inline
-    (a size where parallel lost lately; the measured path handed the rest of
-    the stretch over, see take_lost_stretch): 0 if none."""
-    return getattr(_decision, "stretch", 0)
+    """For an entry point whose compiled path can run calls inline: the
+    rest of the lost stretch this thread's last run() ran inline in (a
+    size where parallel lost lately), taken off the model (see
+    take_lost_stretch); 0 if none.  Entry points that cannot (reductions,
+    whose inline run must still be their leaves) leave it to the model."""
+    stretch_of = getattr(_decision, "stretch_of", None)
+    if stretch_of is None:
+        return 0
+    _decision.stretch_of = None
+    return take_lost_stretch(*stretch_of)
 
 
 @dataclass(frozen=True)
@@ -227,7 +237,7 @@ class CostModel:
     such points was tried and was fragile: one slow first call, or work
     whose cost grows along the range, made the intercept absurd."""
 
-    __slots__ = ("points", "serial", "serial_runs", "lost", "referenced_at", "strikes",
+    __slots__ = ("points", "serial", "serial_runs", "lost", "referenced_at", "recent",
                  "parallel_runs", "stretch", "retrying")
 
     def __init__(self) -> None:
@@ -245,9 +255,9 @@ class CostModel:
         # serial reference run was made (or skipped) there.
         self.parallel_runs: dict[int, int] = {}
         self.referenced_at: dict[int, int] = {}
-        # Parallel runs in a row that lost, per size bucket: it takes
-        # LOST_STRIKES (one run delayed by a busy machine is not a verdict).
-        self.strikes: dict[int, int] = {}
+        # The last JUDGED_RUNS parallel runs' times over the serial time,
+        # per size bucket.
+        self.recent: dict[int, list[float]] = {}
         # The next inline stretch per size bucket: RETRY_PARALLEL_AFTER,
         # doubled each time the first parallel run after a stretch loses
         # again (up to MAX_INLINE_STRETCH), back to the start on a win; and
@@ -302,29 +312,35 @@ class CostModel:
     def note_parallel(self, rows: int, seconds: float) -> None:
         """A parallel run's wall time, judged against serial runs of the same
         size bucket only (a rate scaled up from smaller calls, cache-warm
-        and free of page faults, would make big parallel calls look lost),
-        and a clear loss only."""
+        and free of page faults, would make big parallel calls look lost):
+        the median of the last JUDGED_RUNS runs over LOST_MARGIN times the
+        best serial time sends the size inline for a stretch."""
         bucket = rows.bit_length()
         self.parallel_runs[bucket] = self.parallel_runs.get(bucket, 0) + 1
         rate = self.serial.get(bucket)
         if rate is None:
             return
-        retry = bucket in self.retrying
-        self.retrying.discard(bucket)
-        if seconds <= LOST_MARGIN * rate * rows:
-            self.strikes.pop(bucket, None)
-            self.stretch.pop(bucket, None)
-            return
-        # One read, one write: another thread may note a run of this size
-        # at the same time (a lost count then, never a KeyError).
-        strikes = self.strikes.get(bucket, 0) + 1
-        if strikes >= LOST_STRIKES or retry:
-            self.strikes.pop(bucket, None)
-            stretch = self.stretch.get(bucket, RETRY_PARALLEL_AFTER)
-            self.lost[bucket] = stretch
-            self.stretch[bucket] = min(2 * stretch, MAX_INLINE_STRETCH)
+        ratio = seconds / (rate * rows)
+        if bucket in self.retrying:
+            # The first run after a lost stretch: its own verdict.
+            self.retrying.discard(bucket)
+            verdict = ratio
         else:
-            self.strikes[bucket] = strikes
+            recent = self.recent.setdefault(bucket, [])
+            recent.append(ratio)
+            del recent[:-JUDGED_RUNS]
+            # One copy, judged alone: another thread may append to `recent`
+            # meanwhile (3.13t).
+            ordered = sorted(recent)
+            verdict = ordered[len(ordered) // 2] if len(ordered) == JUDGED_RUNS else 0.0
+        if verdict <= LOST_MARGIN:
+            if verdict > 0.0:
+                self.stretch.pop(bucket, None)  # parallel holds here: short stretches again
+            return
+        self.recent.pop(bucket, None)
+        stretch = self.stretch.get(bucket, RETRY_PARALLEL_AFTER)
+        self.lost[bucket] = stretch
+        self.stretch[bucket] = min(2 * stretch, MAX_INLINE_STRETCH)
 
     def add(self, rows: int, seconds: float, serial: bool = True) -> None:
         bucket = rows.bit_length()
@@ -619,7 +635,7 @@ def run(body: Body, rows: int, **options: object) -> None:
     setting back after; the pool's threads adopt the job's level."""
     level = _core.qos_level.get()
     _decision.inline = False
-    _decision.stretch = 0
+    _decision.stretch_of = None
     if level < 0:
         _run(body, rows, **options)  # type: ignore[arg-type]
         return
@@ -701,9 +717,9 @@ def _run(body: Body, rows: int, *, key: Hashable | None, row_elements: int = 1,
         costs.record(key, remaining * row_elements, time.perf_counter() - t0)
         _decision.inline = done == 0 and not for_now
         if lost and done == 0:
-            # The rest of the stretch goes to the caller's compiled path,
+            # The rest of the stretch may go to the caller's compiled path,
             # which runs those calls inline without this path's cost.
-            _decision.stretch = take_lost_stretch(key, remaining * row_elements)
+            _decision.stretch_of = (key, remaining * row_elements)
         return
     if done == 0 and has_first:
         # The first chunk only has to allocate the outputs: keep it to about

@@ -10,6 +10,9 @@ that only it matches, not another package's ``_core``.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from threadpoolctl import LibController, register
 
 from . import _config
@@ -27,10 +30,22 @@ class RuntimeController(LibController):
     def set_num_threads(self, num_threads: int) -> None:
         _config.set_num_threads(max(1, int(num_threads)))
 
+    def info(self, debugging_info: bool = False) -> dict[str, Any]:
+        # numpy_patched: whether NumPy's own ufunc loops run on this pool
+        # (runtime.numpy.patch()), so that a threadpool_info() dump says so.
+        return {**super().info(debugging_info), "numpy_patched": numpy_patched()}
+
     def get_version(self) -> str:
         from . import __version__
 
         return __version__
+
+
+def numpy_patched() -> bool:
+    """Whether runtime.numpy.patch() is in force (without importing
+    runtime.numpy when nothing did)."""
+    patch = sys.modules.get("runtime.numpy._patch")
+    return patch is not None and patch.is_patched()
 
 
 register(RuntimeController)

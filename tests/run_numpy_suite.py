@@ -1,18 +1,23 @@
 """Run NumPy's own tests against runtime.numpy, and against NumPy.
 
     python tests/run_numpy_suite.py [--modules test_umath,test_linalg,...]
-                                    [--modes default,forced] [--timeout SECONDS]
+                                    [--modes default,forced,patched,patched-forced]
+                                    [--timeout SECONDS]
 
 For each module (numpy/<path>.py of the installed NumPy, default: all of
-MODULES), its test directory is copied twice into a temporary directory: as
-is, and with ``import numpy as np`` replaced by ``import runtime.numpy as
-np``.  The copy is run once with plain NumPy, then with runtime.numpy in
-each mode:
+MODULES), its test directory is copied into a temporary directory: as is,
+with ``import numpy as np`` replaced by ``import runtime.numpy as np``, and
+as is with a conftest.py that imports runtime with RUNTIME_PATCH_NUMPY=1.
+The unmodified copy is run once with plain NumPy, then each mode runs:
 
 * default: runtime.numpy as a program gets it (NumPy's small test arrays
   mostly go straight to NumPy);
 * forced: ``RUNTIME_FORCE_SPLIT=1`` (runtime/numpy/_forced.py): every call
-  runtime can split is split, in chunks of one row, whatever its size.
+  runtime can split is split, in chunks of one row, whatever its size;
+* patched: NumPy's own tests, unmodified, in a process where NumPy's ufunc
+  loops are patched (``RUNTIME_PATCH_NUMPY=1``, runtime.numpy.patch());
+* patched-forced: patched, with ``RUNTIME_FORCE_SPLIT=1`` as well: every
+  patched loop call of two elements or more splits.
 
 Pass sets are compared test by test (JUnit XML): the report gives, per
 module and mode, the counts and the tests that pass under NumPy but not
@@ -42,7 +47,24 @@ MODULES = {
     "test_linalg": "linalg/tests/test_linalg.py",
     "test_multiarray": "_core/tests/test_multiarray.py",
 }
-MODES = {"default": {}, "forced": {"RUNTIME_FORCE_SPLIT": "1"}}
+# mode -> (the copy it runs, its environment)
+MODES = {
+    "default": ("runtime", {}),
+    "forced": ("runtime", {"RUNTIME_FORCE_SPLIT": "1"}),
+    "patched": ("patched", {"RUNTIME_PATCH_NUMPY": "1"}),
+    "patched-forced": ("patched", {"RUNTIME_PATCH_NUMPY": "1", "RUNTIME_FORCE_SPLIT": "1"}),
+}
+# The patched copy's conftest.py: the whole session runs with NumPy's loops
+# patched, and says so in its header (a run that is not patched stops).
+PATCHED_CONFTEST = """\
+import runtime.numpy
+
+assert runtime.numpy.is_patched(), "RUNTIME_PATCH_NUMPY=1 did not patch NumPy's loops"
+
+
+def pytest_report_header(config):
+    return "runtime.numpy.patch() in force"
+"""
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
 
@@ -81,6 +103,9 @@ def prepared(root: str, path: str, variant: str) -> tuple[str, str]:
     shutil.copytree(source_dir, directory, ignore=shutil.ignore_patterns("__pycache__"),
                     dirs_exist_ok=True)
     module = os.path.basename(path)
+    if variant == "patched":
+        with open(os.path.join(directory, "conftest.py"), "w") as f:
+            f.write(PATCHED_CONFTEST)
     if variant == "runtime":
         target = os.path.join(directory, module)
         with open(target) as f:
@@ -100,7 +125,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", default=",".join(MODULES),
                         help=f"comma-separated, of {', '.join(MODULES)}")
-    parser.add_argument("--modes", default=",".join(MODES), help="default,forced")
+    parser.add_argument("--modes", default=",".join(MODES), help=",".join(MODES))
     parser.add_argument("--timeout", type=int, default=1800, help="per module and mode")
     parser.add_argument("--show", type=int, default=25, help="failing tests listed per mode")
     args = parser.parse_args()
@@ -110,13 +135,13 @@ def main() -> int:
         for name in args.modules.split(","):
             path = MODULES.get(name, name)
             baseline = run(*prepared(root, path, "numpy"), {}, args.timeout)
-            directory, module = prepared(root, path, "runtime")
             print(f"{name}\n  {'numpy':16} {counts(baseline)}")
             for mode in args.modes.split(","):
-                result = run(directory, module, MODES[mode], args.timeout)
+                variant, env = MODES[mode]
+                result = run(*prepared(root, path, variant), env, args.timeout)
                 only = sorted(test for test, kind in baseline.items()
                               if kind == "passed" and result.get(test) != "passed")
-                print(f"  {'runtime.numpy ' + mode:16} {counts(result)}; "
+                print(f"  {mode:16} {counts(result)}; "
                       f"pass under NumPy only: {len(only)}")
                 for test in only[:args.show]:
                     print(f"      {test} ({result.get(test, 'not run')})")

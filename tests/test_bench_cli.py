@@ -103,6 +103,21 @@ def test_without_matplotlib_the_table_and_report_are_still_written(tmp_path, cap
     assert list(tmp_path.glob("*.png")) == []
 
 
+def test_transparent_section_times_plain_numpy_code_patched_and_not(tmp_path, capsys):
+    import runtime.numpy
+
+    assert bench(tmp_path, "--quick", "--cases", "transparent") == 0  # patched = NumPy's results
+    assert not runtime.numpy.is_patched()  # NumPy's loops are back
+    printed = capsys.readouterr().out
+    assert "Transparent mode" in printed and "memory bandwidth: a native sum" in printed
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    cases = [(r["case"], r["size"], r["impl"]) for r in rows if r["section"] == "transparent"]
+    assert ("np.exp(x)", 10**7, "runtime") in cases and ("a * b + c", 1000, "NumPy") in cases
+    sum_target = next(r["target"] for r in rows
+                      if r["case"] == "x.sum()" and r["size"] == 10**7 and r["impl"] == "runtime")
+    assert re.fullmatch(r">= [0-9.]+x", sum_target)  # the measured bandwidth ratio
+
+
 def test_the_floor_case_sweeps_every_entry_point_against_its_serial_call(tmp_path, capsys):
     from runtime.bench import floor
 
@@ -127,7 +142,7 @@ def test_the_floor_case_sweeps_every_entry_point_against_its_serial_call(tmp_pat
                                 "from numexpr, numba"),
     (["--compare", ""], "argument --compare: no competitor given"),
     (["--cases", "exp,cos"], "argument --cases: unknown case 'cos'; choose from exp, sin, add, "
-                             "sum, overheads, matmul"),
+                             "sum, overheads, matmul, transparent"),
     (["--sizes", "1e3,ten"], "argument --sizes: size 'ten' is not a number"),
     (["--sizes", "0"], "argument --sizes: size '0' must be a whole number of elements"),
     (["--sizes", "1.5e0"], "argument --sizes: size '1.5e0' must be a whole number"),

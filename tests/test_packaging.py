@@ -88,11 +88,13 @@ def test_the_sdist_carries_every_source_the_build_and_the_tests_read(distributio
                        "runtime/_core.pyx", "runtime/_core.pyi", "runtime/_kernels.c",
                        "runtime/_kernels.h", "runtime/_pythread.h", "runtime/py.typed",
                        "runtime/numpy/_ufunc.pyx", "runtime/numpy/_loops.pyx",
+                       "runtime/numpy/_patched_loops.pyx", "runtime/numpy/_patched_loops.h",
                        "csrc/pool.c", "csrc/pool.h", "csrc/SLEEP.md", "csrc/Makefile",
                        "csrc/tests/test_pool.c", "tests/conftest.py", "docs/ARCHITECTURE.md"]
     assert [name for name in tracked_sources if name not in names] == []
     # Cython writes these at build time; a stale copy must not travel.
-    generated = {"runtime/_core.c", "runtime/numpy/_ufunc.c", "runtime/numpy/_loops.c"}
+    generated = {"runtime/_core.c", "runtime/numpy/_ufunc.c", "runtime/numpy/_loops.c",
+                 "runtime/numpy/_patched_loops.c"}
     assert names & generated == set()
     assert not [name for name in names if name.endswith(".so")]
 

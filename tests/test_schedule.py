@@ -190,12 +190,9 @@ def test_a_size_where_parallel_clearly_lost_runs_inline_for_a_while():
     model.note_parallel(1 << 20, seconds=0.9 * (_schedule.LOST_MARGIN - 0.01))  # within it
     assert not model.parallel_lost(1 << 20)
     model.note_parallel(1 << 20, seconds=2.0)  # a clear loss...
-    assert not model.parallel_lost(1 << 20)  # ...once is no verdict (a busy moment)
     model.note_parallel(1 << 20, seconds=0.5)
-    model.note_parallel(1 << 20, seconds=2.0)  # not in a row either
-    assert not model.parallel_lost(1 << 20)
-    for _ in range(_schedule.LOST_STRIKES):
-        model.note_parallel(1 << 20, seconds=2.0)
+    assert not model.parallel_lost(1 << 20)  # ...once is no verdict (a busy moment)
+    model.note_parallel(1 << 20, seconds=2.0)  # but fast, slow, fast, slow... is
     inline = [model.parallel_lost(1 << 20) for _ in range(_schedule.RETRY_PARALLEL_AFTER + 1)]
     assert inline == [True] * _schedule.RETRY_PARALLEL_AFTER + [False]  # then tried again
     assert not model.parallel_lost(1 << 10)  # other sizes unaffected
@@ -254,7 +251,7 @@ def test_a_size_that_keeps_losing_runs_inline_for_longer_and_longer():
     model.add(1 << 20, 1.0)
     stretches = []
     for _ in range(4):
-        for _ in range(_schedule.LOST_STRIKES):
+        for _ in range(_schedule.JUDGED_RUNS):
             model.note_parallel(1 << 20, seconds=3.0)
             if model.lost.get(21):
                 break
@@ -264,7 +261,7 @@ def test_a_size_that_keeps_losing_runs_inline_for_longer_and_longer():
         stretches.append(inline)
     # After a stretch, one loss is a verdict (the retry), and the stretch doubles.
     assert stretches == [32, 64, 128, 256]
-    model.note_parallel(1 << 20, seconds=0.5)  # a win: back to the start
-    for _ in range(_schedule.LOST_STRIKES):
+    model.note_parallel(1 << 20, seconds=0.5)  # the retry wins: back to the start
+    for _ in range(_schedule.JUDGED_RUNS):
         model.note_parallel(1 << 20, seconds=3.0)
     assert model.lost[21] == _schedule.RETRY_PARALLEL_AFTER

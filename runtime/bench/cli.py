@@ -17,7 +17,8 @@ from . import plan as bench_plan
 
 DESCRIPTION = """\
 Run runtime's microbenchmarks: pool overheads, runtime.numpy ops (exp, sin,
-add, sum) at sizes 1e3..1e7 and matmul against NumPy, side by side in one
+add, sum) at sizes 1e3..1e7, matmul, and plain NumPy code with NumPy's
+loops patched (transparent mode) against NumPy, side by side in one
 process; with --emulate-slow-core also the busy-cpu1 scenario; with
 --cases floor every public entry point against its serial call.  Prints a
 table (time, speedup, CPU time, energy and operations per joule with the

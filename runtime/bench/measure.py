@@ -46,14 +46,21 @@ def default_meter() -> Meter | None:
 
 def measure_interleaved(functions: dict[str, Callable[[Any], Any]], data: Any, repeats: int,
                         pause: float = 0.0, meter: Meter | None = None,
-                        warmup: int = 2) -> dict[str, Measurement]:
+                        warmup: int = 2,
+                        prepare: dict[str, Callable[[], None]] | None = None,
+                        ) -> dict[str, Measurement]:
     """Each function on `data`, `repeats` rounds, interleaved; `pause`
     seconds of quiet before every block (OpenBLAS's threads spin ~0.1 s
     after a call and would slow whatever runs next); `warmup` calls of
-    each first (caches, the pool's calibration, JIT, cost models)."""
+    each first (caches, the pool's calibration, JIT, cost models).
+    `prepare[name]`, where given, runs before each of that function's
+    blocks and warm-ups, untimed (transparent mode: patch or restore
+    NumPy's loops)."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for fn in functions.values():
+    prepare = prepare or {}
+    for name, fn in functions.items():
+        prepare.get(name, _nothing)()
         for _ in range(warmup):
             fn(data)
     blocks: dict[str, list[float]] = {name: [] for name in functions}
@@ -63,6 +70,7 @@ def measure_interleaved(functions: dict[str, Callable[[Any], Any]], data: Any, r
     notes: dict[str, set[str]] = {name: set() for name in functions}
     for _ in range(repeats):
         for name, fn in functions.items():
+            prepare.get(name, _nothing)()
             if pause:
                 time.sleep(pause)
             if meter is None:
@@ -97,6 +105,10 @@ def speedup_spread(baseline: Measurement, measured: Measurement) -> tuple[float,
         return None
     ratios = [b / m for b, m in zip(baseline.blocks, measured.blocks)]
     return min(ratios), max(ratios)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _block(fn: Callable[[Any], Any], data: Any) -> tuple[float, float]:

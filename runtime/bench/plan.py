@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 OPS = ("exp", "sin", "add", "sum")
 BINARY_OPS = {"add"}
-GROUPS = ("overheads", "matmul")  # the cases besides the ops at sizes
+GROUPS = ("overheads", "matmul", "transparent")  # the cases besides the ops at sizes
 # Cases run only when --cases names them: "floor" sweeps every public entry
 # point against its serial call at the plan's sizes (runtime/bench/floor.py).
 OPTIONAL = ("floor",)

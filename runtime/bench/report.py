@@ -25,7 +25,8 @@ COLUMNS = ("case", "size", "impl", "time/call", "speedup", "CPU time/call", "ene
 TEXT_COLUMNS = {"case", "impl", "energy from", "target"}
 SECTION_TITLES = {"overheads": "Pool overheads", "ops": "Ops at sizes (runtime.numpy)",
                   "matmul": "matmul", "slow core": "Emulated slow core",
-                  "floor": "Never slower than serial (every entry point)"}
+                  "floor": "Never slower than serial (every entry point)",
+                  "transparent": "Transparent mode (plain NumPy code, runtime.numpy.patch())"}
 # The terminal's table: report.md's columns less ops/J (energy/call over the
 # operations: results.json has it) and the energy source (said once per
 # section where every row has the same), shorter headings, each section's

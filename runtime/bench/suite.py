@@ -24,7 +24,7 @@ import numpy as np
 import runtime
 
 from .. import _progress
-from . import cases, numpy_cases
+from . import cases, numpy_cases, transparent
 from .measure import (NOT_MEASURED, Measurement, Meter, measure_interleaved,
                              speedup_spread)
 from .plan import (BINARY_OPS, ELEMENTS_PER_BLOCK, FORK_JOIN_CALLS, QUICK_REPEATS,
@@ -68,6 +68,7 @@ class Results:
     timelines: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
     failed: bool = False
     files: list[str] = field(default_factory=list)  # written into the output folder so far
+    bandwidth_ratio: float | None = None  # one thread's native sum time over two threads
 
 
 SECTION_BASELINES = {
@@ -78,6 +79,8 @@ SECTION_BASELINES = {
              "floor 0.95x, 0.8x at <= 1e3 elements",
     "slow core": "busy process pinned to cpu1; "
                  f"RUNTIME_TOPOLOGY={SLOW_CORE_TOPOLOGY}",
+    "transparent": "baseline: the same code with NumPy's own loops, float64; runtime: "
+                   "NumPy's loops patched",
 }
 
 
@@ -108,6 +111,11 @@ def steps(plan: Plan) -> list[tuple[str, Step]]:
                         lambda ctx, op=op, size=size: _op(ctx, op, size)))
     if "matmul" in plan.cases:
         out.append((f"matmul {plan.matmul_size}", _matmul))
+    if "transparent" in plan.cases:
+        out.append(("transparent: memory bandwidth", _bandwidth))
+        for case in transparent.CASES:
+            out.append((f"transparent: {case.name} {size_label(case.size)}",
+                        lambda ctx, case=case: _transparent(ctx, case)))
     if "floor" in plan.cases:
         from . import floor
         for entry in floor.ENTRIES:
@@ -225,6 +233,28 @@ def _matmul(ctx: Context) -> None:
                                    (a, b), repeats_for(plan, case.repeats), case.pause, meter)
     ctx.results.rows += rows_per_call("matmul", "matmul", n, measured, "NumPy", 1,
                                       2.0 * n**3, "flop", case.target)
+
+
+def _bandwidth(ctx: Context) -> None:
+    one, two, ratio = transparent.bandwidth_ratio(repeats=repeats_for(ctx.plan, 10))
+    ctx.results.bandwidth_ratio = ratio
+    ctx.results.notes.append(f"memory bandwidth: a native sum of {size_label(transparent.BIG)} "
+                             f"float64 takes {one * 1e3:.2f} ms on one thread, "
+                             f"{two * 1e3:.2f} ms on two: {ratio:.2f}x (the target of the "
+                             "transparent x.sum())")
+
+
+def _transparent(ctx: Context, case: transparent.Case) -> None:
+    if ctx.results.bandwidth_ratio is None:
+        _bandwidth(ctx)
+    measured = transparent.measure(case, repeats_for(ctx.plan, 9), ctx.meter)
+    target = transparent.target_for(case, ctx.results.bandwidth_ratio or 1.0)
+    ctx.results.rows += rows_per_call("transparent", case.name, case.size, measured, "NumPy",
+                                      case.calls, case.size, "elem", target)
+    if not transparent.same_results(case):
+        ctx.results.failed = True
+        ctx.results.notes.append(f"transparent {case.name} {size_label(case.size)}: the "
+                                 "patched result differs from NumPy's")
 
 
 def _loop(fn: Callable[[Any], Any], calls: int) -> Callable[[Any], None]:

@@ -6,7 +6,8 @@ Ufuncs (``np.exp``, ``np.add``, ...), the reductions (``np.sum``,
 ``np.mean``, ...), ``matmul``/``dot``/``tensordot`` and ``where``,
 ``clip``, ``copyto`` and array copies are parallel versions; everything
 else is NumPy's own object (``np.linalg``, ``np.random``, ``np.fft``,
-dtypes, ``np.ndarray``).  Methods of arrays (``x.sum()``) stay NumPy's.
+dtypes, ``np.ndarray``).  Methods of arrays (``x.sum()``) stay NumPy's,
+unless :func:`patch` makes NumPy's own loops parallel (transparent mode).
 Calls runtime cannot split correctly (object dtype, subclasses and other
 ``__array_ufunc__``/``__array_function__`` overrides, generalized ufuncs,
 small arrays) go to NumPy unchanged.
@@ -117,6 +118,11 @@ if _ufunc._numpy_add_newdoc_ufunc is not None:
 from . import _forced  # noqa: E402
 
 _forced.from_environment()
+
+
+# Transparent mode: NumPy's own loops split over the pool (_patch.py).
+# runtime.numpy's own names: not in __all__, which stays NumPy's.
+from ._patch import is_patched, patch, patched, restore  # noqa: E402, F401
 
 
 def __getattr__(name: str) -> object:

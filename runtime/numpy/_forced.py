@@ -10,7 +10,9 @@ its parallel paths wherever it can split a call at all:
   functions and products are open (no size threshold);
 * reductions use leaves of LEAF_ELEMENTS elements and split from two
   leaves up, kept axes from KEPT_MIN_ROWS rows;
-* matmul/dot/inner/tensordot tile products of any size into small tiles.
+* matmul/dot/inner/tensordot tile products of any size into small tiles;
+* NumPy's own loops, where runtime.numpy.patch() is in force, split every
+  call of two elements or more (reductions in leaves of LEAF_ELEMENTS).
 
 It exists to test: NumPy's own test suite and the differential tests run
 their small arrays through the code that big arrays take.  Results stay
@@ -65,6 +67,9 @@ def _apply(grain: int | None) -> None:
     _ufunc.set_small_call_gates(grain is None)
     from . import _forget_learned_sizes  # (runtime.numpy, which imports this module)
     _forget_learned_sizes()
+    from . import _patch  # NumPy's patched loops split at the grain too
+
+    _patch._reconfigure()
 
 
 _saved: list[tuple[object, str, object]] | None = None
