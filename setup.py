@@ -60,7 +60,8 @@ extension = Extension(
     extra_compile_args=cflags,
     extra_link_args=ldflags,
     define_macros=[("RUNTIME_BUILD", f'"{build_kind()}"')],
-    depends=["runtime/_pythread.h", "runtime/_kernels.h"] + sorted(glob.glob("csrc/*.h")),
+    depends=["runtime/_pythread.h", "runtime/_freethreading.h", "runtime/_kernels.h"]
+    + sorted(glob.glob("csrc/*.h")),
 )
 
 # runtime.numpy's extensions read array headers through NumPy's C API: the
@@ -82,7 +83,8 @@ numpy_extensions = [
 inline_extension = Extension(
     "runtime._inline",
     sources=["runtime/_inline.pyx"],
-    include_dirs=[numpy.get_include()],
+    include_dirs=[numpy.get_include(), "runtime"],
+    depends=["runtime/_freethreading.h"],
     extra_compile_args=[f for f in cflags if f != "-std=c11"],
     extra_link_args=ldflags,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: freethreading_compatible = True
 """The binding between the C pool (csrc/) and Python.
 
 It owns the process's one pool, runs Python chunk bodies with the GIL
@@ -111,6 +112,14 @@ cdef extern from "trace.h" nogil:
         RT_TRACE_BOOST
         RT_TRACE_BOOST_END
 
+cdef extern from "_freethreading.h" nogil:
+    ctypedef struct rt_ft_mutex:
+        pass
+    void rt_ft_lock(rt_ft_mutex *m)
+    void rt_ft_unlock(rt_ft_mutex *m)
+    void rt_ft_reset(rt_ft_mutex *m)
+    int rt_ft_build()
+
 cdef extern from "_pythread.h" nogil:
     void rt_python_attach_thread()
     void rt_python_detach_thread(void *unused)
@@ -139,6 +148,12 @@ KERNELS = {
     "sum": <uintptr_t>&rt_kernel_sum,
 }
 
+# The module's state below is guarded by _state_lock: by the GIL alone on
+# the GIL build (there the lock is nothing, _freethreading.h), by a mutex on
+# a free-threaded one.  The pool may be shut down (freed) only while no call
+# is inside it: every use of the pointer outside the lock holds a count in
+# _active_calls (_acquire_pool / _release_pool).
+cdef rt_ft_mutex _state_lock
 cdef rt_pool *_pool = NULL
 # Tracing (bottom of this file): a trace outlives a shutdown of the pool.
 cdef int64_t _trace_capacity = 0  # events per thread; 0: no trace running
@@ -146,9 +161,12 @@ cdef int64_t _trace_started_ns = 0
 _trace_chunks = []  # (events as bytes, dropped) of pools shut down mid-trace
 cdef int _num_threads = 0          # configured; 0 until configure() is called
 cdef int64_t _spin_ns = -1
-cdef int _active_calls = 0         # calls inside the pool (guarded by the GIL)
+cdef int _active_calls = 0         # calls inside the pool
 cdef unsigned long _main_thread_ident = threading.main_thread().ident
+# One thread starts the pool (rt_pool_create runs without the GIL).
 _pool_lock = threading.Lock()
+# Whether this module was built for a free-threaded interpreter (3.13t).
+FREE_THREADED_BUILD = bool(rt_ft_build())
 
 
 cdef class _Job:
@@ -163,6 +181,7 @@ cdef class _Job:
     cdef object body
     cdef object context
     cdef object error
+    cdef rt_ft_mutex error_lock  # chunks on several threads may fail at once
 
     def __cinit__(self, body):
         self.body = body
@@ -170,13 +189,14 @@ cdef class _Job:
         self.error = None
 
     cdef int run_chunk(self, int64_t begin, int64_t end):
+        # (Read without the lock: a chunk that misses an error set just now
+        # runs, as it would have had it started a moment earlier.)
         if self.error is not None:
             return 1
         try:
             self.context.copy().run(self.body, begin, end)
         except BaseException as exc:
-            if self.error is None:
-                self.error = exc
+            self.keep_first(exc)
             return 1
         return 0
 
@@ -184,10 +204,15 @@ cdef class _Job:
         try:
             PyErr_CheckSignals()
         except BaseException as exc:
-            if self.error is None:
-                self.error = exc
+            self.keep_first(exc)
             return 1
         return 0
+
+    cdef void keep_first(self, exc):
+        rt_ft_lock(&self.error_lock)
+        if self.error is None:
+            self.error = exc
+        rt_ft_unlock(&self.error_lock)
 
 
 cdef int _python_chunk(int64_t begin, int64_t end, void *ctx) noexcept nogil:
@@ -216,15 +241,29 @@ cdef int _native_chunk(int64_t begin, int64_t end, void *ctx) noexcept nogil:
 
 cdef rt_pool *_acquire_pool() except NULL:
     """The pool, created on first use; counts the caller as active."""
+    global _active_calls
+    cdef rt_pool *pool
+    rt_ft_lock(&_state_lock)
+    pool = _pool
+    if pool != NULL:
+        _active_calls += 1
+    rt_ft_unlock(&_state_lock)
+    return pool if pool != NULL else _start_pool()
+
+
+cdef rt_pool *_start_pool() except NULL:
+    """_acquire_pool when there is no pool: start one (or take the one
+    another thread started meanwhile)."""
     global _pool, _active_calls
     cdef rt_pool_config config
     cdef rt_pool *pool
     cdef int rc
-    if _pool == NULL:
-        if _num_threads < 1:
-            raise RuntimeError("runtime._core.configure() was not called")
-        with _pool_lock:
+    with _pool_lock:
+        rt_ft_lock(&_state_lock)
+        try:
             if _pool == NULL:
+                if _num_threads < 1:
+                    raise RuntimeError("runtime._core.configure() was not called")
                 config.num_workers = _num_threads - 1
                 config.spin_ns = _spin_ns
                 config.on_worker_exit = rt_python_detach_thread
@@ -237,13 +276,17 @@ cdef rt_pool *_acquire_pool() except NULL:
                 if _trace_capacity > 0:  # a trace outlives a shutdown
                     rt_pool_trace_start(pool, _trace_capacity)
                 _pool = pool
-    _active_calls += 1
-    return _pool
+            _active_calls += 1
+            return _pool
+        finally:
+            rt_ft_unlock(&_state_lock)
 
 
-cdef inline void _release_pool():
+cdef inline void _release_pool() noexcept:
     global _active_calls
+    rt_ft_lock(&_state_lock)
     _active_calls -= 1
+    rt_ft_unlock(&_state_lock)
 
 
 # The QoS level of the jobs a context starts (runtime.qos sets it; -1: each
@@ -313,17 +356,22 @@ cdef class ThreadQos:
         self.applied = 0
 
     def __enter__(self):
+        cdef rt_pool *pool
         if 0 <= self.level < 4:
             # The pool's workers start from the setting of the thread that
             # creates the pool: create it before this thread leaves its own.
-            _acquire_pool()
-            _release_pool()
-            # A participant of _pool is inside one of its jobs, which holds
-            # the pool alive until after this block ends.
-            changed = rt_pool_level_enter(_pool, self.level, &_placement[self.level], &self.frame)
-            self.applied = 1
-            _trace_note(RT_TRACE_QOS, self.level, rt_trace_cpu_bits(&_placement[self.level]),
-                        changed)
+            # Held while the level is entered (another thread may shut the
+            # pool down); a participant of the pool is inside one of its
+            # jobs, which holds the pool alive until after this block ends.
+            pool = _acquire_pool()
+            try:
+                changed = rt_pool_level_enter(pool, self.level, &_placement[self.level],
+                                              &self.frame)
+                self.applied = 1
+                _trace_note(RT_TRACE_QOS, self.level,
+                            rt_trace_cpu_bits(&_placement[self.level]), changed)
+            finally:
+                _release_pool()
         return self
 
     def __exit__(self, *exc):
@@ -491,8 +539,8 @@ nogil_api = PyCapsule_New(<void *>&_nogil_api, b"runtime._core.nogil_api.v1", NU
 def start_for_nogil_callers():
     """Start the pool now if it is not running (callers without the GIL
     cannot start it); returns whether it runs."""
-    if _num_threads < 2:
-        return _pool != NULL
+    if configured_threads() < 2:
+        return started()
     _acquire_pool()
     _release_pool()
     return True
@@ -513,10 +561,13 @@ def configure(int num_threads, double spin_us=-1.0):
     if num_threads < 1 or num_threads > RT_MAX_WORKERS + 1:
         raise ValueError(f"num_threads must be between 1 and {RT_MAX_WORKERS + 1}, "
                          f"got {num_threads}")
+    rt_ft_lock(&_state_lock)
     _num_threads = num_threads
     if spin_us >= 0:
         _spin_ns = <int64_t>(spin_us * 1000)
-    if _pool == NULL:
+    running = _pool != NULL
+    rt_ft_unlock(&_state_lock)
+    if not running:
         return
     pool = _acquire_pool()
     try:
@@ -531,28 +582,36 @@ def configure(int num_threads, double spin_us=-1.0):
 
 def configured_threads():
     """The configured number of threads, 0 before configure()."""
-    return _num_threads
+    rt_ft_lock(&_state_lock)
+    cdef int threads = _num_threads
+    rt_ft_unlock(&_state_lock)
+    return threads
 
 
 def shutdown():
     """Stop and join the worker threads; the next call starts them again.
     Returns False (and leaves the pool alone) while calls are running."""
     global _pool
-    cdef rt_pool *pool = _pool
-    if pool == NULL:
-        return True
-    if _active_calls > 0:
-        return False
-    # Close the door to callers without the GIL (_nogil_parallel_for), then
-    # look: either such a caller sees _nogil_closing, or this sees its count.
-    __atomic_store_n(&_nogil_closing, 1, __ATOMIC_SEQ_CST)
-    if __atomic_load_n(&_nogil_calls, __ATOMIC_SEQ_CST) > 0:
+    cdef rt_pool *pool
+    rt_ft_lock(&_state_lock)
+    try:
+        pool = _pool
+        if pool == NULL:
+            return True
+        if _active_calls > 0:
+            return False
+        # Close the door to callers without the GIL (_nogil_parallel_for), then
+        # look: either such a caller sees _nogil_closing, or this sees its count.
+        __atomic_store_n(&_nogil_closing, 1, __ATOMIC_SEQ_CST)
+        if __atomic_load_n(&_nogil_calls, __ATOMIC_SEQ_CST) > 0:
+            __atomic_store_n(&_nogil_closing, 0, __ATOMIC_SEQ_CST)
+            return False
+        _pool = NULL  # from here on no other thread can reach it
         __atomic_store_n(&_nogil_closing, 0, __ATOMIC_SEQ_CST)
-        return False
-    _pool = NULL
-    __atomic_store_n(&_nogil_closing, 0, __ATOMIC_SEQ_CST)
-    if _trace_capacity > 0:
-        _trace_drain(pool)  # keep what the trace recorded so far
+        if _trace_capacity > 0:
+            _trace_drain(pool)  # keep what the trace recorded so far
+    finally:
+        rt_ft_unlock(&_state_lock)
     with nogil:
         rt_pool_destroy(pool)
     return True
@@ -560,16 +619,23 @@ def shutdown():
 
 def started():
     """Whether the worker threads are running."""
-    return _pool != NULL
+    rt_ft_lock(&_state_lock)
+    cdef bint running = _pool != NULL
+    rt_ft_unlock(&_state_lock)
+    return running
 
 
 def stats():
     """Counters of the pool (all zero before it starts)."""
     cdef rt_pool_stats st
-    if _pool == NULL:
+    rt_ft_lock(&_state_lock)
+    cdef bint running = _pool != NULL
+    if running:
+        rt_pool_get_stats(_pool, &st)
+    rt_ft_unlock(&_state_lock)
+    if not running:
         return {"workers": 0, "sleeping": 0, "inactive": 0, "leaves": 0, "steals": 0,
                 "injected": 0, "parks": 0, "boosts": 0}
-    rt_pool_get_stats(_pool, &st)
     return {"workers": st.workers, "sleeping": st.sleeping, "inactive": st.inactive,
             "leaves": st.leaves, "steals": st.steals, "injected": st.injected,
             "parks": st.parks, "boosts": st.boosts}
@@ -578,15 +644,21 @@ def stats():
 def current_slot():
     """The calling thread's slot: a worker's index, RT_MAX_WORKERS + k for a
     caller inside a call, -1 otherwise."""
-    return -1 if _pool == NULL else rt_pool_current_slot(_pool)
+    cdef int slot = -1
+    rt_ft_lock(&_state_lock)
+    if _pool != NULL:
+        slot = rt_pool_current_slot(_pool)
+    rt_ft_unlock(&_state_lock)
+    return slot
 
 
 def _after_fork_child():
     # The pool's threads do not exist in the child: forget the pool (its
     # memory is lost, and its mutexes may be held by threads that are gone)
-    # and start a new one on first use.  The lock too: a thread of the
-    # parent that held it is gone.
+    # and start a new one on first use.  The locks too: a thread of the
+    # parent that held one is gone.
     global _pool, _active_calls, _pool_lock, _nogil_calls, _nogil_closing
+    rt_ft_reset(&_state_lock)
     _pool = NULL
     _active_calls = 0
     _nogil_calls = 0
@@ -678,12 +750,15 @@ def submit(task):
 
 
 cdef void _trace_note(int kind, int level, int64_t lo, int64_t hi):
+    rt_ft_lock(&_state_lock)
     if _trace_capacity > 0 and _pool != NULL:
         rt_pool_trace_note(_pool, kind, level, lo, hi)
+    rt_ft_unlock(&_state_lock)
 
 
 cdef _trace_drain(rt_pool *pool):
-    """Stop the pool's trace and keep its events in _trace_chunks."""
+    """Stop the pool's trace and keep its events in _trace_chunks (the
+    caller holds _state_lock)."""
     cdef int64_t start_ns, dropped = 0, n, got
     cdef rt_trace_event *events
     with nogil:
@@ -706,39 +781,52 @@ def trace_start(int64_t capacity):
     if capacity <= 0 or capacity > RT_TRACE_MAX_CAPACITY:
         raise ValueError(f"runtime.trace: capacity must be 1 to {RT_TRACE_MAX_CAPACITY} events "
                          f"per thread, got {capacity}")
-    if _trace_capacity > 0:
-        raise RuntimeError("runtime.trace: a trace is already running (one at a time)")
-    _trace_chunks.clear()
     cdef rt_pool *pool = _acquire_pool()
     cdef int rc
     try:
-        _trace_started_ns = rt_trace_now_ns()
-        rc = rt_pool_trace_start(pool, capacity)
-        if rc != 0:
-            raise OSError(rc, f"runtime.trace: cannot start a trace: {os.strerror(rc)}")
-        _trace_capacity = capacity
+        rt_ft_lock(&_state_lock)
+        try:
+            if _trace_capacity > 0:
+                raise RuntimeError("runtime.trace: a trace is already running (one at a time)")
+            _trace_chunks.clear()
+            _trace_started_ns = rt_trace_now_ns()
+            rc = rt_pool_trace_start(pool, capacity)
+            if rc != 0:
+                raise OSError(rc, f"runtime.trace: cannot start a trace: {os.strerror(rc)}")
+            _trace_capacity = capacity
+            return _trace_started_ns
+        finally:
+            rt_ft_unlock(&_state_lock)
     finally:
         _release_pool()
-    return _trace_started_ns
 
 
 def trace_running():
-    return _trace_capacity > 0
+    rt_ft_lock(&_state_lock)
+    cdef bint running = _trace_capacity > 0
+    rt_ft_unlock(&_state_lock)
+    return running
 
 
 def trace_stop():
     """Stop recording: (start ns, [(events as bytes, dropped), ...])."""
     global _trace_capacity
-    if _trace_capacity == 0:
-        raise RuntimeError("runtime.trace: no trace is running")
-    cdef rt_pool *pool
-    if _pool != NULL:
+    cdef rt_pool *pool = NULL
+    if started():
         pool = _acquire_pool()  # shutdown() must not free it while we read
+    try:
+        rt_ft_lock(&_state_lock)
         try:
-            _trace_drain(pool)
+            if _trace_capacity == 0:
+                raise RuntimeError("runtime.trace: no trace is running")
+            if pool != NULL:
+                _trace_drain(pool)
+            _trace_capacity = 0
+            chunks = list(_trace_chunks)
+            _trace_chunks.clear()
+            return _trace_started_ns, chunks
         finally:
+            rt_ft_unlock(&_state_lock)
+    finally:
+        if pool != NULL:
             _release_pool()
-    _trace_capacity = 0
-    chunks = list(_trace_chunks)
-    _trace_chunks.clear()
-    return _trace_started_ns, chunks

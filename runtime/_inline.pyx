@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: freethreading_compatible = True
 """The inline decision, compiled: the entry points' first few hundred
 nanoseconds.
 
@@ -30,7 +31,7 @@ one leaf, func(*arrays).
 """
 cimport numpy as cnp
 from cpython.contextvars cimport get_value
-from cpython.dict cimport PyDict_Copy, PyDict_GetItem, PyDict_Size
+from cpython.dict cimport PyDict_Copy, PyDict_Size
 from cpython.object cimport PyObject, PyTypeObject, ternaryfunc
 from libc.string cimport memcmp, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -43,6 +44,10 @@ import numpy as np
 from . import _core
 
 cnp.import_array()
+
+cdef extern from "_freethreading.h":
+    object rt_dict_get_or_none(dict table, object key)
+    bint rt_ft_build()
 
 cdef extern from "Python.h":
     ctypedef object (*PyCFunction)(object, object)
@@ -104,6 +109,10 @@ cdef inline double now_s() noexcept nogil:
     return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 
 
+# On a free-threaded interpreter (3.13t) two threads may update one Memo,
+# or these module settings, at once: each field is one aligned word read
+# and written whole, and a lost update only sends a call down the measured
+# path (or inline) once more, so they take no lock.
 cdef class Memo:
     """What is known of one function's inline calls, per argument signature."""
     cdef double rate[MAX_ARGS][MAX_TYPES]
@@ -167,21 +176,26 @@ cdef inline object memo_key(object func):
 
 
 cdef inline Memo find(dict table, object key):
-    # PyDict_GetItem: a borrowed reference, and NULL (no error) for a key
-    # that is missing or cannot be hashed (never memoised).
-    cdef PyObject *found = PyDict_GetItem(table, key)
-    return None if found == NULL else <Memo>found
+    # None for a key that is missing or cannot be hashed (never memoised);
+    # a reference of our own, as another thread may clear the table
+    # (free-threaded builds, _freethreading.h).
+    return <Memo>rt_dict_get_or_none(table, key)
 
 
 # The last function runtime.map found in its table, and its memo: a call
 # in a loop skips the dict lookup (~170 instructions of a ~1000-instruction
 # overhead on a 100-element exp, measured with callgrind).
+# Not on a free-threaded build (3.13t), where another thread could replace
+# the pair between our reads of it (and free the memo we read): there every
+# call looks its function up (rt_ft_build() is a constant: the test folds).
 cdef object _last_map_key = None
 cdef Memo _last_map_memo = None
 
 
 cdef inline Memo find_map_memo(object key):
     global _last_map_key, _last_map_memo
+    if rt_ft_build():
+        return find(_map_memos, key)
     if key is _last_map_key:
         return _last_map_memo
     memo = find(_map_memos, key)
@@ -197,8 +211,9 @@ cdef Memo find_or_add(dict table, object key):
     if memo is None:
         # A new memo may replace one the table dropped (clear): forget the
         # last one found, which may be that one.
-        _last_map_key = None
-        _last_map_memo = None
+        if not rt_ft_build():
+            _last_map_key = None
+            _last_map_memo = None
         try:
             hash(key)
         except TypeError:

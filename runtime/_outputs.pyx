@@ -1,4 +1,5 @@
 # cython: language_level=3
+# cython: freethreading_compatible = True
 """Big outputs of split calls, from runtime's output cache.
 
 ``empty(shape, dtype)`` is ``np.empty``, with the array's memory from the

@@ -22,6 +22,8 @@ they are QoS classes.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from typing import Iterator, Literal
 
 from . import _core, _inline, _topology
@@ -34,6 +36,17 @@ LEVELS = {"background": 0, "utility": 1, "initiated": 2, "interactive": 3}
 NAMES = {number: name for name, number in LEVELS.items()}
 
 _placed = False
+# Two threads placing at once (on 3.13t, truly at once) would each rewrite
+# the binding's CPU sets while the other's jobs read them.
+_placed_lock = threading.Lock()
+
+
+def _after_fork_child() -> None:
+    global _placed_lock
+    _placed_lock = threading.Lock()  # its holder in the parent may be a thread that is gone
+
+
+os.register_at_fork(after_in_child=_after_fork_child)
 
 
 def level_number(level: object, what: str = "runtime.qos") -> int:
@@ -71,7 +84,11 @@ def ensure_placed() -> None:
     where jobs run, and where an override moves a running thread (the
     low levels' CPUs, else every CPU of the topology)."""
     global _placed
-    if not _placed:
+    if _placed:
+        return
+    with _placed_lock:
+        if _placed:
+            return
         topology = _topology.topology()
         every = sorted(cpu for kind in topology.kinds for cpu in kind.cpus)
         for level, cpus in placement(topology).items():

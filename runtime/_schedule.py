@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +45,12 @@ MIN_LEAVES_PER_THREAD = 4
 LEAVES_PER_THREAD = 32
 # A Python chunk lasts at least this many GIL hand-off latencies: measured
 # here, shorter chunks make the threads take turns rather than overlap.
+# With no GIL (3.13t) the latency it counts is a worker's wake-up and steal;
+# `python benchmarks/free_threaded.py --chunks` measures pure Python chunks
+# of 1/2 to 8 such latencies, 2 threads against 1, on either build.  On
+# 3.13t (2 cores) all of them ran 1.9-2.1x and the dispatch cost calibrated
+# ~10x lower than under the GIL, so the same rule holds there and costs
+# next to nothing.
 HANDOFFS_PER_CHUNK = 4
 # Go parallel only if the model predicts at least this speedup.
 MIN_GAIN = 1.1
@@ -133,6 +140,12 @@ _overheads_threads = 0  # the thread count _overheads was measured with
 _overheads_lock = threading.Lock()
 
 
+def gil_enabled() -> bool:
+    """Whether Python code runs under the GIL: always, but on a
+    free-threaded interpreter (3.13t) where nothing turned it back on."""
+    return getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
 def _best_of(repeats: int, run: Callable[[], object]) -> float:
     best = math.inf
     for _ in range(repeats):
@@ -150,7 +163,11 @@ def _calibrate(threads: int) -> Overheads:
       steals, then waits for the GIL, which a sleeping thread gets only after
       a wake-up (10-30 us on this kind of VM).
     * chunk: many empty Python chunks; what each chunk's call and GIL
-      round trip cost when nothing else holds the GIL.
+      round trip cost when nothing else holds the GIL.  Under the GIL the
+      chunks take turns, and each costs the job its wall time (doubled
+      where threads hand the GIL over); with no GIL (free-threaded 3.13t)
+      they overlap, and each thread pays for its own: the wall time per
+      chunk times the threads.
 
     Minimum of several runs (noise only adds time), clamped to sane bounds
     so that a hiccup cannot wreck later decisions."""
@@ -176,7 +193,7 @@ def _calibrate(threads: int) -> Overheads:
     native_two = _best_of(5, lambda: _core.parallel_for_native(sum_kernel, sum_ctx, 0, 2, 1, 1, 1))
     return Overheads(
         dispatch_s=min(max(two - one, 2e-6), 200e-6),
-        chunk_s=min(max(empty * min(threads, 2), 0.3e-6), 50e-6),
+        chunk_s=min(max(empty * (min(threads, 2) if gil_enabled() else threads), 0.3e-6), 50e-6),
         # csrc/tests/bench_spawn.c measures ~6 ns per native chunk; 50 ns is a safe bound.
         native_chunk_s=50e-9,
         native_dispatch_s=min(max(native_two - native_one, 1e-6), 200e-6),
@@ -315,7 +332,10 @@ class CostModel:
             recent = self.recent.setdefault(bucket, [])
             recent.append(ratio)
             del recent[:-JUDGED_RUNS]
-            verdict = sorted(recent)[len(recent) // 2] if len(recent) == JUDGED_RUNS else 0.0
+            # One copy, judged alone: another thread may append to `recent`
+            # meanwhile (3.13t).
+            ordered = sorted(recent)
+            verdict = ordered[len(ordered) // 2] if len(ordered) == JUDGED_RUNS else 0.0
         if verdict <= LOST_MARGIN:
             if verdict > 0.0:
                 self.stretch.pop(bucket, None)  # parallel holds here: short stretches again
@@ -328,7 +348,12 @@ class CostModel:
     def add(self, rows: int, seconds: float, serial: bool = True) -> None:
         bucket = rows.bit_length()
         old = self.points.get(bucket)
-        if old is None or seconds / rows < old[1] / old[0]:
+        if old is None:
+            # A new size: a new dict, so that rate() and near() on another
+            # thread iterate one that does not grow under them (no GIL on
+            # 3.13t; under the GIL too, between their bytecodes).
+            self.points = {**self.points, bucket: (rows, seconds)}
+        elif seconds / rows < old[1] / old[0]:
             self.points[bucket] = (rows, seconds)
         if serial:
             self.serial_runs[bucket] = self.serial_runs.get(bucket, 0) + 1
@@ -367,6 +392,11 @@ class CostCache:
     def get(self, key: Hashable | None) -> CostModel | None:
         if key is None:
             return None
+        if _core.FREE_THREADED_BUILD:
+            # 3.13t's OrderedDict may crash when read while another thread
+            # reorders it (CPython gh-125996); under the GIL a read is safe.
+            with self._lock:
+                return self._models.get(key)
         return self._models.get(key)
 
     def record(self, key: Hashable | None, rows: int, seconds: float,

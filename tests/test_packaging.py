@@ -26,7 +26,7 @@ import runtime
 from runtime import _distribution
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_REQUIRES = ["setuptools>=77", "Cython>=3.0", "numpy>=2.1"]
+BUILD_REQUIRES = ["setuptools>=77", "Cython>=3.1", "numpy>=2.1"]
 TIMEOUT = 600  # one step: a build compiles the C core and three extensions
 
 pytestmark = [

@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# cython: freethreading_compatible = True
 """NumPy's own strided ufunc loops, run on the pool with no GIL.
 
 A ufunc chunk run as Python must take the GIL before NumPy releases it

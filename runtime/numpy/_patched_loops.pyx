@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# cython: freethreading_compatible = True
 """NumPy's ufunc loop tables, rewritten in place (runtime.numpy.patch()).
 
 The loops themselves, the trampolines and the split decision are C, in

@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
+# cython: freethreading_compatible = True
 """The parallel ufunc type: NumPy's ufunc on the outside, the pool inside.
 
 ``ParallelUfunc.__call__`` is on every NumPy call a program makes, so it
