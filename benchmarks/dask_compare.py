@@ -108,19 +108,35 @@ def task_count(y: da.Array) -> int:
     return len(optimized.__dask_graph__())
 
 
-def cpu_seconds() -> tuple[float, float]:
-    """User + system CPU time of this process and all its children so far,
-    and the system part."""
+CpuTimes = dict[int, tuple[float, float]]  # pid -> (user + system, system)
+
+
+def cpu_times() -> CpuTimes:
+    """User + system CPU time, and the system part, of this process and each
+    of its children now, by process id."""
     me = psutil.Process()
-    total = system = 0.0
+    found: CpuTimes = {}
     for process in [me, *me.children(recursive=True)]:
         try:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
-        system += times.system
-    return total, system
+        found[process.pid] = (times.user + times.system, times.system)
+    return found
+
+
+def cpu_seconds_since(before: CpuTimes) -> tuple[float, float]:
+    """CPU seconds (and the system part) spent since `before` by the
+    processes alive now: each one's own difference, so a worker process
+    that exited in between takes its earlier time with it rather than
+    making the total go down (it loses what it spent since, which its
+    own exit cannot tell)."""
+    total = system = 0.0
+    for pid, (now_total, now_system) in cpu_times().items():
+        then_total, then_system = before.get(pid, (0.0, 0.0))
+        total += max(0.0, now_total - then_total)
+        system += max(0.0, now_system - then_system)
+    return total, min(system, total)
 
 
 # --------------------------------------------------------- configurations
@@ -180,11 +196,11 @@ def measure(name: str, pipeline: str, size: int, chunk: int, by_runtime: bool,
         # Blocks by runtime.numpy only where transparent mode cannot do it.
         y = PIPELINES[pipeline](size, chunk, by_runtime and not transparent())
         tasks = task_count(y)
-        (cpu0, system0), wall0 = cpu_seconds(), time.perf_counter()
+        before, wall0 = cpu_times(), time.perf_counter()
         result = compute(y)
         wall = time.perf_counter() - wall0
-        cpu, system = cpu_seconds()
-        row = Row(name, pipeline, chunk, tasks, wall, cpu - cpu0, system - system0, result)
+        cpu, system = cpu_seconds_since(before)
+        row = Row(name, pipeline, chunk, tasks, wall, cpu, system, result)
         if best is None or row.wall_s < best.wall_s:
             best = row
     assert best is not None
