@@ -6,6 +6,8 @@ results as computing it here.  Every wait is bounded."""
 
 from __future__ import annotations
 
+import contextlib
+
 import threading
 import time
 
@@ -27,17 +29,24 @@ runs_lock = threading.Lock()
 release = threading.Event()
 
 
-@pytest.fixture
-def cluster():
-    runs.clear()
+@contextlib.contextmanager
+def local_cluster(threads_per_worker: int):
+    """Three in-process workers on 127.0.0.1, and a client of them."""
     release.clear()
-    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, protocol="tcp",
-                      host="127.0.0.1", dashboard_address="127.0.0.1:0") as local, \
-            Client(local) as client:
+    with LocalCluster(n_workers=3, threads_per_worker=threads_per_worker, processes=False,
+                      protocol="tcp", host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as local, Client(local) as client:
         try:
             yield local, client
         finally:
             release.set()   # before the cluster closes: no task is left blocked
+
+
+@pytest.fixture
+def cluster():
+    runs.clear()
+    with local_cluster(1) as made:
+        yield made
 
 
 def compute(index: int, seconds: float = 0.0) -> tuple[int, float, str]:
@@ -77,14 +86,8 @@ def processing_on(local, futures) -> list[str]:
 
 @pytest.fixture
 def two_thread_cluster():
-    release.clear()
-    with LocalCluster(n_workers=3, threads_per_worker=2, processes=False, protocol="tcp",
-                      host="127.0.0.1", dashboard_address="127.0.0.1:0") as local, \
-            Client(local) as client:
-        try:
-            yield local, client
-        finally:
-            release.set()   # before the cluster closes: no task is left blocked
+    with local_cluster(2) as made:
+        yield made
 
 
 def test_dask_alone_spreads_two_tasks_over_two_workers(two_thread_cluster):
