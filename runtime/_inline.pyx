@@ -61,6 +61,7 @@ cdef extern from "Python.h":
     object PyCFunction_NewEx(PyMethodDef *ml, object self, object module)
     object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf,
                                PyObject *kwnames)
+    PyObject **PySequence_Fast_ITEMS(object sequence)
     PyObject *PyFunction_GetCode(object op)
     bint PyFunction_Check(object op)
     bint PyMethod_Check(object op)
@@ -375,6 +376,43 @@ def note(str table, func, tuple arrays, Py_ssize_t elements, bint inline, Py_ssi
 
 # ---- the entry points ------------------------------------------------------
 
+# What the helpers below return for a call that does not run inline here.
+cdef object NOT_INLINE = object()
+
+
+cdef object run_inline(Memo memo, object func, PyObject **args, Py_ssize_t nargs, int kind,
+                       Py_ssize_t elements, Py_ssize_t rows, str what):
+    """func(*args) on the caller if memo says this call runs inline (timed
+    now and then, see Memo.sample), its result checked as the measured
+    path checks it; NOT_INLINE otherwise."""
+    cdef int slot = nargs - 1
+    cdef double t0
+    if not memo.inline(slot, kind, elements, _cutoff_python):
+        return NOT_INLINE
+    if not memo.sample():
+        return checked_rows(PyObject_Vectorcall(func, args, nargs, NULL), rows, what)
+    t0 = now_s()
+    result = PyObject_Vectorcall(func, args, nargs, NULL)
+    memo.timed(slot, kind, elements, now_s() - t0)
+    return checked_rows(result, rows, what)
+
+
+cdef object map_inline(object func, PyObject **arrays, Py_ssize_t nargs, int kind,
+                       Py_ssize_t elements, Py_ssize_t rows):
+    """runtime.map's decision: func's memo says (run_inline), or, on a
+    function's first sight, calls of at most FIRST_INLINE_ELEMENTS run
+    inline (not timed: see Memo.sample).  NOT_INLINE otherwise."""
+    cdef Memo memo = find_map_memo(memo_key(func))
+    if memo is not None:
+        return run_inline(memo, func, arrays, nargs, kind, elements, rows, "runtime.map")
+    if elements > _first_inline:
+        return NOT_INLINE
+    memo = find_or_add(_map_memos, memo_key(func))
+    if memo is not None:
+        memo.calls = 1  # its first call
+    return checked_rows(PyObject_Vectorcall(func, arrays, nargs, NULL), rows, "runtime.map")
+
+
 def map(func, *arrays, out=None, grain=None, qos=None):
     """Apply ``func`` to chunks of ``arrays`` along axis 0, on all cores.
 
@@ -407,26 +445,14 @@ def map(func, *arrays, out=None, grain=None, qos=None):
     """
     cdef Py_ssize_t elements = 0, rows = 0
     cdef int kind
-    cdef Memo memo
-    cdef double t0
     if out is None and grain is None and qos is None and _enabled \
             and callable(func):
         kind = signature(arrays, &elements, &rows)
         if kind >= 0 and default_level():
-            memo = find_map_memo(memo_key(func))
-            if (memo is None and elements <= _first_inline) or (
-                    memo is not None and memo.inline(len(arrays) - 1, kind, elements,
-                                                     _cutoff_python)):
-                if memo is None:
-                    memo = find_or_add(_map_memos, memo_key(func))
-                    if memo is not None:
-                        memo.calls = 1  # its first call (not timed, see sample)
-                if memo is None or not memo.sample():
-                    return checked_rows(func(*arrays), rows, "runtime.map")
-                t0 = now_s()
-                result = func(*arrays)
-                memo.timed(len(arrays) - 1, kind, elements, now_s() - t0)
-                return checked_rows(result, rows, "runtime.map")
+            result = map_inline(func, PySequence_Fast_ITEMS(arrays), len(arrays), kind,
+                                elements, rows)
+            if result is not NOT_INLINE:
+                return result
     return _slow["map"](func, arrays, out, grain, qos)
 
 
@@ -440,26 +466,13 @@ cdef object map_fastcall(object module, PyObject **args, Py_ssize_t nargs,
     every form, and its errors)."""
     cdef Py_ssize_t elements = 0, rows = 0
     cdef int kind
-    cdef Memo memo
-    cdef double t0
     if nargs == 2 and kwnames == NULL and _enabled:
         func = <object>args[0]
-        array = <object>args[1]
-        kind = signature_of_one(array, &elements, &rows)
+        kind = signature_of_one(<object>args[1], &elements, &rows)
         if kind >= 0 and callable(func) and default_level():
-            memo = find_map_memo(memo_key(func))
-            if (memo is None and elements <= _first_inline) or (
-                    memo is not None and memo.inline(0, kind, elements, _cutoff_python)):
-                if memo is None:
-                    memo = find_or_add(_map_memos, memo_key(func))
-                    if memo is not None:
-                        memo.calls = 1  # its first call (not timed, see sample)
-                if memo is None or not memo.sample():
-                    return checked_rows(func(array), rows, "runtime.map")
-                t0 = now_s()
-                result = func(array)
-                memo.timed(0, kind, elements, now_s() - t0)
-                return checked_rows(result, rows, "runtime.map")
+            result = map_inline(func, args + 1, 1, kind, elements, rows)
+            if result is not NOT_INLINE:
+                return result
     return PyObject_Vectorcall(_map_general, args, nargs, kwnames)
 
 
@@ -625,21 +638,17 @@ cdef class ParallelFunction:
         """The call: `kwargs` a dict of keyword arguments, or None."""
         cdef Py_ssize_t elements = 0, rows = 0
         cdef int kind
-        cdef double t0
         if kwargs is None and not self.fixed_qos and _enabled:
             kind = signature(args, &elements, &rows)
             if kind >= 0:
                 if self.reduces:
                     if elements <= _one_leaf:
                         return self.func(*args)  # one leaf, as runtime.reduce
-                elif default_level() and self.memo.inline(len(args) - 1, kind, elements,
-                                                          _cutoff_python):
-                    if not self.memo.sample():
-                        return checked_rows(self.func(*args), rows, self.what)
-                    t0 = now_s()
-                    result = self.func(*args)
-                    self.memo.timed(len(args) - 1, kind, elements, now_s() - t0)
-                    return checked_rows(result, rows, self.what)
+                elif default_level():
+                    result = run_inline(self.memo, self.func, PySequence_Fast_ITEMS(args),
+                                        len(args), kind, elements, rows, self.what)
+                    if result is not NOT_INLINE:
+                        return result
         return self.slow(args, {} if kwargs is None else kwargs)
 
     def note_inline(self, tuple args, bint inline, Py_ssize_t stretch):
