@@ -103,7 +103,11 @@ typedef struct rt_participant {
      * locked instruction), read by anyone. */
     _Atomic uint64_t leaves, steals, injected, parks, boosts;
     uint64_t thread_handle; /* rt_qos_thread_self() of the thread in this slot now */
-    rt_trace_ring ring;     /* written only by the thread in this slot */
+    /* The stolen halves of tail-boosted jobs this thread is running, the
+     * innermost first (linked through range_task.outer_run): their owners
+     * may raise this thread while it runs them (see boost_runner). */
+    struct range_task *boostable;
+    rt_trace_ring ring; /* written only by the thread in this slot */
 } rt_participant;
 
 struct rt_pool {
@@ -649,7 +653,18 @@ static void wait_until_hooked(rt_participant *self, rt_latch *latch, idle_hook o
  * tracing, on every boosted half).  Every boost started is still ended by
  * the thread it raised, before that thread runs anything else, so a new
  * boost of it (which needs it running a new half) never captures a
- * boosted setting as its own. */
+ * boosted setting as its own.
+ *
+ * Ending a boost (Linux) puts back the setting the owner read when it
+ * started it, so that setting must still be the runner's own when the
+ * boost ends: the runner adopts the job's level before it lets owners see
+ * it (runner_thread), and ends every boost on it before it changes its own
+ * level (change_level, for a nested job or a stolen chunk at another
+ * level), for good: a half whose boost ended early is not boosted again.
+ * (A worker that stole a half while still at its previous job's
+ * background level, boosted before its first chunk, was otherwise put
+ * back to SCHED_BATCH at the boost's end and stayed there: the nesting
+ * test failed about 2 runs in 100 under load.) */
 enum { BOOST_NONE = 0, BOOST_STARTING = 1, BOOST_ON = 2, BOOST_DONE = 3 };
 typedef struct range_task {
     rt_task base;
@@ -661,6 +676,7 @@ typedef struct range_task {
     _Atomic uint64_t runner_thread; /* 0 until a thread runs it */
     _Atomic int boost_state;
     rt_qos_saved boost_saved;
+    struct range_task *outer_run; /* the runner's enclosing boostable half */
 } range_task;
 
 static void run_range(rt_participant *self, rt_job *job, int64_t lo, int64_t hi,
@@ -688,17 +704,39 @@ static bool boost_claim_end(range_task *right, rt_qos_saved *saved)
     }
 }
 
+static void adopt_qos(rt_participant *self, const rt_job *job);
+
+/* Ends, on the runner's own thread, every boost on the halves it is
+ * running (innermost first: an inner boost saved the outer one's setting),
+ * before the runner changes its own level. */
+static void end_boosts_before_level_change(rt_participant *self)
+{
+    for (range_task *half = self->boostable; half != NULL; half = half->outer_run) {
+        rt_qos_saved saved;
+        if (boost_claim_end(half, &saved)) {
+            rt_qos_override_end(rt_qos_thread_self(), &saved);
+            trace_instant(self, RT_TRACE_BOOST_END, half->job->id, (int64_t)self->thread_handle, 0);
+        }
+    }
+}
+
 static void range_task_execute(rt_task *task, rt_participant *self)
 {
     range_task *right = (range_task *)task;
     rt_participant *owner = right->owner; /* read before the latch frees it */
     bool tail_boost = right->job->tail_boost;
     uint32_t job_id = right->job->id;
-    if (tail_boost)
+    if (tail_boost) {
+        adopt_qos(self, right->job); /* the setting a boost will save */
+        right->outer_run = self->boostable;
+        self->boostable = right;
         atomic_store_explicit(&right->runner_thread, self->thread_handle, memory_order_release);
+    }
     run_range(self, right->job, right->lo, right->hi, right->splitter, true);
     rt_qos_saved boost_saved;
     bool boosted = tail_boost && boost_claim_end(right, &boost_saved);
+    if (tail_boost)
+        self->boostable = right->outer_run; /* before the latch lets the owner free it */
     if (rt_latch_set(&right->done))
         rt_sleep_wake_specific(&owner->pool->sleep, &owner->sleep);
     if (boosted) {
@@ -770,6 +808,8 @@ static int change_level(rt_participant *self, int level, const rt_cpuset *cpus)
 {
     if (level == self->qos_level && cpus == self->qos_cpus)
         return 0;
+    if (self->boostable != NULL)
+        end_boosts_before_level_change(self);
     int changed = 0;
     rt_level_frame *plain = plain_top;
     if (self->qos_level >= 0) {

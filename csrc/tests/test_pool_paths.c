@@ -785,6 +785,97 @@ static void test_boost_ends_while_starting(void)
 #endif
 }
 
+#if defined(__linux__)
+/* A boost and a level change of the boosted thread that do not nest: the
+ * worker running a boosted piece enters a nested job at another level
+ * (utility, on cpu 1) before or after its owner raises it (onto cpu 0).
+ * Whichever comes first, the worker is at its own setting once the job is
+ * done.  (Ending the boost used to put back what the owner read when it
+ * started it: the nested level's, boost after level, and the worker was
+ * left at SCHED_BATCH on cpu 1.) */
+typedef struct straddle {
+    rt_pool *pool;
+    rt_cpuset *utility_cpus;
+    uint64_t boosts_before;
+    bool boost_first;
+} straddle;
+
+/* Until the pool counts a boost more than before, for at most 300 ms: a
+ * boost the worker's level change ended before it began never comes. */
+static void until_boosted(straddle *t)
+{
+    for (int i = 0; i < 300 && stats(t->pool).boosts == t->boosts_before; i++)
+        sleep_ms(1);
+}
+
+static int nested_utility_body(int64_t lo, int64_t hi, void *ctx)
+{
+    straddle *t = ctx;
+    (void)lo;
+    (void)hi;
+    if (!t->boost_first)
+        until_boosted(t);
+    return 0;
+}
+
+static void straddling_piece(stolen *s)
+{
+    straddle *t = s->arg;
+    if (t->boost_first)
+        until_boosted(t);
+    rt_for_options utility = {
+        .grain = 100, .has_qos = 1, .qos = RT_QOS_UTILITY, .qos_cpus = t->utility_cpus};
+    CHECK(rt_parallel_for(t->pool, 0, 10, &utility, nested_utility_body, t) == RT_OK);
+}
+
+static _Atomic int worker_policy, worker_cpus;
+
+static void note_worker_setting(stolen *s)
+{
+    (void)s;
+    atomic_store(&worker_policy, sched_getscheduler(0));
+    atomic_store(&worker_cpus, cpus_now());
+}
+#endif
+
+static void test_boost_and_level_change_straddle(void)
+{
+#if defined(__linux__)
+    if (!(rt_qos_available() & RT_QOS_BATCH) || cpus_now() < 2 || sched_getscheduler(0) != SCHED_OTHER) {
+        printf("skip a boost and a level change that straddle (needs 2 CPUs, SCHED_BATCH)\n");
+        return;
+    }
+    int own_cpus = cpus_now();
+    rt_cpuset cpu0 = {{0}}, cpu1 = {{0}};
+    rt_cpuset_add(&cpu0, 0);
+    rt_cpuset_add(&cpu1, 1);
+    rt_pool *pool = new_pool(1, 0);
+    for (int boost_first = 0; boost_first <= 1; boost_first++) {
+        straddle t = {.pool = pool, .utility_cpus = &cpu1, .boosts_before = stats(pool).boosts,
+                      .boost_first = boost_first};
+        rt_for_options boosted = {.max_chunk = 1, .tail_boost = 1, .boost_cpus = &cpu0};
+        stolen s = {.pool = pool, .in_right = straddling_piece, .arg = &t};
+        CHECK(rt_parallel_for(pool, 0, 2, &boosted, stolen_body, &s) == RT_OK);
+        CHECK(atomic_load(&s.right_on_worker));
+        if (boost_first)
+            CHECK(stats(pool).boosts > t.boosts_before);
+        /* The worker's next piece, at its own setting. */
+        atomic_store(&worker_policy, -1);
+        stolen check = {.pool = pool, .in_right = note_worker_setting};
+        rt_for_options plain = {.max_chunk = 1};
+        CHECK(rt_parallel_for(pool, 0, 2, &plain, stolen_body, &check) == RT_OK);
+        CHECK(atomic_load(&check.right_on_worker));
+        CHECK(atomic_load(&worker_policy) == SCHED_OTHER);
+        CHECK(atomic_load(&worker_cpus) == own_cpus);
+    }
+    rt_pool_destroy(pool);
+    printf("ok a boost and a nested level change that straddle: the worker back at its own "
+           "setting\n");
+#else
+    printf("skip a boost and a level change that straddle (Linux)\n");
+#endif
+}
+
 /* ---- levels set by hand (rt_pool_level_enter / _leave) --------------------- */
 
 static int policy_now(void)
@@ -1021,6 +1112,7 @@ int main(void)
     test_qos_options();
     test_boost_without_a_handle();
     test_boost_ends_while_starting();
+    test_boost_and_level_change_straddle();
     test_levels_by_hand();
     test_trace_paths();
     test_destroy_runs_queued();
