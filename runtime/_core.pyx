@@ -275,7 +275,7 @@ cdef rt_pool *_start_pool() except NULL:
                                       f"{os.strerror(rc)}")
                 if _trace_capacity > 0:  # a trace outlives a shutdown
                     rt_pool_trace_start(pool, _trace_capacity)
-                _pool = pool
+                rt_store_release_ptr(<void **>&_pool, pool)
             _active_calls += 1
             return _pool
         finally:
@@ -485,6 +485,16 @@ cdef extern from * nogil:
 cdef int _nogil_calls = 0
 cdef int _nogil_closing = 0
 
+# The pool pointer as callers without any lock read it: written with
+# release (_start_pool, shutdown), read with acquire.
+cdef extern from *:
+    """
+    static inline void *rt_load_acquire_ptr(void **p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+    static inline void rt_store_release_ptr(void **p, void *v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    """
+    void *rt_load_acquire_ptr(void **p) noexcept nogil
+    void rt_store_release_ptr(void **p, void *v) noexcept nogil
+
 
 cdef int _nogil_parallel_for(int64_t begin, int64_t end, int64_t grain, int64_t max_chunk,
                              rt_range_fn body, void *ctx) noexcept nogil:
@@ -497,8 +507,15 @@ cdef int _nogil_parallel_for(int64_t begin, int64_t end, int64_t grain, int64_t 
     cdef rt_pool *pool
     cdef int status
     __atomic_fetch_add(&_nogil_calls, 1, __ATOMIC_SEQ_CST)
-    pool = _pool
-    if __atomic_load_n(&_nogil_closing, __ATOMIC_SEQ_CST) or pool == NULL:
+    # The pointer only after the door: a caller that sees it open either
+    # came in before shutdown looked at _nogil_calls (which then gives up),
+    # or after shutdown cleared the pointer and reopened the door.  (Read
+    # before the door, the pointer could be one shutdown was about to free.)
+    if __atomic_load_n(&_nogil_closing, __ATOMIC_SEQ_CST):
+        __atomic_fetch_sub(&_nogil_calls, 1, __ATOMIC_SEQ_CST)
+        return -1
+    pool = <rt_pool *>rt_load_acquire_ptr(<void **>&_pool)
+    if pool == NULL:
         __atomic_fetch_sub(&_nogil_calls, 1, __ATOMIC_SEQ_CST)
         return -1
     memset(&options, 0, sizeof(options))
@@ -514,7 +531,7 @@ cdef int _nogil_parallel_for(int64_t begin, int64_t end, int64_t grain, int64_t 
 
 cdef int _nogil_current_slot() noexcept nogil:
     """The calling thread's slot in the pool (-1: not inside a job)."""
-    cdef rt_pool *pool = _pool
+    cdef rt_pool *pool = <rt_pool *>rt_load_acquire_ptr(<void **>&_pool)
     return -1 if pool == NULL else rt_pool_current_slot(pool)
 
 
@@ -606,7 +623,7 @@ def shutdown():
         if __atomic_load_n(&_nogil_calls, __ATOMIC_SEQ_CST) > 0:
             __atomic_store_n(&_nogil_closing, 0, __ATOMIC_SEQ_CST)
             return False
-        _pool = NULL  # from here on no other thread can reach it
+        rt_store_release_ptr(<void **>&_pool, NULL)  # from here on no other thread can reach it
         __atomic_store_n(&_nogil_closing, 0, __ATOMIC_SEQ_CST)
         if _trace_capacity > 0:
             _trace_drain(pool)  # keep what the trace recorded so far
