@@ -65,6 +65,7 @@ cdef extern from "Python.h":
     PyObject *PyFunction_GetCode(object op)
     bint PyFunction_Check(object op)
     bint PyMethod_Check(object op)
+    PyObject *PyMethod_GET_FUNCTION(object op)
 
 cdef enum:
     MAX_ARGS = 4      # arrays per call the memo tells apart
@@ -97,10 +98,6 @@ cdef object _ndarray = np.ndarray
 cdef object _qos_level = _core.qos_level
 cdef object _function = types.FunctionType
 
-_map_memos = {}
-_for_memos = {}
-_native_memos = {}
-_items_memos = {}
 _slow = {}  # name -> the measured path of each entry point (set by the Python modules)
 
 
@@ -169,10 +166,19 @@ cdef class Memo:
 
 
 cdef inline object memo_key(object func):
-    """A function's code object (lambdas re-created per call share it), or
+    """A function's code object (lambdas re-created per call share it; a
+    bound method's, as ``obj.method`` is a new object at every access), or
     the object itself (ufuncs, builtins, callables)."""
+    cdef object inner
     if PyFunction_Check(func):
         return <object>PyFunction_GetCode(func)
+    if PyMethod_Check(func):
+        # Hashing a bound method hashes its instance and function, and a
+        # lookup compares both: ~60 ns of a ~150 ns overhead measured on
+        # parallel_for(100, obj.body).
+        inner = <object>PyMethod_GET_FUNCTION(func)
+        if PyFunction_Check(inner):
+            return <object>PyFunction_GetCode(inner)
     return func
 
 
@@ -183,47 +189,56 @@ cdef inline Memo find(dict table, object key):
     return <Memo>rt_dict_get_or_none(table, key)
 
 
-# The last function runtime.map found in its table, and its memo: a call
-# in a loop skips the dict lookup (~170 instructions of a ~1000-instruction
-# overhead on a 100-element exp, measured with callgrind).
-# Not on a free-threaded build (3.13t), where another thread could replace
-# the pair between our reads of it (and free the memo we read): there every
-# call looks its function up (rt_ft_build() is a constant: the test folds).
-cdef object _last_map_key = None
-cdef Memo _last_map_memo = None
+cdef class MemoTable:
+    """The memos of one entry point, by function (memo_key), with the last
+    one found kept aside: a call in a loop skips the dict lookup (~170
+    instructions of a ~1000-instruction overhead on a 100-element exp,
+    measured with callgrind; a code object's hash is not cached, and
+    hashing one is ~35 ns).  Not on a free-threaded build (3.13t), where
+    another thread could replace the pair between our reads of it (and
+    free the memo we read): there every call looks its function up
+    (rt_ft_build() is a constant: the test folds)."""
+    cdef dict memos
+    cdef object last_key
+    cdef Memo last_memo
+
+    def __cinit__(self):
+        self.memos = {}
+
+    cdef inline Memo find(self, object key):
+        if rt_ft_build():
+            return find(self.memos, key)
+        if key is self.last_key:
+            return self.last_memo
+        memo = find(self.memos, key)
+        if memo is not None:
+            self.last_key = key
+            self.last_memo = memo
+        return memo
+
+    cdef Memo find_or_add(self, object key):
+        memo = find(self.memos, key)
+        if memo is None:
+            # A new memo may replace one the table dropped (clear): forget
+            # the last one found, which may be that one.
+            if not rt_ft_build():
+                self.last_key = None
+                self.last_memo = None
+            try:
+                hash(key)
+            except TypeError:
+                return None
+            if len(self.memos) >= MAX_MEMOS:
+                self.memos.clear()
+            memo = Memo()
+            self.memos[key] = memo
+        return memo
 
 
-cdef inline Memo find_map_memo(object key):
-    global _last_map_key, _last_map_memo
-    if rt_ft_build():
-        return find(_map_memos, key)
-    if key is _last_map_key:
-        return _last_map_memo
-    memo = find(_map_memos, key)
-    if memo is not None:
-        _last_map_key = key
-        _last_map_memo = memo
-    return memo
-
-
-cdef Memo find_or_add(dict table, object key):
-    global _last_map_key, _last_map_memo
-    memo = find(table, key)
-    if memo is None:
-        # A new memo may replace one the table dropped (clear): forget the
-        # last one found, which may be that one.
-        if not rt_ft_build():
-            _last_map_key = None
-            _last_map_memo = None
-        try:
-            hash(key)
-        except TypeError:
-            return None
-        if len(table) >= MAX_MEMOS:
-            table.clear()
-        memo = Memo()
-        table[key] = memo
-    return memo
+cdef MemoTable _map_memos = MemoTable()
+cdef MemoTable _for_memos = MemoTable()
+cdef MemoTable _native_memos = MemoTable()
+cdef MemoTable _items_memos = MemoTable()
 
 
 cdef bint _levels_used = False  # a QoS level was ever set in a context
@@ -355,7 +370,7 @@ def note(str table, func, tuple arrays, Py_ssize_t elements, bint inline, Py_ssi
         return
     cdef Py_ssize_t count = 0, rows = 0
     cdef int kind = 0
-    cdef dict memos
+    cdef MemoTable memos
     if table == "map":
         memos = _map_memos
         kind = signature(arrays, &count, &rows)
@@ -368,7 +383,7 @@ def note(str table, func, tuple arrays, Py_ssize_t elements, bint inline, Py_ssi
         memos = _native_memos
     else:
         memos = _items_memos
-    memo = find_or_add(memos, memo_key(func))
+    memo = memos.find_or_add(memo_key(func))
     if memo is None:
         return
     learn(memo, len(arrays) - 1 if table == "map" else 0, kind, elements, inline, stretch)
@@ -402,12 +417,12 @@ cdef object map_inline(object func, PyObject **arrays, Py_ssize_t nargs, int kin
     """runtime.map's decision: func's memo says (run_inline), or, on a
     function's first sight, calls of at most FIRST_INLINE_ELEMENTS run
     inline (not timed: see Memo.sample).  NOT_INLINE otherwise."""
-    cdef Memo memo = find_map_memo(memo_key(func))
+    cdef Memo memo = _map_memos.find(memo_key(func))
     if memo is not None:
         return run_inline(memo, func, arrays, nargs, kind, elements, rows, "runtime.map")
     if elements > _first_inline:
         return NOT_INLINE
-    memo = find_or_add(_map_memos, memo_key(func))
+    memo = _map_memos.find_or_add(memo_key(func))
     if memo is not None:
         memo.calls = 1  # its first call
     return checked_rows(PyObject_Vectorcall(func, arrays, nargs, NULL), rows, "runtime.map")
@@ -551,35 +566,70 @@ def parallel_for(n, body, ctx=None, *, grain=None, qos=None):
     >>> out.tolist()[-3:]
     [49.0, 64.0, 81.0]
     """
+    if grain is None and qos is None and _enabled and for_inline(n, body, ctx) is not NOT_INLINE:
+        return None
+    return _slow["parallel_for"](n, body, ctx, grain, qos)
+
+
+cdef object for_inline(object n, object body, object ctx):
+    """parallel_for's decision for a call with no grain or qos: None, having
+    run the body inline, or NOT_INLINE."""
     cdef Py_ssize_t count
     cdef Memo memo
     cdef double t0
-    if grain is None and qos is None and _enabled and type(n) is int:
-        count = n if 0 < n < (1 << 62) else -1
-        if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \
-                and default_level():
-            memo = find(_for_memos, memo_key(body))
-            if memo is not None and memo.inline(0, 0, count, _cutoff_python):
-                if not memo.sample():
-                    body(0, count)
-                    return None
-                t0 = now_s()
+    if type(n) is not int:
+        return NOT_INLINE
+    count = n if 0 < n < (1 << 62) else -1
+    if count > 0 and ctx is None and (PyFunction_Check(body) or PyMethod_Check(body)) \
+            and default_level():
+        memo = _for_memos.find(memo_key(body))
+        if memo is not None and memo.inline(0, 0, count, _cutoff_python):
+            if not memo.sample():
                 body(0, count)
-                memo.timed(0, 0, count, now_s() - t0)
                 return None
-        elif count > 0 and type(body) is int and 0 < body <= MAX_ADDRESS and (
-                ctx is None or (type(ctx) is int and 0 <= ctx <= MAX_ADDRESS)) \
-                and default_level():
-            memo = find(_native_memos, body)
-            if memo is not None and memo.inline(0, 0, count, _cutoff_native):
-                if not memo.sample():
-                    _core.call_native(body, 0 if ctx is None else ctx, 0, count)
-                    return None
-                t0 = now_s()
+            t0 = now_s()
+            body(0, count)
+            memo.timed(0, 0, count, now_s() - t0)
+            return None
+    elif count > 0 and type(body) is int and 0 < body <= MAX_ADDRESS and (
+            ctx is None or (type(ctx) is int and 0 <= ctx <= MAX_ADDRESS)) \
+            and default_level():
+        memo = _native_memos.find(body)
+        if memo is not None and memo.inline(0, 0, count, _cutoff_native):
+            if not memo.sample():
                 _core.call_native(body, 0 if ctx is None else ctx, 0, count)
-                memo.timed(0, 0, count, now_s() - t0)
                 return None
-    return _slow["parallel_for"](n, body, ctx, grain, qos)
+            t0 = now_s()
+            _core.call_native(body, 0 if ctx is None else ctx, 0, count)
+            memo.timed(0, 0, count, now_s() - t0)
+            return None
+    return NOT_INLINE
+
+
+cdef object parallel_for_fastcall(object module, PyObject **args, Py_ssize_t nargs,
+                                  PyObject *kwnames):
+    """runtime.parallel_for itself (METH_FASTCALL | METH_KEYWORDS), as
+    runtime.map: parallel_for(n, body) and parallel_for(n, kernel, ctx)
+    with no keywords are decided on the caller's stack, with no tuple
+    built and no keywords parsed (~35 ns of ~90 on an empty body); any
+    other call goes to the general entry, the def above."""
+    if kwnames == NULL and (nargs == 2 or nargs == 3) and _enabled:
+        if for_inline(<object>args[0], <object>args[1],
+                      <object>args[2] if nargs == 3 else None) is not NOT_INLINE:
+            return None
+    return PyObject_Vectorcall(_parallel_for_general, args, nargs, kwnames)
+
+
+cdef object _parallel_for_general = parallel_for
+cdef bytes _parallel_for_doc = (
+    "parallel_for($module, n, body, ctx=None, *, grain=None, qos=None)\n--\n\n"
+    + _parallel_for_general.__doc__).encode()
+cdef PyMethodDef _parallel_for_def
+_parallel_for_def.ml_name = b"parallel_for"
+_parallel_for_def.ml_meth = <PyCFunction><void *>parallel_for_fastcall
+_parallel_for_def.ml_flags = METH_FASTCALL | METH_KEYWORDS
+_parallel_for_def.ml_doc = _parallel_for_doc
+parallel_for = PyCFunction_NewEx(&_parallel_for_def, sys.modules[__name__], __name__)
 
 
 def map_items(func, items, *, qos=None, progress=False):
@@ -601,7 +651,7 @@ def map_items(func, items, *, qos=None, progress=False):
     cdef double t0
     if qos is None and progress is False and _enabled and \
             (type(items) is list or type(items) is tuple) and len(items) > 0 and default_level():
-        memo = find(_items_memos, memo_key(func))
+        memo = _items_memos.find(memo_key(func))
         if memo is not None and memo.inline(0, 0, len(items), _cutoff_python):
             t0 = now_s()
             results = [func(item) for item in items]

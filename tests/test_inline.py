@@ -163,6 +163,33 @@ def test_parallel_for_and_map_items_small_calls():
         assert runtime.map_items(str, [1, 2, 3]) == ["1", "2", "3"]
 
 
+def test_bound_methods_of_any_instance_share_their_functions_memo(monkeypatch):
+    """obj.body is a new object at every access: its memo is its function's
+    (a small call of another instance's method runs inline at once)."""
+
+    class Rows:
+        def __init__(self):
+            self.out = np.zeros(50)
+
+        def body(self, start, stop):
+            self.out[start:stop] += 1
+
+    first, second = Rows(), Rows()
+    for _ in range(5):
+        runtime.parallel_for(50, first.body)
+    measured = []
+    slow = _inline._slow["parallel_for"]
+    monkeypatch.setitem(_inline._slow, "parallel_for",
+                        lambda *args: measured.append(args) or slow(*args))
+    for _ in range(5):
+        runtime.parallel_for(50, second.body)
+    assert second.out.tolist() == [5.0] * 50
+    assert measured == []  # none left the inline path
+    # Keywords take the general entry, with the same results.
+    runtime.parallel_for(50, second.body, grain=10)
+    assert second.out.tolist() == [6.0] * 50 and len(measured) == 1
+
+
 def test_calls_from_many_threads_share_the_memos():
     x = np.linspace(0, 1, 500)
     errors = []
