@@ -515,16 +515,44 @@ def test_a_stretch_sent_to_numpy_skips_the_measured_path_then_ends():
         return numpy.exp(*args, **kwargs)
 
     exp = ParallelUfunc(numpy.exp, parallel_call)
-    x, big = numpy.linspace(0, 1, 500), numpy.linspace(0, 1, 5000)
+    x, big = numpy.linspace(0, 1, 2000), numpy.linspace(0, 1, 20000)
     float64 = x.dtype.num
-    exp._send_to_numpy_for(float64, 1000, 2)
+    exp._send_to_numpy_for(float64, 5000, 2)
     for _ in range(2):
         assert numpy.array_equal(exp(x), numpy.exp(x))
     assert measured == []  # two calls to NumPy directly
     assert numpy.array_equal(exp(big), numpy.exp(big))  # above the stretch's size
     assert numpy.array_equal(exp(x), numpy.exp(x))  # the stretch is over
-    assert measured == [5000, 500]
-    exp._send_to_numpy_for(float64, 1000, 5)
+    assert measured == [20000, 2000]
+    exp._send_to_numpy_for(float64, 5000, 5)
     exp._forget()  # (a thread-count change) ends it too
     exp(x)
-    assert measured == [5000, 500, 500]
+    assert measured == [20000, 2000, 2000]
+
+
+def test_calls_below_1024_elements_go_to_numpy_from_the_first_call():
+    """A ufunc's first small calls skip the measured path (which cost
+    50-150 us to learn what NumPy does in 1-3 us); from 1024 elements on,
+    and with the size gates off (forced splits in tests), they take it."""
+    from runtime.numpy._ufunc import ParallelUfunc, set_small_call_gates
+
+    measured = []
+
+    def parallel_call(wrapper, args, kwargs):
+        measured.append(args[0].size)
+        return numpy.sin(*args, **kwargs)
+
+    sin = ParallelUfunc(numpy.sin, parallel_call)
+    for n in (1, 100, 1023):
+        x = numpy.linspace(0, 1, n)
+        assert numpy.array_equal(sin(x), numpy.sin(x))
+        assert numpy.array_equal(type(sin).__call__(sin, x), numpy.sin(x))
+    assert measured == []
+    sin(numpy.linspace(0, 1, 1024))
+    assert measured == [1024]
+    set_small_call_gates(False)
+    try:
+        sin(numpy.linspace(0, 1, 100))
+    finally:
+        set_small_call_gates(True)
+    assert measured == [1024, 100]

@@ -43,6 +43,14 @@ cdef enum:
     # (runtime.numpy._reductions.MIN_PARALLEL_ELEMENTS).
     SMALL_ELEMENTS = 16384
     REDUCE_ELEMENTS = 65536
+    # Ufunc calls below this many elements go to NumPy from their first
+    # call on, before the measured path has learned the ufunc's own
+    # threshold: that first trip cost 50-150 us (probes, loop lookup, cold
+    # Python code) against NumPy's 1-3 us for 100-1000 elements.  A split
+    # of 1024 elements cannot pay unless each costs over ~50 ns (a complex
+    # power does; float64 exp ~1 ns, arcsinh ~20 ns): the pool's dispatch
+    # is 5-30 us here.
+    FIRST_CALL_ELEMENTS = 1024
     # Products (matmul, dot, ...): operands of S elements in all make at most
     # S*S/2 multiply-adds (k = 1), under runtime.numpy._linalg's threshold of
     # 2e8 flops below 20000 elements.
@@ -224,7 +232,8 @@ cdef object ufunc_vectorcall(PyObject *callable, PyObject **args, size_t nargsf,
     cdef Py_ssize_t size
     if not self._generalized:
         size = call_size(args, nargs, kwnames, &type_slot)
-        if size < 0 or size < self._inline_below[type_slot]:
+        if size < 0 or size < self._inline_below[type_slot] \
+                or size < _small_call_elements(FIRST_CALL_ELEMENTS):
             return PyObject_Vectorcall(self.ufunc, args, nargsf, kwnames)
         if self._stretch_left[type_slot] > 0 and size < self._stretch_below[type_slot]:
             self._stretch_left[type_slot] -= 1
@@ -304,7 +313,8 @@ cdef class ParallelUfunc:
             return self._parallel_call(self, args, kwargs)
         size = call_size(PySequence_Fast_ITEMS(items),
                          len(args), <PyObject *>names if names is not None else NULL, &type_num)
-        if size < 0 or size < self._inline_below[type_num]:
+        if size < 0 or size < self._inline_below[type_num] \
+                or size < _small_call_elements(FIRST_CALL_ELEMENTS):
             return PyObject_Call(self.ufunc, args, kwargs)
         return self._parallel_call(self, args, kwargs)
 
