@@ -495,15 +495,22 @@ cdef object map_fastcall(object module, PyObject **args, Py_ssize_t nargs,
 # above its general entry.  The text signature lets inspect.signature read
 # the builtin's parameters; the docstring is the def's (kept alive here: the
 # method definition points into it).
+cdef object fastcall_builtin(PyMethodDef *definition, const char *name, void *entry,
+                             bytes doc):
+    """A builtin function of this module calling `entry` (METH_FASTCALL |
+    METH_KEYWORDS); `definition` and `doc` must live as long as it does."""
+    definition.ml_name = name
+    definition.ml_meth = <PyCFunction>entry
+    definition.ml_flags = METH_FASTCALL | METH_KEYWORDS
+    definition.ml_doc = doc
+    return PyCFunction_NewEx(definition, sys.modules[__name__], __name__)
+
+
 cdef object _map_general = map
 cdef bytes _map_doc = ("map($module, func, /, *arrays, out=None, grain=None, qos=None)\n--\n\n"
                        + _map_general.__doc__).encode()
 cdef PyMethodDef _map_def
-_map_def.ml_name = b"map"
-_map_def.ml_meth = <PyCFunction><void *>map_fastcall
-_map_def.ml_flags = METH_FASTCALL | METH_KEYWORDS
-_map_def.ml_doc = _map_doc
-map = PyCFunction_NewEx(&_map_def, sys.modules[__name__], __name__)
+map = fastcall_builtin(&_map_def, b"map", <void *>map_fastcall, _map_doc)
 
 
 def reduce(func, *arrays, combine, grain=None, qos=None):
@@ -625,11 +632,8 @@ cdef bytes _parallel_for_doc = (
     "parallel_for($module, n, body, ctx=None, *, grain=None, qos=None)\n--\n\n"
     + _parallel_for_general.__doc__).encode()
 cdef PyMethodDef _parallel_for_def
-_parallel_for_def.ml_name = b"parallel_for"
-_parallel_for_def.ml_meth = <PyCFunction><void *>parallel_for_fastcall
-_parallel_for_def.ml_flags = METH_FASTCALL | METH_KEYWORDS
-_parallel_for_def.ml_doc = _parallel_for_doc
-parallel_for = PyCFunction_NewEx(&_parallel_for_def, sys.modules[__name__], __name__)
+parallel_for = fastcall_builtin(&_parallel_for_def, b"parallel_for",
+                                <void *>parallel_for_fastcall, _parallel_for_doc)
 
 
 def map_items(func, items, *, qos=None, progress=False):
